@@ -1,0 +1,191 @@
+"""config.yml: the typed model of tables, pipelines and schedules, and its loader.
+
+`load_config` parses the file, checks every rule and raises one `ConfigError` listing every
+problem (file:line, table, hint). Invalid config means nothing runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from etl_assets.errors import ConfigError
+
+LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")
+CONFIG_ENV_VAR = "ETL_ASSETS_CONFIG"
+DEFAULT_PIPELINE_KEY = "default"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Located(_Model):
+    """A config entry that remembers the line it starts on (not a config key)."""
+
+    _line: int | None = PrivateAttr(default=None)
+
+    @property
+    def line(self) -> int | None:
+        return self._line
+
+
+class Expectation(_Model):
+    """A data quality rule on a table: a SQL boolean condition and what to do with rows failing it."""
+
+    name: str
+    condition: str
+    action: Literal["warn", "drop", "fail"] = "warn"
+    description: str | None = None
+
+
+class Source(_Model):
+    """Raw files a bronze table reads, relative to the landing folder or volume."""
+
+    type: Literal["files"] = "files"
+    format: Literal["json", "csv", "parquet"] = "json"
+    path: str
+
+
+class Table(_Located):
+    """One table of config.yml. `line` is where its entry starts in the file."""
+
+    name: str
+    layer: str
+    pipeline: str | None = None
+    tags: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    source: Source | None = None
+    description: str | None = None
+    owners: tuple[str, ...] = ()
+    expectations: tuple[Expectation, ...] = ()
+
+
+class Pipeline(_Located):
+    """A Lakeflow Declarative Pipeline: `key` in config, `name` as deployed, `id` if known."""
+
+    key: str
+    name: str
+    id: str | None = None
+    description: str | None = None
+
+
+class Schedule(_Located):
+    """A cron schedule materializing a Dagster asset selection such as `tag:daily`."""
+
+    name: str
+    cron: str
+    selection: str
+    timezone: str = "UTC"
+    full_refresh: bool = False
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """A validated config: tables in file order, pipelines by key, schedules."""
+
+    path: Path
+    tables: tuple[Table, ...]
+    pipelines: dict[str, Pipeline]
+    schedules: tuple[Schedule, ...] = ()
+    _by_name: dict[str, Table] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({t.name: t for t in self.tables})
+
+    @property
+    def root(self) -> Path:
+        """The project folder: the one holding config.yml and transformations/."""
+        return self.path.parent
+
+    def table(self, name: str) -> Table:
+        """The table called `name` (KeyError if there is none)."""
+        return self._by_name[name]
+
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        return tuple(self._by_name)
+
+    def pipeline_of(self, table: Table | str) -> Pipeline:
+        """The pipeline a table belongs to."""
+        t = self.table(table) if isinstance(table, str) else table
+        assert t.pipeline is not None  # set for every table by the loader
+        return self.pipelines[t.pipeline]
+
+    def tables_of(self, pipeline_key: str) -> tuple[Table, ...]:
+        """The tables of one pipeline, in config order."""
+        return self._tables_by_pipeline.get(pipeline_key, ())
+
+    @cached_property
+    def _tables_by_pipeline(self) -> dict[str, tuple[Table, ...]]:
+        grouped: dict[str, list[Table]] = {}
+        for t in self.tables:
+            grouped.setdefault(t.pipeline or "", []).append(t)
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    def transformation_path(self, table: Table | str) -> Path:
+        """Where the table's LDP code lives: transformations/<layer>/<name>.py."""
+        t = self.table(table) if isinstance(table, str) else table
+        return self.root / self.relative_transformation_path(t)
+
+    def relative_transformation_path(self, table: Table | str) -> str:
+        """transformations/<layer>/<name>.py, relative to the project folder."""
+        return transformation_relpath(self.table(table) if isinstance(table, str) else table)
+
+
+def transformation_relpath(table: Table) -> str:
+    """transformations/<layer>/<name>.py: where a table's LDP code lives in the project."""
+    return f"transformations/{table.layer}/{table.name}.py"
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Locate config.yml: `explicit`, else $ETL_ASSETS_CONFIG, else ./config.yml.
+
+    Falls back to the config.yml beside the package's source tree (an editable install run
+    from elsewhere). Raises `ConfigError` naming the places looked in when none exists.
+    """
+    candidates: list[Path]
+    if explicit:
+        candidates = [Path(explicit)]
+    elif os.environ.get(CONFIG_ENV_VAR):
+        candidates = [Path(os.environ[CONFIG_ENV_VAR])]
+    else:
+        candidates = [Path.cwd() / "config.yml", Path(__file__).resolve().parent.parent / "config.yml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    from etl_assets.errors import ConfigProblem
+
+    looked = ", ".join(str(c) for c in candidates)
+    raise ConfigError([
+        ConfigProblem(
+            file=str(candidates[0]), line=None,
+            message=f"config file not found (looked in: {looked})",
+            hint=f"run from the project folder, pass --config PATH, or set {CONFIG_ENV_VAR}",
+        )
+    ])
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, check_files: bool = True) -> ProjectConfig:
+    """Load and validate config.yml; raise `ConfigError` with every problem found.
+
+    >>> cfg = load_config("config.yml")            # doctest: +SKIP
+    >>> [t.name for t in cfg.tables][:2]            # doctest: +SKIP
+    ['customers_cdc_bronze', 'customers_cdc_clean']
+    """
+    from etl_assets.validation import parse_and_validate
+
+    config_path = find_config_path(path)
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        from etl_assets.errors import ConfigProblem
+
+        raise ConfigError([ConfigProblem(str(config_path), None, f"cannot read config: {exc.strerror}")]) from exc
+    return parse_and_validate(text, config_path, check_files=check_files)

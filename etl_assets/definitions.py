@@ -1,0 +1,10 @@
+"""The Dagster code location: `dagster ... -m etl_assets.definitions`.
+
+Reads config.yml from $ETL_ASSETS_CONFIG or the current folder.
+"""
+
+from __future__ import annotations
+
+from etl_assets.factory import build_definitions
+
+defs = build_definitions()

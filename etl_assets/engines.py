@@ -1,0 +1,52 @@
+"""Which engine runs the pipelines: chosen by $ETL_ASSETS_ENGINE, local by default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from etl_assets.config import Pipeline, ProjectConfig
+from etl_assets.errors import EngineUnavailableError
+
+ENGINE_ENV_VAR = "ETL_ASSETS_ENGINE"
+ENGINE_NAMES = ("local", "databricks")
+DEFAULT_ENGINE = "local"
+
+
+@dataclass(frozen=True)
+class RefreshRequest:
+    """One pipeline update: the tables to refresh (config order) and whether fully."""
+
+    config: ProjectConfig
+    pipeline: Pipeline
+    tables: Sequence[str]
+    full_refresh: bool = False
+
+
+class Engine(Protocol):
+    """Runs one pipeline update and yields Dagster results as tables finish."""
+
+    name: str
+
+    def refresh(self, request: RefreshRequest, context: Any) -> Iterator[Any]: ...
+
+
+def selected_engine_name() -> str:
+    """The engine named by $ETL_ASSETS_ENGINE (default: local), checked."""
+    name = os.environ.get(ENGINE_ENV_VAR, DEFAULT_ENGINE).strip().lower() or DEFAULT_ENGINE
+    if name not in ENGINE_NAMES:
+        raise EngineUnavailableError(
+            f"{ENGINE_ENV_VAR}={name!r} names no engine; set it to one of: {', '.join(ENGINE_NAMES)}"
+        )
+    return name
+
+
+def get_engine(name: str | None = None) -> Engine:
+    """The engine to run updates with. Raises `EngineUnavailableError` when it cannot run."""
+    name = name or selected_engine_name()
+    raise EngineUnavailableError(
+        f"no engine: the {name} engine is not available in this version of etl_assets, "
+        "so no table was refreshed. Use `etl-assets plan` to see what would run."
+    )

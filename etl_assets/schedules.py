@@ -1,0 +1,92 @@
+"""Schedules from config.yml: a cron and a Dagster asset selection each.
+
+Each schedule targets Dagster's implicit asset job and names its assets in the run request.
+An asset job per schedule would be resolved on every code location load, and with thousands
+of tables that costs seconds per job (see bench/README.md); resolving the selection at tick
+time costs milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+)
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
+from dagster._utils.schedules import is_valid_cron_string
+
+from etl_assets.assets import RefreshConfig
+from etl_assets.config import ProjectConfig, Schedule
+from etl_assets.errors import ConfigProblem
+
+SCHEDULE_TAG = "etl_assets/schedule"
+
+
+def check_schedules(config: ProjectConfig, asset_graph: BaseAssetGraph | None = None) -> list[ConfigProblem]:
+    """Problems with each schedule's cron and selection, judged by Dagster itself.
+
+    With `asset_graph`, a selection that matches no asset is a problem too. Loading the code
+    location skips that part (it costs a second full asset graph build at 10,000 tables);
+    `etl-assets validate` does it, and a schedule tick that selects nothing says so.
+    """
+    problems = []
+    for schedule in config.schedules:
+        def problem(message: str, hint: str, schedule: Schedule = schedule) -> None:
+            problems.append(ConfigProblem(config.path.name, schedule.line, f"schedule '{schedule.name}': {message}",
+                                          hint=hint))
+
+        if not is_valid_cron_string(schedule.cron):
+            problem(f"invalid cron '{schedule.cron}'",
+                    "use five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *'")
+        try:
+            selection = AssetSelection.from_string(schedule.selection)
+        except Exception as exc:  # Dagster's parser raises several error types
+            problem(f"selection '{schedule.selection}' does not parse ({_first_line(exc)})",
+                    "use Dagster's selection syntax, e.g. 'tag:daily and tag:critical' or 'group:gold'")
+            continue
+        if asset_graph is not None and not selection.resolve(asset_graph, allow_missing=True):
+            problem(f"selection '{schedule.selection}' matches no table",
+                    "check the tag, group or key names against config.yml")
+    return problems
+
+
+def build_schedules(config: ProjectConfig, op_names: Mapping[AssetKey, str]) -> list[ScheduleDefinition]:
+    """One schedule per config entry. `op_names` maps each asset key to its pipeline's op."""
+    return [_schedule(s, op_names) for s in config.schedules]
+
+
+def _schedule(schedule: Schedule, op_names: Mapping[AssetKey, str]) -> ScheduleDefinition:
+    selection = AssetSelection.from_string(schedule.selection)
+
+    def evaluate(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+        keys = sorted(selection.resolve(context.repository_def.asset_graph), key=lambda k: k.to_user_string())
+        if not keys:
+            return SkipReason(f"selection '{schedule.selection}' matches no asset; check config.yml")
+        run_config = {}
+        if schedule.full_refresh:
+            ops = sorted({op_names[k] for k in keys if k in op_names})
+            run_config = {"ops": {op: {"config": RefreshConfig(full_refresh=True).model_dump()} for op in ops}}
+        return RunRequest(asset_selection=keys, run_config=run_config, tags={SCHEDULE_TAG: schedule.name})
+
+    return ScheduleDefinition(
+        name=schedule.name,
+        cron_schedule=schedule.cron,
+        execution_timezone=schedule.timezone,
+        job_name=IMPLICIT_ASSET_JOB_NAME,
+        execution_fn=evaluate,
+        description=schedule.description or f"Materializes {schedule.selection}"
+        + (" (full refresh)" if schedule.full_refresh else ""),
+        default_status=DefaultScheduleStatus.STOPPED,
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,76 @@
+"""How a config table becomes a Dagster asset. Subclass `TableTranslator` to change it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dagster import AssetCheckSpec, AssetKey, AssetSpec, MetadataValue
+
+from etl_assets.config import Expectation, ProjectConfig, Table
+
+
+class TableTranslator:
+    """The one place that maps a table to its Dagster asset spec and checks.
+
+    Override any `get_*` method; everything else reads from it.
+
+    >>> class Prefixed(TableTranslator):
+    ...     def get_asset_key(self, table):
+    ...         return AssetKey(["lakehouse", table.name])
+    >>> defs = build_definitions(translator=Prefixed())     # doctest: +SKIP
+    """
+
+    def get_asset_key(self, table: Table) -> AssetKey:
+        return AssetKey(table.name)
+
+    def get_group_name(self, table: Table) -> str:
+        return table.layer
+
+    def get_tags(self, table: Table) -> Mapping[str, str]:
+        # `tag:daily` in a Dagster selection matches only an empty value.
+        return {tag: "" for tag in table.tags}
+
+    def get_description(self, table: Table) -> str | None:
+        return table.description
+
+    def get_owners(self, table: Table) -> Sequence[str]:
+        return table.owners
+
+    def get_kinds(self, table: Table) -> set[str]:
+        return {"spark", "databricks", table.layer}
+
+    def get_metadata(self, table: Table, config: ProjectConfig) -> Mapping[str, Any]:
+        pipeline = config.pipeline_of(table)
+        return {
+            "layer": table.layer,
+            "pipeline": pipeline.key,
+            "pipeline_name": pipeline.name,
+            "transformation": MetadataValue.path(config.relative_transformation_path(table)),
+            # Dagster's standard key for the table an asset is (shown in the UI, used by lineage).
+            "dagster/table_name": table.name,
+        }
+
+    def get_check_spec(self, table: Table, expectation: Expectation, asset_key: AssetKey) -> AssetCheckSpec:
+        # A `fail` expectation stops the update, so downstream must not run on its output.
+        return AssetCheckSpec(
+            name=expectation.name,
+            asset=asset_key,
+            description=expectation.description or f"{expectation.action}: {expectation.condition}",
+            blocking=expectation.action == "fail",
+            metadata={"condition": expectation.condition, "action": expectation.action},
+        )
+
+    def get_asset_spec(self, table: Table, config: ProjectConfig, keys: Mapping[str, AssetKey]) -> AssetSpec:
+        """The full spec; `keys` maps every table name to its asset key (for deps)."""
+        return AssetSpec(
+            key=keys[table.name],
+            deps=[keys[dep] for dep in table.depends_on],
+            description=self.get_description(table),
+            group_name=self.get_group_name(table),
+            tags=self.get_tags(table),
+            owners=self.get_owners(table),
+            kinds=self.get_kinds(table),
+            metadata=self.get_metadata(table, config),
+            skippable=True,
+        )

@@ -1,0 +1,436 @@
+"""Every rule of config.yml, checked at once: each problem with file:line, table and hint."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from etl_assets.config import (
+    DEFAULT_PIPELINE_KEY,
+    LAYERS,
+    Pipeline,
+    ProjectConfig,
+    Schedule,
+    Table,
+    transformation_relpath,
+)
+from etl_assets.errors import ConfigError, ConfigProblem
+from etl_assets.graph import find_cycles
+from etl_assets.yaml_lines import LineDict, key_line, line_of, load_yaml_fast, load_yaml_with_lines
+
+# Names reach SQL, API filter strings and Dagster keys: keep them plain identifiers.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+# Dagster's own rule for tag keys (an optional prefix/ then a name).
+TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
+OWNER = re.compile(r"^([^@\s]+@[^@\s]+\.[^@\s]+|team:[A-Za-z0-9_.-]+)$")
+TOP_LEVEL_KEYS = ("pipelines", "schedules", "tables")
+
+_IDENTIFIER_HINT = "use letters, digits and underscores, starting with a letter or underscore"
+
+
+def parse_and_validate(text: str, path: Path, *, check_files: bool = True) -> ProjectConfig:
+    """Parse config text and check every rule; raise `ConfigError` listing all problems.
+
+    A valid file takes the fast parser only. When anything is wrong, the file is parsed again
+    with line tracking and checked again, so each problem can say where it is.
+    """
+    try:
+        doc = load_yaml_fast(text)
+    except ValueError:
+        doc = None  # syntax or duplicate key: the line-tracking parser says where
+    if doc is not None:
+        checker = _Checker(path, check_files)
+        config = checker.run(doc)
+        if not checker.problems:
+            assert config is not None
+            return config
+    checker = _Checker(path, check_files)
+    try:
+        located = load_yaml_with_lines(text)
+    except yaml.YAMLError as exc:
+        checker.syntax_error(exc)
+    else:
+        checker.run(located)
+    if not checker.problems:  # only the fast parser objected
+        try:
+            load_yaml_fast(text)
+        except ValueError as exc:
+            checker.problem(None, f"YAML error: {exc}", hint="check the file around the line shown")
+    raise ConfigError(sorted(checker.problems, key=lambda p: (p.line or 0)))
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """'did you mean X?' for the closest choice, or None when nothing is close."""
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{match[0]}'?" if match else None
+
+
+class _Checker:
+    def __init__(self, path: Path, check_files: bool):
+        self.path = path
+        self.file = path.name
+        self.check_files = check_files
+        self.problems: list[ConfigProblem] = []
+
+    def problem(self, line: int | None, message: str, table: str | None = None, hint: str | None = None) -> None:
+        self.problems.append(ConfigProblem(self.file, line, message, table, hint))
+
+    def syntax_error(self, exc: yaml.YAMLError) -> None:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        self.problem(mark.line + 1 if mark else None, f"YAML syntax error: {problem}",
+                     hint="check indentation and quoting around this line")
+
+    def run(self, doc: Any) -> ProjectConfig | None:
+        if not isinstance(doc, dict):
+            self.problem(1, "config must be a mapping with a 'tables:' list",
+                         hint="start the file with 'tables:' followed by '- name: ...' entries")
+            return None
+        self._duplicate_keys(doc)
+        self._unknown_keys(doc, TOP_LEVEL_KEYS, table=None, what="top-level key")
+        pipelines = self._pipelines(doc)
+        tables = self._tables(doc, pipelines)
+        schedules = self._schedules(doc)
+        if self.problems:
+            return None
+        return ProjectConfig(path=self.path, tables=tuple(tables), pipelines=pipelines, schedules=tuple(schedules))
+
+    # -- generic ------------------------------------------------------------------------
+
+    def _duplicate_keys(self, node: Any) -> None:
+        if isinstance(node, LineDict):
+            for key, line in node.duplicate_keys:
+                self.problem(line, f"key '{key}' appears twice in one mapping; the first one would be lost",
+                             hint="remove or merge one of them")
+            for value in node.values():
+                self._duplicate_keys(value)
+        elif isinstance(node, list):
+            for value in node:
+                self._duplicate_keys(value)
+
+    def _unknown_keys(self, mapping: dict, allowed: Iterable[str], table: str | None, what: str) -> None:
+        allowed = list(allowed)
+        for key in mapping:
+            if key not in allowed:
+                hint = did_you_mean(str(key), allowed) or f"allowed: {', '.join(allowed)}"
+                self.problem(key_line(mapping, str(key)), f"unknown {what} '{key}'", table, hint)
+
+    def _validate_model(self, model: type[BaseModel], raw: dict, table: str | None, what: str) -> Any:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            for error in exc.errors():
+                self._pydantic_problem(model, raw, error, table, what)
+            return None
+
+    def _pydantic_problem(self, model: type[BaseModel], raw: dict, error: Any, table: str | None, what: str) -> None:
+        loc = tuple(error["loc"])
+        line = _line_at(raw, loc)
+        field = _format_loc(loc)
+        if error["type"] == "extra_forbidden":
+            allowed = list(_model_at(model, loc[:-1]).model_fields)
+            hint = did_you_mean(str(loc[-1]), allowed) or f"allowed keys: {', '.join(allowed)}"
+            prefix = f"{_format_loc(loc[:-1])}: " if loc[:-1] else ""
+            self.problem(line, f"{prefix}unknown {what} key '{loc[-1]}'", table, hint)
+        elif error["type"] == "missing":
+            self.problem(line, f"missing required key '{field}'", table, f"add '{loc[-1]}:' to this {what}")
+        else:
+            message = error["msg"].replace("a valid tuple", "a list").replace("Input should", "should")
+            self.problem(line, f"'{field}' {message}, got {error.get('input')!r}", table, _FIELD_HINTS.get(str(loc[-1])))
+
+    def _identifier(self, value: str, line: int | None, what: str, table: str | None) -> bool:
+        if IDENTIFIER.match(value):
+            return True
+        self.problem(line, f"{what} '{value}' is not a safe identifier (it is used in SQL, API filters and Dagster keys)",
+                     table, _IDENTIFIER_HINT)
+        return False
+
+    # -- sections -----------------------------------------------------------------------
+
+    def _pipelines(self, doc: dict) -> dict[str, Pipeline]:
+        raw = doc.get("pipelines")
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problem(key_line(doc, "pipelines"), "'pipelines' must be a mapping of pipeline key to settings",
+                         hint="write 'pipelines:' then '  orders: {name: orders_pipeline}'")
+            return {}
+        pipelines: dict[str, Pipeline] = {}
+        deployed: dict[str, str] = {}
+        for key, settings in raw.items():
+            line = key_line(raw, str(key))
+            key = str(key)
+            if not self._identifier(key, line, "pipeline key", None):
+                continue
+            settings = {} if settings is None else settings
+            if not isinstance(settings, dict):
+                self.problem(line, f"pipeline '{key}' must be a mapping (name, id, description)",
+                             hint=f"write '{key}: {{name: {key}}}'")
+                continue
+            pipeline = self._validate_model(Pipeline, {"key": key, "name": key, **settings}, None, f"pipeline '{key}'")
+            if pipeline is None:
+                continue
+            pipeline._line = line
+            if pipeline.name in deployed:
+                self.problem(key_line(settings, "name", line),
+                             f"pipelines '{deployed[pipeline.name]}' and '{key}' have the same deployed name '{pipeline.name}'",
+                             hint="each config pipeline maps to its own deployed pipeline")
+            deployed.setdefault(pipeline.name, key)
+            pipelines[key] = pipeline
+        return pipelines
+
+    def _tables(self, doc: dict, pipelines: dict[str, Pipeline]) -> list[Table]:
+        raw_tables = doc.get("tables")
+        if raw_tables is None:
+            self.problem(1, "config has no 'tables:' list", hint="add 'tables:' with one '- name: ...' entry per table")
+            return []
+        if not isinstance(raw_tables, list):
+            self.problem(key_line(doc, "tables"), "'tables' must be a list of table entries",
+                         hint="write each table as '- name: ...' under 'tables:'")
+            return []
+        item_lines = getattr(raw_tables, "item_lines", [None] * len(raw_tables))
+        declared = {str(e["name"]) for e in raw_tables if isinstance(e, dict) and isinstance(e.get("name"), str)}
+        implicit_pipeline = not pipelines
+        if implicit_pipeline:
+            pipelines[DEFAULT_PIPELINE_KEY] = Pipeline(key=DEFAULT_PIPELINE_KEY, name=DEFAULT_PIPELINE_KEY)
+
+        tables: list[Table] = []
+        seen: dict[str, tuple[str, int | None]] = {}
+        for raw, line in zip(raw_tables, item_lines):
+            if not isinstance(raw, dict):
+                self.problem(line, f"each table must be a mapping, got {raw!r}", hint="write '- name: my_table' and its keys")
+                continue
+            name = raw.get("name") if isinstance(raw.get("name"), str) else None
+            table = self._validate_model(Table, raw, name, "table")
+            if table is None:
+                continue
+            table._line = line
+            ok = self._identifier(table.name, key_line(raw, "name", line), "table name", None)
+            folded = table.name.lower()
+            if folded in seen:
+                first_name, first_line = seen[folded]
+                same = "" if first_name == table.name else f" ('{first_name}'; names are case-insensitive in Spark and Unity Catalog)"
+                self.problem(key_line(raw, "name", line), f"duplicate table name, first defined on line {first_line}{same}",
+                             table.name, "rename one of them or remove the copy")
+                ok = False
+            seen.setdefault(folded, (table.name, line))
+            ok &= self._layer(table, raw)
+            resolved = self._pipeline_of(table, raw, pipelines, implicit_pipeline)
+            ok &= resolved is not None
+            ok &= self._tags(table, raw)
+            ok &= self._depends_on(table, raw, declared)
+            ok &= self._owners(table, raw)
+            ok &= self._expectations(table, raw)
+            if ok:
+                table = table.model_copy(update={"pipeline": resolved})
+                table._line = line
+                ok &= self._transformation_file(table)
+            if ok:
+                tables.append(table)
+        if not self.problems:
+            self._cycles(tables)
+        return tables
+
+    def _layer(self, table: Table, raw: dict) -> bool:
+        if table.layer in LAYERS:
+            return True
+        hint = did_you_mean(table.layer, LAYERS) or f"use one of: {', '.join(LAYERS)}"
+        self.problem(key_line(raw, "layer"), f"unknown layer '{table.layer}'", table.name, hint)
+        return False
+
+    def _pipeline_of(self, table: Table, raw: dict, pipelines: dict[str, Pipeline], implicit: bool) -> str | None:
+        if table.pipeline is None:
+            if len(pipelines) == 1:
+                return next(iter(pipelines))
+            self.problem(table.line, f"no 'pipeline:' given and there are {len(pipelines)} pipelines",
+                         table.name, f"add 'pipeline:' with one of: {', '.join(pipelines)}")
+            return None
+        if table.pipeline in pipelines and not implicit:
+            return table.pipeline
+        if implicit:
+            hint = f"declare it under 'pipelines:' (e.g. 'pipelines: {{{table.pipeline}: {{name: {table.pipeline}}}}}')"
+        else:
+            hint = did_you_mean(table.pipeline, pipelines) or f"declared pipelines: {', '.join(pipelines)}"
+        self.problem(key_line(raw, "pipeline"), f"pipeline '{table.pipeline}' is not declared under 'pipelines:'",
+                     table.name, hint)
+        return None
+
+    def _tags(self, table: Table, raw: dict) -> bool:
+        ok = True
+        lines = getattr(raw.get("tags"), "item_lines", [])
+        for i, tag in enumerate(table.tags):
+            line = lines[i] if i < len(lines) else key_line(raw, "tags")
+            if tag.startswith("dagster/"):
+                self.problem(line, f"tag '{tag}' uses the 'dagster/' prefix, which Dagster reserves", table.name,
+                             "drop the prefix or use your own, e.g. 'team/daily'")
+                ok = False
+            elif not TAG_KEY.match(tag):
+                self.problem(line, f"tag '{tag}' is not a valid Dagster tag", table.name,
+                             "tags are 1-63 letters, digits, '_', '.' or '-', optionally after one 'prefix/'")
+                ok = False
+        return ok
+
+    def _depends_on(self, table: Table, raw: dict, declared: set[str]) -> bool:
+        ok = True
+        lines = getattr(raw.get("depends_on"), "item_lines", [])
+        for i, dep in enumerate(table.depends_on):
+            if dep not in declared:
+                line = lines[i] if i < len(lines) else key_line(raw, "depends_on")
+                hint = did_you_mean(dep, declared) or "add that table to config.yml or remove the dependency"
+                self.problem(line, f"depends on '{dep}', which is not a table in this config", table.name, hint)
+                ok = False
+        return ok
+
+    def _owners(self, table: Table, raw: dict) -> bool:
+        bad = [o for o in table.owners if not OWNER.match(o)]
+        for owner in bad:
+            self.problem(key_line(raw, "owners"), f"owner '{owner}' is neither an email address nor 'team:<name>'",
+                         table.name, "Dagster accepts 'someone@example.com' or 'team:data_eng'")
+        return not bad
+
+    def _expectations(self, table: Table, raw: dict) -> bool:
+        ok = True
+        raw_list = raw.get("expectations") or []
+        lines = getattr(raw_list, "item_lines", [None] * len(raw_list))
+        seen: set[str] = set()
+        for expectation, line in zip(table.expectations, lines):
+            line = line or key_line(raw, "expectations")
+            ok &= self._identifier(expectation.name, line, "expectation name", table.name)
+            if expectation.name in seen:
+                self.problem(line, f"expectation '{expectation.name}' is defined twice", table.name,
+                             "give each expectation of a table its own name")
+                ok = False
+            seen.add(expectation.name)
+            if not expectation.condition.strip():
+                self.problem(line, f"expectation '{expectation.name}' has an empty condition", table.name,
+                             "write a SQL boolean expression, e.g. 'id IS NOT NULL'")
+                ok = False
+        return ok
+
+    def _transformation_file(self, table: Table) -> bool:
+        if not self.check_files:
+            return True
+        relative = transformation_relpath(table)
+        if (self.path.parent / relative).is_file():
+            return True
+        self.problem(table.line, f"transformation file {relative} is missing", table.name,
+                     f"create {relative} defining the dataset '{table.name}' with pyspark.pipelines")
+        return False
+
+    def _cycles(self, tables: list[Table]) -> None:
+        names = [t.name for t in tables]
+        by_name = {t.name: t for t in tables}
+        edges = {t.name: list(t.depends_on) for t in tables}
+        for cycle in find_cycles(names, edges):
+            self.problem(by_name[cycle[0]].line, f"dependency cycle: {' -> '.join(cycle)} (each table depends on the next)",
+                         cycle[0], "remove one of these depends_on entries")
+        if self.problems:
+            return
+        pipeline_edges: dict[str, set[str]] = {}
+        example: dict[tuple[str, str], tuple[str, str]] = {}
+        for t in tables:
+            for dep in t.depends_on:
+                other = by_name[dep].pipeline
+                if other != t.pipeline:
+                    pipeline_edges.setdefault(t.pipeline or "", set()).add(other or "")
+                    example.setdefault((t.pipeline or "", other or ""), (t.name, dep))
+        keys = list(dict.fromkeys(t.pipeline or "" for t in tables))
+        for cycle in find_cycles(keys, {k: sorted(v) for k, v in pipeline_edges.items()}):
+            links = ", ".join(f"{example[(a, b)][0]} reads {example[(a, b)][1]}" for a, b in zip(cycle, cycle[1:]))
+            self.problem(None, f"pipeline cycle: {' -> '.join(cycle)} ({links}); pipelines run one after another, "
+                         "so each must only read pipelines that run before it",
+                         None, "move these tables so the pipelines depend on each other one way only")
+
+    def _schedules(self, doc: dict) -> list[Schedule]:
+        raw = doc.get("schedules")
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.problem(key_line(doc, "schedules"), "'schedules' must be a list",
+                         hint="write '- name: daily' with 'cron:' and 'selection:' for each schedule")
+            return []
+        schedules: list[Schedule] = []
+        names: set[str] = set()
+        for entry, line in zip(raw, getattr(raw, "item_lines", [None] * len(raw))):
+            if not isinstance(entry, dict):
+                self.problem(line, f"each schedule must be a mapping, got {entry!r}",
+                             hint="write '- name: daily' with 'cron:' and 'selection:'")
+                continue
+            schedule = self._validate_model(Schedule, entry, None, "schedule")
+            if schedule is None:
+                continue
+            schedule._line = line
+            if not self._identifier(schedule.name, line, "schedule name", None):
+                continue
+            if schedule.name in names:
+                self.problem(line, f"schedule '{schedule.name}' is defined twice", hint="give each schedule its own name")
+                continue
+            names.add(schedule.name)
+            try:
+                ZoneInfo(schedule.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                self.problem(key_line(entry, "timezone", line), f"schedule '{schedule.name}': unknown timezone '{schedule.timezone}'",
+                             hint="use an IANA name such as 'UTC' or 'Europe/Paris'")
+                continue
+            schedules.append(schedule)
+        return schedules
+
+
+_FIELD_HINTS = {
+    "tags": "write tags as a list, e.g. 'tags: [daily, critical]'",
+    "depends_on": "write dependencies as a list of table names, e.g. 'depends_on: [orders_bronze]'",
+    "owners": "write owners as a list, e.g. 'owners: [team:data_eng]'",
+    "action": "use warn (keep rows), drop (drop failing rows) or fail (stop the update)",
+    "format": "use json, csv or parquet",
+    "type": "only 'files' sources are supported",
+    "expectations": "write '- {name: valid_id, condition: \"id IS NOT NULL\", action: drop}'",
+}
+
+
+def _line_at(raw: Any, loc: tuple) -> int | None:
+    """The line of the deepest node along a pydantic error location."""
+    line = line_of(raw)
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            line = key_line(node, str(part), line)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            lines = getattr(node, "item_lines", None)
+            line = lines[part] if lines else line
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _format_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel]:
+    """The nested model a location points into (for listing the keys it allows)."""
+    for part in loc:
+        if isinstance(part, int) or part not in model.model_fields:
+            continue
+        nested = _nested_models(model.model_fields[part].annotation)
+        if nested:
+            model = nested[0]
+    return model
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _nested_models(arg)]
