@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict
 
 from etl_assets.errors import ConfigError
 
@@ -23,16 +23,6 @@ DEFAULT_PIPELINE_KEY = "default"
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Located(_Model):
-    """A config entry that remembers the line it starts on (not a config key)."""
-
-    _line: int | None = PrivateAttr(default=None)
-
-    @property
-    def line(self) -> int | None:
-        return self._line
 
 
 class Expectation(_Model):
@@ -52,8 +42,8 @@ class Source(_Model):
     path: str
 
 
-class Table(_Located):
-    """One table of config.yml. `line` is where its entry starts in the file."""
+class Table(_Model):
+    """One table of config.yml."""
 
     name: str
     layer: str
@@ -66,7 +56,7 @@ class Table(_Located):
     expectations: tuple[Expectation, ...] = ()
 
 
-class Pipeline(_Located):
+class Pipeline(_Model):
     """A Lakeflow Declarative Pipeline: `key` in config, `name` as deployed, `id` if known."""
 
     key: str
@@ -75,7 +65,7 @@ class Pipeline(_Located):
     description: str | None = None
 
 
-class Schedule(_Located):
+class Schedule(_Model):
     """A cron schedule materializing a Dagster asset selection such as `tag:daily`."""
 
     name: str
@@ -103,6 +93,30 @@ class ProjectConfig:
     def root(self) -> Path:
         """The project folder: the one holding config.yml and transformations/."""
         return self.path.parent
+
+    def line_of(self, section: Literal["tables", "pipelines", "schedules"], name: str) -> int | None:
+        """The line where a table, pipeline or schedule entry starts in the config file.
+
+        Valid configs are parsed without line tracking (it is ten times slower); lines are
+        looked up here, on demand, when a later check has something to report.
+        """
+        return self._lines.get((section, name))
+
+    @cached_property
+    def _lines(self) -> dict[tuple[str, str], int]:
+        from etl_assets.yaml_lines import key_line, load_yaml_with_lines
+
+        doc = load_yaml_with_lines(self.path.read_text(encoding="utf-8"))
+        lines: dict[tuple[str, str], int] = {}
+        for section in ("tables", "schedules"):
+            entries = doc.get(section) or []
+            for entry, line in zip(entries, getattr(entries, "item_lines", [])):
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                    lines.setdefault((section, entry["name"]), line)
+        pipelines = doc.get("pipelines") or {}
+        for key in pipelines:
+            lines[("pipelines", str(key))] = key_line(pipelines, str(key)) or 0
+        return lines
 
     def table(self, name: str) -> Table:
         """The table called `name` (KeyError if there is none)."""

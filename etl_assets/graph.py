@@ -86,7 +86,7 @@ def _cycle_through(start: str, members: set[str], edges: Mapping[str, Sequence[s
                 path = [node]
                 while path[-1] != start:
                     path.append(previous[path[-1]])
-                return [start, *reversed(path[:-1]), node, start] if node != start else [start, start]
+                return [*reversed(path), start]
             if child in members and child not in seen:
                 seen.add(child)
                 previous[child] = node

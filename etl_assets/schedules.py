@@ -8,11 +8,14 @@ time costs milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from dagster import (
     AssetKey,
     AssetSelection,
+    BetaWarning,
     DefaultScheduleStatus,
     RunRequest,
     ScheduleDefinition,
@@ -40,19 +43,20 @@ def check_schedules(config: ProjectConfig, asset_graph: BaseAssetGraph | None = 
     problems = []
     for schedule in config.schedules:
         def problem(message: str, hint: str, schedule: Schedule = schedule) -> None:
-            problems.append(ConfigProblem(config.path.name, schedule.line, f"schedule '{schedule.name}': {message}",
+            problems.append(ConfigProblem(config.path.name, config.line_of("schedules", schedule.name), f"schedule '{schedule.name}': {message}",
                                           hint=hint))
 
         if not is_valid_cron_string(schedule.cron):
             problem(f"invalid cron '{schedule.cron}'",
                     "use five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *'")
         try:
-            selection = AssetSelection.from_string(schedule.selection)
+            with _quiet_selection_parser():
+                selection = AssetSelection.from_string(schedule.selection)
         except Exception as exc:  # Dagster's parser raises several error types
             problem(f"selection '{schedule.selection}' does not parse ({_first_line(exc)})",
                     "use Dagster's selection syntax, e.g. 'tag:daily and tag:critical' or 'group:gold'")
             continue
-        if asset_graph is not None and not selection.resolve(asset_graph, allow_missing=True):
+        if asset_graph is not None and not _resolve(selection, asset_graph):
             problem(f"selection '{schedule.selection}' matches no table",
                     "check the tag, group or key names against config.yml")
     return problems
@@ -64,10 +68,11 @@ def build_schedules(config: ProjectConfig, op_names: Mapping[AssetKey, str]) -> 
 
 
 def _schedule(schedule: Schedule, op_names: Mapping[AssetKey, str]) -> ScheduleDefinition:
-    selection = AssetSelection.from_string(schedule.selection)
+    with _quiet_selection_parser():
+        selection = AssetSelection.from_string(schedule.selection)
 
     def evaluate(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-        keys = sorted(selection.resolve(context.repository_def.asset_graph), key=lambda k: k.to_user_string())
+        keys = sorted(_resolve(selection, context.repository_def.asset_graph), key=lambda k: k.to_user_string())
         if not keys:
             return SkipReason(f"selection '{schedule.selection}' matches no asset; check config.yml")
         run_config = {}
@@ -86,6 +91,19 @@ def _schedule(schedule: Schedule, op_names: Mapping[AssetKey, str]) -> ScheduleD
         + (" (full refresh)" if schedule.full_refresh else ""),
         default_status=DefaultScheduleStatus.STOPPED,
     )
+
+
+def _resolve(selection: AssetSelection, asset_graph: BaseAssetGraph) -> set[AssetKey]:
+    with _quiet_selection_parser():
+        return set(selection.resolve(asset_graph, allow_missing=True))
+
+
+@contextmanager
+def _quiet_selection_parser() -> Iterator[None]:
+    # Dagster's own string-selection parser passes a beta parameter internally and warns each time.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        yield
 
 
 def _first_line(exc: Exception) -> str:

@@ -124,12 +124,26 @@ class _Checker:
                 self.problem(key_line(mapping, str(key)), f"unknown {what} '{key}'", table, hint)
 
     def _validate_model(self, model: type[BaseModel], raw: dict, table: str | None, what: str) -> Any:
+        """The model, or None after reporting every structural problem of `raw`."""
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
             for error in exc.errors():
                 self._pydantic_problem(model, raw, error, table, what)
             return None
+
+    def _salvage(self, model: type[BaseModel], raw: dict) -> Any:
+        """`raw` without its offending keys, validated, so later rules can still be checked."""
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            bad = {e["loc"][0] for e in exc.errors() if e["loc"] and e["type"] != "missing"}
+            if not bad:
+                return None
+            try:
+                return model.model_validate({k: v for k, v in raw.items() if k not in bad})
+            except ValidationError:
+                return None
 
     def _pydantic_problem(self, model: type[BaseModel], raw: dict, error: Any, table: str | None, what: str) -> None:
         loc = tuple(error["loc"])
@@ -178,7 +192,6 @@ class _Checker:
             pipeline = self._validate_model(Pipeline, {"key": key, "name": key, **settings}, None, f"pipeline '{key}'")
             if pipeline is None:
                 continue
-            pipeline._line = line
             if pipeline.name in deployed:
                 self.problem(key_line(settings, "name", line),
                              f"pipelines '{deployed[pipeline.name]}' and '{key}' have the same deployed name '{pipeline.name}'",
@@ -202,7 +215,8 @@ class _Checker:
         if implicit_pipeline:
             pipelines[DEFAULT_PIPELINE_KEY] = Pipeline(key=DEFAULT_PIPELINE_KEY, name=DEFAULT_PIPELINE_KEY)
 
-        tables: list[Table] = []
+        tables: list[Table] = []  # valid ones
+        checked: list[tuple[Table, int | None]] = []  # every entry that could be read, for the graph rules
         seen: dict[str, tuple[str, int | None]] = {}
         for raw, line in zip(raw_tables, item_lines):
             if not isinstance(raw, dict):
@@ -210,10 +224,12 @@ class _Checker:
                 continue
             name = raw.get("name") if isinstance(raw.get("name"), str) else None
             table = self._validate_model(Table, raw, name, "table")
+            ok = table is not None
             if table is None:
-                continue
-            table._line = line
-            ok = self._identifier(table.name, key_line(raw, "name", line), "table name", None)
+                table = self._salvage(Table, raw)
+                if table is None:
+                    continue
+            ok &= self._identifier(table.name, key_line(raw, "name", line), "table name", None)
             folded = table.name.lower()
             if folded in seen:
                 first_name, first_line = seen[folded]
@@ -223,20 +239,20 @@ class _Checker:
                 ok = False
             seen.setdefault(folded, (table.name, line))
             ok &= self._layer(table, raw)
-            resolved = self._pipeline_of(table, raw, pipelines, implicit_pipeline)
+            resolved = self._pipeline_of(table, raw, line, pipelines, implicit_pipeline)
             ok &= resolved is not None
             ok &= self._tags(table, raw)
             ok &= self._depends_on(table, raw, declared)
             ok &= self._owners(table, raw)
             ok &= self._expectations(table, raw)
-            if ok:
+            if resolved is not None:
                 table = table.model_copy(update={"pipeline": resolved})
-                table._line = line
-                ok &= self._transformation_file(table)
+            if ok:
+                ok &= self._transformation_file(table, line)
+            checked.append((table, line))
             if ok:
                 tables.append(table)
-        if not self.problems:
-            self._cycles(tables)
+        self._cycles(checked)
         return tables
 
     def _layer(self, table: Table, raw: dict) -> bool:
@@ -246,11 +262,11 @@ class _Checker:
         self.problem(key_line(raw, "layer"), f"unknown layer '{table.layer}'", table.name, hint)
         return False
 
-    def _pipeline_of(self, table: Table, raw: dict, pipelines: dict[str, Pipeline], implicit: bool) -> str | None:
+    def _pipeline_of(self, table: Table, raw: dict, line: int | None, pipelines: dict[str, Pipeline], implicit: bool) -> str | None:
         if table.pipeline is None:
             if len(pipelines) == 1:
                 return next(iter(pipelines))
-            self.problem(table.line, f"no 'pipeline:' given and there are {len(pipelines)} pipelines",
+            self.problem(line, f"no 'pipeline:' given and there are {len(pipelines)} pipelines",
                          table.name, f"add 'pipeline:' with one of: {', '.join(pipelines)}")
             return None
         if table.pipeline in pipelines and not implicit:
@@ -315,29 +331,35 @@ class _Checker:
                 ok = False
         return ok
 
-    def _transformation_file(self, table: Table) -> bool:
+    def _transformation_file(self, table: Table, line: int | None) -> bool:
         if not self.check_files:
             return True
         relative = transformation_relpath(table)
         if (self.path.parent / relative).is_file():
             return True
-        self.problem(table.line, f"transformation file {relative} is missing", table.name,
+        self.problem(line, f"transformation file {relative} is missing", table.name,
                      f"create {relative} defining the dataset '{table.name}' with pyspark.pipelines")
         return False
 
-    def _cycles(self, tables: list[Table]) -> None:
-        names = [t.name for t in tables]
-        by_name = {t.name: t for t in tables}
-        edges = {t.name: list(t.depends_on) for t in tables}
-        for cycle in find_cycles(names, edges):
-            self.problem(by_name[cycle[0]].line, f"dependency cycle: {' -> '.join(cycle)} (each table depends on the next)",
+    def _cycles(self, checked: list[tuple[Table, int | None]]) -> None:
+        tables = [t for t, _ in checked]
+        line_of = {t.name: line for t, line in reversed(checked)}
+        by_name = {t.name: t for t in reversed(tables)}  # the first of duplicate names wins
+        names = list(dict.fromkeys(t.name for t in tables))
+        edges = {n: list(by_name[n].depends_on) for n in names}
+        cycles = find_cycles(names, edges)
+        for cycle in cycles:
+            self.problem(line_of[cycle[0]], f"dependency cycle: {' -> '.join(cycle)} (each table depends on the next)",
                          cycle[0], "remove one of these depends_on entries")
-        if self.problems:
+        if cycles or any(t.pipeline is None for t in tables):
             return
+        tables = [by_name[n] for n in names]
         pipeline_edges: dict[str, set[str]] = {}
         example: dict[tuple[str, str], tuple[str, str]] = {}
         for t in tables:
             for dep in t.depends_on:
+                if dep not in by_name:
+                    continue
                 other = by_name[dep].pipeline
                 if other != t.pipeline:
                     pipeline_edges.setdefault(t.pipeline or "", set()).add(other or "")
@@ -367,7 +389,6 @@ class _Checker:
             schedule = self._validate_model(Schedule, entry, None, "schedule")
             if schedule is None:
                 continue
-            schedule._line = line
             if not self._identifier(schedule.name, line, "schedule name", None):
                 continue
             if schedule.name in names:

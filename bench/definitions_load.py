@@ -1,0 +1,102 @@
+"""How long building and validating the Dagster definitions takes for big configs.
+
+    .venv/bin/python bench/definitions_load.py [--tables 1000 10000] [--repeat 3]
+
+For each size it generates a project (10 pipelines, 3 layers, ~2 deps per table, 20 tags,
+5 schedules) and times, each in a fresh process, median of --repeat runs:
+
+- dagster floor: the same specs (key, deps, group, tags) as one plain multi-asset, no
+  schedules: what Dagster itself needs for a graph of that size (the baseline);
+- job per schedule: our assets with one asset job per schedule (the obvious design);
+- etl_assets: `build_definitions` as shipped (schedules name their assets per tick).
+
+Each figure is load_config (where used) + Definitions + the asset graph + every job resolved,
+as `dagster definitions validate` and a code server do. Importing Dagster is reported apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_config import generate  # noqa: E402
+
+_PRELUDE = """
+import json, sys, time, warnings
+warnings.simplefilter("ignore")
+t0 = time.perf_counter()
+import dagster as dg
+t_import = time.perf_counter() - t0
+config_path = sys.argv[1]
+start = time.perf_counter()
+"""
+
+VARIANTS = {
+    "dagster floor": """
+import yaml
+from etl_assets.config import LAYERS
+doc = yaml.load(open(config_path), Loader=yaml.CSafeLoader)
+specs = [dg.AssetSpec(t["name"], deps=t["depends_on"], group_name=t["layer"], tags={x: "" for x in t["tags"]})
+         for t in doc["tables"]]
+@dg.multi_asset(specs=specs, can_subset=True, name="all_tables")
+def all_tables(context):
+    pass
+defs = dg.Definitions(assets=[all_tables])
+""",
+    "job per schedule": """
+from etl_assets.config import load_config
+from etl_assets.assets import build_table_assets
+config = load_config(config_path)
+assets = build_table_assets(config)
+jobs = [dg.define_asset_job(f"{s.name}_job", selection=dg.AssetSelection.from_string(s.selection))
+        for s in config.schedules]
+schedules = [dg.ScheduleDefinition(name=s.name, cron_schedule=s.cron, job=j) for s, j in zip(config.schedules, jobs)]
+defs = dg.Definitions(assets=assets, schedules=schedules)
+""",
+    "etl_assets": """
+from etl_assets.factory import build_definitions
+defs = build_definitions(config_path)
+""",
+}
+
+_EPILOGUE = """
+defs.get_repository_def().asset_graph
+defs.resolve_all_job_defs()
+print(json.dumps({"seconds": time.perf_counter() - start, "import": t_import}))
+"""
+
+
+def measure(variant: str, config: Path, repeat: int) -> tuple[float, float]:
+    """Median seconds to build and validate, and median Dagster import seconds."""
+    runs = []
+    for _ in range(repeat):
+        code = _PRELUDE + VARIANTS[variant] + _EPILOGUE
+        out = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(r["seconds"] for r in runs), statistics.median(r["import"] for r in runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tables", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(f"{'tables':>7}  {'variant':<17} {'seconds':>8}  {'x floor':>7}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in args.tables:
+            config = generate(Path(tmp) / f"p{count}", count)
+            results = {v: measure(v, config, args.repeat) for v in VARIANTS}
+            floor = results["dagster floor"][0]
+            for variant, (seconds, _) in results.items():
+                print(f"{count:>7}  {variant:<17} {seconds:>8.2f}  {seconds / floor:>7.2f}")
+            print(f"{'':>7}  (import dagster: {results['etl_assets'][1]:.2f} s, not included)")
+
+
+if __name__ == "__main__":
+    main()

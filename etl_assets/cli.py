@@ -1,0 +1,135 @@
+"""The `etl-assets` command: validate the config and plan what a selection runs.
+
+Data goes to stdout, diagnostics to stderr. A domain error prints one `Error:` block and exits
+1; set ETL_ASSETS_DEBUG=1 for the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from etl_assets import __version__
+from etl_assets.config import ProjectConfig, load_config
+from etl_assets.errors import ConfigError, EtlAssetsError
+from etl_assets.graph import TableGraph
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `etl-assets` console script; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except EtlAssetsError as exc:
+        if os.environ.get("ETL_ASSETS_DEBUG"):
+            raise
+        _error(str(exc))
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etl-assets", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"etl-assets {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check config.yml (and schedules against the asset graph)")
+    _config_option(validate)
+    validate.set_defaults(run=_validate)
+
+    plan = commands.add_parser("plan", help="print the tables a tag selection runs, in stages (a dry run)")
+    _config_option(plan)
+    plan.add_argument("--tags", required=True, help="comma-separated tags, e.g. daily,critical")
+    plan.add_argument("--match", choices=("all", "any"), default="all",
+                      help="all: tables with every tag (AND, default); any: with at least one (OR)")
+    plan.add_argument("--upstream", action="store_true", help="also run everything the selection depends on")
+    plan.add_argument("--downstream", action="store_true", help="also run everything depending on the selection")
+    plan.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    plan.set_defaults(run=_plan)
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $ETL_ASSETS_CONFIG or ./config.yml)")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    _check_schedules_against_assets(config)
+    print(
+        f"{config.path.name}: OK: {len(config.tables)} tables in {len(config.pipelines)} pipeline(s), "
+        f"{len(config.schedules)} schedule(s)"
+    )
+    return 0
+
+
+def _check_schedules_against_assets(config: ProjectConfig) -> None:
+    """With Dagster installed, judge each schedule's selection on the real asset graph."""
+    try:
+        from dagster import Definitions
+    except ImportError:
+        print("note: Dagster is not installed; schedule selections were not checked "
+              "(pip install 'etl-assets[dagster]')", file=sys.stderr)
+        return
+    from etl_assets.assets import build_table_assets
+    from etl_assets.schedules import check_schedules
+
+    graph = Definitions(assets=build_table_assets(config)).resolve_asset_graph()
+    problems = check_schedules(config, graph)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    graph = TableGraph(config)
+    tags = [t.strip() for t in args.tags.split(",") if t.strip()]
+    selected = graph.select_by_tags(tags, args.match)
+    if not selected:
+        known = sorted({tag for t in config.tables for tag in t.tags})
+        joiner = " and " if args.match == "all" else " or "
+        raise EtlAssetsError(
+            f"no table has tags {joiner.join(tags) or '(none given)'}; known tags: {', '.join(known)}"
+        )
+    if args.upstream:
+        selected = graph.upstream_closure(selected)
+    if args.downstream:
+        selected = graph.downstream_closure(selected)
+    stages = graph.stages(selected)
+    updates = graph.updates(selected)
+    if args.format == "json":
+        print(json.dumps({
+            "tags": tags,
+            "match": args.match,
+            "tables": graph.execution_order(selected),
+            "stages": stages,
+            "updates": [
+                {"pipeline": key, "name": config.pipelines[key].name, "refresh_selection": tables}
+                for key, tables in updates
+            ],
+        }, indent=2))
+        return 0
+    joiner = " AND " if args.match == "all" else " OR "
+    print(f"{len(selected)} of {len(config.tables)} tables selected by tags {joiner.join(tags)}")
+    width = max(len(n) for n in selected)
+    for number, stage in enumerate(stages, 1):
+        print(f"\nStage {number}")
+        for name in stage:
+            table = config.table(name)
+            print(f"  {name:<{width}}  {table.layer:<6}  {table.pipeline}")
+    print("\nPipeline updates, in order:")
+    for number, (key, tables) in enumerate(updates, 1):
+        print(f"  {number}. {key} ({config.pipelines[key].name}): refresh_selection = [{', '.join(tables)}]")
+    return 0
+
+
+def _error(message: str) -> None:
+    red, reset = ("\033[31m", "\033[0m") if sys.stderr.isatty() else ("", "")
+    print(f"{red}Error:{reset} {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

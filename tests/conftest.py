@@ -1,0 +1,48 @@
+"""Shared fixtures: small scenario projects written to a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_project(root: Path, config_text: str, *, files: bool = True) -> Path:
+    """Write config.yml (dedented) and, when `files`, a transformation file per readable table."""
+    root.mkdir(parents=True, exist_ok=True)
+    text = textwrap.dedent(config_text).lstrip("\n")
+    path = root / "config.yml"
+    path.write_text(text)
+    if files:
+        try:
+            doc = yaml.safe_load(text) or {}
+        except yaml.YAMLError:
+            doc = {}
+        for entry in doc.get("tables") or [] if isinstance(doc, dict) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("layer"), str):
+                file = root / "transformations" / entry["layer"] / f"{entry['name']}.py"
+                file.parent.mkdir(parents=True, exist_ok=True)
+                file.write_text(f"# dataset {entry['name']}\n")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[..., Path]:
+    """`project(config_text)` writes a scenario project and returns its config path."""
+    return lambda text, files=True: write_project(tmp_path / "project", text, files=files)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # No test reads the developer's own settings.
+    for name in list(os.environ):
+        if name.startswith(("ETL_ASSETS_", "DATABRICKS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()

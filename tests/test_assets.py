@@ -1,0 +1,213 @@
+"""The asset factory: specs, checks, translator, selection through Dagster's own parser."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    instance_for_test,
+    Definitions,
+    build_schedule_context,
+    materialize,
+)
+
+from etl_assets.assets import build_table_assets
+from etl_assets.config import load_config
+from etl_assets.errors import ConfigError
+from etl_assets.factory import build_definitions
+from etl_assets.translator import TableTranslator
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(REPO / "config.yml")
+
+
+@pytest.fixture(scope="module")
+def defs():
+    return build_definitions(REPO / "config.yml")
+
+
+@pytest.fixture(scope="module")
+def asset_graph(defs):
+    return defs.resolve_asset_graph()
+
+
+def spec_of(asset_graph, name: str):
+    return asset_graph.get(AssetKey(name))
+
+
+def test_one_asset_per_table_keyed_by_name(config, asset_graph):
+    assert asset_graph.get_all_asset_keys() == {AssetKey(t.name) for t in config.tables}
+
+
+def test_one_subsettable_multi_asset_per_pipeline(config):
+    assets = build_table_assets(config)
+    assert [a.node_def.name for a in assets] == ["customers_cdc", "orders"]
+    assert all(a.can_subset for a in assets)
+    assert {k.path[0] for k in assets[1].keys} == {"orders_bronze", "orders_silver", "orders_gold"}
+
+
+def test_group_is_layer_and_tags_have_empty_values(asset_graph):
+    node = spec_of(asset_graph, "customers_cdc_bronze")
+    assert node.group_name == "bronze"
+    assert {k: v for k, v in node.tags.items() if not k.startswith("dagster/")} == {
+        "bronze": "", "daily": "", "hourly": "", "critical": "",
+    }
+    assert spec_of(asset_graph, "orders_gold").group_name == "gold"
+
+
+def test_deps_follow_depends_on_across_pipelines(asset_graph):
+    assert spec_of(asset_graph, "orders_silver").parent_keys == {AssetKey("orders_bronze"), AssetKey("customers")}
+    assert spec_of(asset_graph, "customers_cdc_bronze").parent_keys == set()
+
+
+def test_description_owners_kinds_and_metadata(asset_graph):
+    node = spec_of(asset_graph, "customers")
+    assert node.description == "Current state of each customer (SCD type 1)"
+    assert list(node.owners) == ["team:data_eng"]
+    assert node.kinds == {"spark", "databricks", "silver"}
+    metadata = node.metadata
+    assert metadata["layer"] == "silver"
+    assert metadata["pipeline"] == "customers_cdc"
+    assert metadata["pipeline_name"] == "etl_assets_customers_cdc"
+    assert metadata["transformation"].value == "transformations/silver/customers.py"
+    assert metadata["dagster/table_name"] == "customers"
+
+
+def test_expectations_become_asset_checks(asset_graph):
+    checks = {(k.asset_key.path[0], k.name) for k in asset_graph.asset_check_keys}
+    assert checks == {
+        ("customers_cdc_clean", "no_rescued_data"),
+        ("customers_cdc_clean", "valid_id"),
+        ("customers_cdc_clean", "valid_operation"),
+        ("orders_silver", "valid_order_id"),
+        ("orders_silver", "positive_amount"),
+    }
+
+
+def test_fail_expectations_are_blocking_checks(project):
+    config = load_config(project("""
+        tables:
+          - name: raw
+            layer: bronze
+            expectations:
+              - {name: must, condition: id IS NOT NULL, action: fail}
+              - {name: may, condition: x > 0}
+    """))
+    specs = {s.name: s for s in build_table_assets(config)[0].check_specs}
+    assert specs["must"].blocking and not specs["may"].blocking
+    assert specs["may"].metadata["action"] == "warn"
+
+
+def test_translator_subclass_changes_keys_and_deps(config):
+    class Prefixed(TableTranslator):
+        def get_asset_key(self, table):
+            return AssetKey(["lakehouse", table.name])
+
+        def get_group_name(self, table):
+            return f"medallion_{table.layer}"
+
+    graph = Definitions(assets=build_table_assets(config, Prefixed())).resolve_asset_graph()
+    node = graph.get(AssetKey(["lakehouse", "orders_silver"]))
+    assert node.parent_keys == {AssetKey(["lakehouse", "orders_bronze"]), AssetKey(["lakehouse", "customers"])}
+    assert node.group_name == "medallion_silver"
+
+
+def names(keys) -> set[str]:
+    return {k.path[-1] for k in keys}
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        ("tag:daily", {"customers_cdc_bronze", "customers_cdc_clean", "customers", "customers_history",
+                       "orders_bronze", "orders_silver", "orders_gold"}),
+        ("tag:daily and tag:critical", {"customers_cdc_bronze", "customers_cdc_clean", "customers",
+                                        "orders_bronze", "orders_silver"}),
+        ("tag:weekly or tag:hourly", {"customers_history_agg", "customers_cdc_bronze", "customers_cdc_clean",
+                                      "orders_bronze", "orders_silver"}),
+        ("group:gold", {"customers_history_agg", "orders_gold"}),
+        ("tag:daily and not tag:critical", {"customers_history", "orders_gold"}),
+    ],
+)
+def test_selection_through_dagsters_parser(asset_graph, config, selection, expected):
+    assert names(AssetSelection.from_string(selection).resolve(asset_graph)) == expected
+    if selection.startswith("tag:daily and tag:critical"):
+        from etl_assets.graph import TableGraph
+
+        assert set(TableGraph(config).select_by_tags(["daily", "critical"], "all")) == expected
+
+
+def test_schedules_from_config_request_their_selection(defs):
+    repo = defs.get_repository_def()
+    assert {s.name for s in repo.schedule_defs} == {"daily_critical", "hourly", "weekly_gold"}
+    schedule = repo.get_schedule_def("daily_critical")
+    assert schedule.cron_schedule == "0 6 * * *"
+    with instance_for_test() as instance:
+        result = schedule.evaluate_tick(build_schedule_context(instance=instance, repository_def=repo))
+    (request,) = result.run_requests
+    assert names(request.asset_selection) == {"customers_cdc_bronze", "customers_cdc_clean", "customers",
+                                              "orders_bronze", "orders_silver"}
+    assert request.tags["etl_assets/schedule"] == "daily_critical"
+    assert repo.get_schedule_def("weekly_gold").execution_timezone == "Europe/Paris"
+
+
+def test_full_refresh_schedule_sets_run_config_for_each_pipeline_step(project):
+    path = project("""
+        pipelines: {a: {}, b: {}}
+        schedules:
+          - {name: rebuild, cron: "0 1 * * 0", selection: "tag:x", full_refresh: true}
+        tables:
+          - {name: a_raw, layer: bronze, pipeline: a, tags: [x]}
+          - {name: b_raw, layer: bronze, pipeline: b}
+    """)
+    repo = build_definitions(path).get_repository_def()
+    with instance_for_test() as instance:
+        result = repo.get_schedule_def("rebuild").evaluate_tick(build_schedule_context(instance=instance, repository_def=repo))
+    assert result.run_requests[0].run_config == {"ops": {"a": {"config": {"full_refresh": True}}}}
+
+
+@pytest.mark.parametrize(
+    ("cron", "selection", "message"),
+    [
+        ("61 * * * *", "tag:daily", "invalid cron '61 * * * *'"),
+        ("0 6 * * *", "owner:x and ((tag:daily", "selection 'owner:x and ((tag:daily' does not parse"),
+        ("0 6 * * *", "colour:blue", "selection 'colour:blue' does not parse"),
+    ],
+)
+def test_bad_schedule_is_a_config_error_at_load(project, cron, selection, message):
+    path = project(f"""
+        schedules:
+          - {{name: s, cron: "{cron}", selection: "{selection}"}}
+        tables:
+          - {{name: raw, layer: bronze, tags: [daily]}}
+    """)
+    with pytest.raises(ConfigError) as info:
+        build_definitions(path)
+    (problem,) = info.value.problems
+    assert message in str(problem)
+    assert str(problem).startswith("config.yml:2: schedule 's':")
+
+
+def test_materializing_without_an_engine_fails_clearly_and_records_nothing(config):
+    assets = build_table_assets(config)
+    with instance_for_test() as instance:
+        result = materialize(assets, selection="tag:daily and tag:critical", instance=instance, raise_on_error=False)
+        logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
+        assert not result.success
+        assert result.get_asset_materialization_events() == []
+        failure = result.get_step_failure_events()[0]
+        assert "no engine" in failure.step_failure_data.error.cause.message
+        assert any("refresh of 3 table(s): customers_cdc_bronze, customers_cdc_clean, customers" in m for m in logs)
+
+
+def test_unknown_engine_name_is_refused(config, monkeypatch):
+    monkeypatch.setenv("ETL_ASSETS_ENGINE", "snowflake")
+    with instance_for_test() as instance:
+        result = materialize(build_table_assets(config), selection="orders_bronze", instance=instance,
+                             raise_on_error=False)
+        message = result.get_step_failure_events()[0].step_failure_data.error.cause.message
+    assert "ETL_ASSETS_ENGINE='snowflake' names no engine" in message

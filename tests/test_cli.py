@@ -1,0 +1,117 @@
+"""The etl-assets command as a user runs it, and the Dagster CLI on the example project."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from etl_assets.cli import main
+from tests.conftest import REPO
+
+BAD_CONFIG = """
+    tables:
+      - {name: a, layer: silver, depends_on: [c]}
+      - {name: b, layer: silver, depends_on: [a], tags: ["nightly run"]}
+      - {name: c, layer: silver, depends_on: [b, custmers]}
+      - {name: a, layer: silver}
+"""
+
+
+def test_validate_passes_on_the_example(capsys):
+    assert main(["validate", "--config", str(REPO / "config.yml")]) == 0
+    assert "OK: 8 tables in 2 pipeline(s), 3 schedule(s)" in capsys.readouterr().out
+
+
+def test_validate_names_every_problem_without_a_traceback(project, capsys):
+    path = project(BAD_CONFIG)
+    assert main(["validate", "--config", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err
+    assert err.startswith("Error: 4 problems in config:")
+    assert "config.yml:2: table 'a': dependency cycle: a -> c -> b -> a" in err
+    assert "config.yml:4: table 'c': depends on 'custmers', which is not a table" in err
+    assert "config.yml:5: table 'a': duplicate table name, first defined on line 2" in err
+    assert "config.yml:3: table 'b': tag 'nightly run' is not a valid Dagster tag" in err
+    assert "Traceback" not in err
+
+
+def test_validate_checks_schedule_selections_against_the_assets(project, capsys):
+    path = project("""
+        schedules:
+          - {name: nightly, cron: "0 1 * * *", selection: "tag:nightly"}
+        tables:
+          - {name: raw, layer: bronze, tags: [daily]}
+    """)
+    assert main(["validate", "--config", str(path)]) == 1
+    assert "config.yml:2: schedule 'nightly': selection 'tag:nightly' matches no table" in capsys.readouterr().err
+
+
+def test_plan_all_prints_stages_in_execution_order(capsys):
+    assert main(["plan", "--config", str(REPO / "config.yml"), "--tags", "daily,critical", "--match", "all"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("5 of 8 tables selected by tags daily AND critical")
+    stages = [block.split("\n", 1)[1].split() for block in out.split("\n\nStage ")[1:]]
+    assert [s[::3] for s in stages][:3] == [["customers_cdc_bronze", "orders_bronze"], ["customers_cdc_clean"],
+                                            ["customers"]]
+    assert "1. customers_cdc (etl_assets_customers_cdc): refresh_selection = " \
+           "[customers_cdc_bronze, customers_cdc_clean, customers]" in out
+    assert "2. orders (etl_assets_orders): refresh_selection = [orders_bronze, orders_silver]" in out
+
+
+def test_plan_any_as_json(capsys):
+    assert main(["plan", "--config", str(REPO / "config.yml"), "--tags", "daily,critical", "--match", "any",
+                 "--format", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["stages"] == [
+        ["customers_cdc_bronze", "orders_bronze"],
+        ["customers_cdc_clean"],
+        ["customers", "customers_history"],
+        ["orders_silver"],
+        ["orders_gold"],
+    ]
+    assert plan["updates"][1] == {"pipeline": "orders", "name": "etl_assets_orders",
+                                  "refresh_selection": ["orders_bronze", "orders_silver", "orders_gold"]}
+
+
+def test_plan_with_upstream_closure(capsys):
+    assert main(["plan", "--config", str(REPO / "config.yml"), "--tags", "weekly", "--upstream",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tables"] == [
+        "customers_cdc_bronze", "customers_cdc_clean", "customers_history", "customers_history_agg",
+    ]
+
+
+def test_plan_with_no_match_is_an_error_listing_known_tags(capsys):
+    assert main(["plan", "--config", str(REPO / "config.yml"), "--tags", "dayly"]) == 1
+    err = capsys.readouterr().err
+    assert "no table has tags dayly" in err and "known tags: bronze, critical, daily" in err
+
+
+def _dagster(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("dagster") or os.path.join(os.path.dirname(sys.executable), "dagster")
+    return subprocess.run([exe, *args], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.mark.slow
+def test_dagster_definitions_validate_passes():
+    result = _dagster("definitions", "validate", "-m", "etl_assets.definitions")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All code locations passed validation" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_dagster_asset_materialize_tag_daily_resolves_the_daily_tables_and_needs_an_engine():
+    result = _dagster("asset", "materialize", "-m", "etl_assets.definitions", "--select", "tag:daily")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "no engine: the local engine is not available" in output
+    assert ("refresh of 4 table(s): customers_cdc_bronze, customers_cdc_clean, customers, customers_history"
+            in output)
+    assert "ASSET_MATERIALIZATION" not in output
