@@ -78,7 +78,7 @@ def _pipeline_asset(
         selected = graph.in_config_order(
             names_by_key[k] for k in context.selected_asset_keys if k in names_by_key
         )
-        request = RefreshRequest(project, pipeline, selected, full_refresh=config.full_refresh)
+        request = RefreshRequest(project, pipeline, selected, full_refresh=config.full_refresh, asset_keys=keys)
         context.log.info(
             f"pipeline '{pipeline.name}': {'full refresh' if config.full_refresh else 'refresh'} of "
             f"{len(selected)} table(s): {', '.join(selected)}"

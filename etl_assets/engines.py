@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from etl_assets.config import Pipeline, ProjectConfig
@@ -23,6 +23,7 @@ class RefreshRequest:
     pipeline: Pipeline
     tables: Sequence[str]
     full_refresh: bool = False
+    asset_keys: Mapping[str, Any] = field(default_factory=dict)  # table name -> Dagster AssetKey
 
 
 class Engine(Protocol):
@@ -46,7 +47,12 @@ def selected_engine_name() -> str:
 def get_engine(name: str | None = None) -> Engine:
     """The engine to run updates with. Raises `EngineUnavailableError` when it cannot run."""
     name = name or selected_engine_name()
+    if name == "local":
+        from etl_assets.local_engine import LocalEngine
+
+        return LocalEngine()
     raise EngineUnavailableError(
         f"no engine: the {name} engine is not available in this version of etl_assets, "
-        "so no table was refreshed. Use `etl-assets plan` to see what would run."
+        "so no table was refreshed. Use the local engine (ETL_ASSETS_ENGINE=local) or "
+        "`etl-assets plan` to see what would run."
     )

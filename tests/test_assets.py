@@ -192,7 +192,8 @@ def test_bad_schedule_is_a_config_error_at_load(project, cron, selection, messag
     assert str(problem).startswith("config.yml:2: schedule 's':")
 
 
-def test_materializing_without_an_engine_fails_clearly_and_records_nothing(config):
+def test_materializing_without_an_available_engine_fails_clearly_and_records_nothing(config, monkeypatch):
+    monkeypatch.setenv("ETL_ASSETS_ENGINE", "databricks")
     assets = build_table_assets(config)
     with instance_for_test() as instance:
         result = materialize(assets, selection="tag:daily and tag:critical", instance=instance, raise_on_error=False)

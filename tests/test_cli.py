@@ -93,10 +93,10 @@ def test_plan_with_no_match_is_an_error_listing_known_tags(capsys):
     assert "no table has tags dayly" in err and "known tags: bronze, critical, daily" in err
 
 
-def _dagster(*args: str) -> subprocess.CompletedProcess[str]:
+def _dagster(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("dagster") or os.path.join(os.path.dirname(sys.executable), "dagster")
     return subprocess.run([exe, *args], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                          env={**os.environ, "PYTHONWARNINGS": "ignore", **env})
 
 
 @pytest.mark.slow
@@ -108,10 +108,11 @@ def test_dagster_definitions_validate_passes():
 
 @pytest.mark.slow
 def test_dagster_asset_materialize_tag_daily_resolves_the_daily_tables_and_needs_an_engine():
-    result = _dagster("asset", "materialize", "-m", "etl_assets.definitions", "--select", "tag:daily")
+    result = _dagster("asset", "materialize", "-m", "etl_assets.definitions", "--select", "tag:daily",
+                      ETL_ASSETS_ENGINE="databricks")
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "no engine: the local engine is not available" in output
+    assert "no engine: the databricks engine is not available" in output
     assert ("refresh of 4 table(s): customers_cdc_bronze, customers_cdc_clean, customers, customers_history"
             in output)
     assert "ASSET_MATERIALIZATION" not in output

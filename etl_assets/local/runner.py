@@ -1,0 +1,107 @@
+"""Runs one pipeline update with the `spark-pipelines` CLI and streams its output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from etl_assets.config import ProjectConfig
+from etl_assets.errors import EngineUnavailableError
+from etl_assets.local.home import LocalHome
+from etl_assets.local.progress import FlowEvent, RunEvent, parse_line
+from etl_assets.local.spec import write_spec
+
+
+@dataclass
+class RunOutcome:
+    """What a finished run said: the run state, each table's last state, the output."""
+
+    returncode: int | None = None
+    run_status: str | None = None
+    table_status: dict[str, str] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    def error_text(self, limit: int = 40) -> str:
+        """Spark's own error lines (exceptions, error classes), without JVM stack frames."""
+        keep = [
+            line for line in self.lines
+            if ("Error" in line or "Exception" in line or "FAILED" in line or line.startswith("[") )
+            and not line.lstrip().startswith("at ")
+        ]
+        return "\n".join(keep[-limit:]) or "\n".join(self.lines[-limit:])
+
+
+def spark_pipelines_command() -> list[str]:
+    """The `spark-pipelines` CLI of the Python running us, or a clear error if absent."""
+    exe = Path(sys.executable).parent / "spark-pipelines"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("spark-pipelines")
+    if found:
+        return [found]
+    raise EngineUnavailableError(
+        "the local engine needs Apache Spark Declarative Pipelines: pip install 'etl-assets[local]' "
+        "(pyspark[pipelines] 4.3) and Java 17"
+    )
+
+
+class LocalRunner:
+    """Runs config pipelines on local Spark, with all state under one `LocalHome`."""
+
+    def __init__(self, config: ProjectConfig, home: LocalHome | None = None):
+        self.config = config
+        self.home = home or LocalHome.for_project(config.root)
+
+    def command(self, pipeline_key: str, tables: Sequence[str], full_refresh: bool) -> list[str]:
+        spec = write_spec(self.config, pipeline_key, self.home)
+        selection = ",".join(tables)
+        flag = "--full-refresh" if full_refresh else "--refresh"
+        return [*spark_pipelines_command(), "run", "--spec", str(spec), flag, selection]
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["SPARK_CONF_DIR"] = str(self.home.conf_dir)
+        # The CLI script starts `python` from PATH: make it ours.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env.setdefault("PYSPARK_PYTHON", sys.executable)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def run(
+        self, pipeline_key: str, tables: Sequence[str], full_refresh: bool = False
+    ) -> Iterator[str | FlowEvent | RunEvent | RunOutcome]:
+        """Start the update and yield each output line and parsed event as it happens,
+        then the `RunOutcome` last."""
+        command = self.command(pipeline_key, tables, full_refresh)
+        outcome = RunOutcome()
+        process = subprocess.Popen(
+            command, cwd=self.config.root, env=self.environment(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, bufsize=1,
+        )
+        assert process.stdout is not None
+        try:
+            for raw in process.stdout:
+                line = raw.rstrip("\n").split("\r")[-1]
+                outcome.lines.append(line)
+                yield line
+                event = parse_line(line)
+                if isinstance(event, FlowEvent):
+                    outcome.table_status[event.table] = event.status
+                    yield event
+                elif isinstance(event, RunEvent):
+                    outcome.run_status = event.status
+                    yield event
+            outcome.returncode = process.wait()
+        finally:
+            if process.poll() is None:  # the consumer stopped early (run terminated)
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        yield outcome

@@ -1,0 +1,33 @@
+"""The Spark Declarative Pipelines spec of a config pipeline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from etl_assets.config import ProjectConfig
+from etl_assets.local.home import LocalHome
+
+ENGINE_CONF = "etl_assets.engine"
+LANDING_CONF = "etl_assets.landing_path"
+
+
+def write_spec(config: ProjectConfig, pipeline_key: str, home: LocalHome) -> Path:
+    """Write `<home>/specs/<pipeline>.yml` listing that pipeline's transformation files."""
+    home.prepare()
+    spec_path = home.specs / f"{pipeline_key}.yml"
+    libraries = [
+        {"glob": {"include": Path(os.path.relpath(config.transformation_path(t), home.specs)).as_posix()}}
+        for t in config.tables_of(pipeline_key)
+    ]
+    spec = {
+        "name": config.pipelines[pipeline_key].name,
+        "storage": home.storage(pipeline_key).as_uri(),
+        "database": "default",
+        "configuration": {ENGINE_CONF: "local", LANDING_CONF: str(home.landing)},
+        "libraries": libraries,
+    }
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return spec_path

@@ -1,0 +1,69 @@
+"""The local engine on real Spark Declarative Pipelines, driven through Dagster."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import AssetKey, instance_for_test, materialize
+
+from etl_assets.assets import build_table_assets
+from etl_assets.config import load_config
+from etl_assets.local.progress import FlowEvent, RunEvent, parse_line
+from tests.conftest import REPO
+
+SCENARIO = REPO / "tests" / "scenarios" / "plain" / "config.yml"
+
+
+def test_progress_lines_are_parsed():
+    assert parse_line("2026-01-01 10:00:00: Flow spark_catalog.default.orders has COMPLETED.") == FlowEvent(
+        "spark_catalog.default.orders", "COMPLETED", "2026-01-01 10:00:00")
+    assert parse_line("2026-01-01 10:00:00: Flow 'spark_catalog.default.x' has FAILED.").status == "FAILED"
+    skipped = parse_line("2026-01-01 10:00:00: Flow 'spark_catalog.default.y' SKIPPED due to upstream failure(s).")
+    assert (skipped.table, skipped.status) == ("y", "SKIPPED")
+    assert parse_line("[Stage 0:>   (0 + 1) / 1]\r2026-01-01 10:00:01: Run is COMPLETED.") == RunEvent(
+        "COMPLETED", "2026-01-01 10:00:01")
+    assert parse_line("2026-01-01 10:00:00: Loading definitions.") is None
+
+
+def materialized(result) -> dict[str, dict]:
+    return {
+        e.materialization.asset_key.path[-1]: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+
+
+@pytest.mark.slow
+def test_selected_tables_run_on_spark_and_report_row_counts(tmp_path, monkeypatch):
+    monkeypatch.setenv("ETL_ASSETS_HOME", str(tmp_path / "home"))
+    assets = build_table_assets(load_config(SCENARIO))
+    with instance_for_test() as instance:
+        result = materialize(assets, instance=instance, selection="tag:daily")
+        logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
+    assert result.success
+    found = materialized(result)
+    assert set(found) == {"numbers_bronze", "numbers_silver"}
+    assert found["numbers_bronze"]["dagster/row_count"] == 10
+    assert found["numbers_silver"]["dagster/row_count"] == 5
+    assert found["numbers_silver"]["table_location"] == str(tmp_path / "home" / "warehouse" / "numbers_silver")
+    assert any("flow spark_catalog.default.numbers_silver COMPLETED" in m for m in logs)
+    # Only the selection ran: the unselected table was never written.
+    assert not (tmp_path / "home" / "warehouse" / "letters_bronze").exists()
+    spec = (tmp_path / "home" / "specs" / "numbers.yml").read_text()
+    assert "etl_assets.engine: local" in spec
+
+
+@pytest.mark.slow
+def test_a_failing_table_fails_the_step_and_keeps_what_completed(tmp_path, monkeypatch):
+    monkeypatch.setenv("ETL_ASSETS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ETL_ASSETS_TEST_BREAK_SILVER", "1")
+    assets = build_table_assets(load_config(SCENARIO))
+    with instance_for_test() as instance:
+        result = materialize(assets, instance=instance, raise_on_error=False)
+    assert not result.success
+    message = result.get_step_failure_events()[0].step_failure_data.error.message
+    assert "pipeline 'numbers' failed" in message
+    assert "failed: numbers_silver" in message
+    assert "numbers_silver broke on purpose" in message
+    # Independent tables that completed are still recorded.
+    assert set(materialized(result)) == {"numbers_bronze", "letters_bronze"}
+    assert result.get_asset_materialization_events()[0].materialization.asset_key in {
+        AssetKey("numbers_bronze"), AssetKey("letters_bronze")}
