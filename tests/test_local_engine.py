@@ -67,3 +67,16 @@ def test_a_failing_table_fails_the_step_and_keeps_what_completed(tmp_path, monke
     assert set(materialized(result)) == {"numbers_bronze", "letters_bronze"}
     assert result.get_asset_materialization_events()[0].materialization.asset_key in {
         AssetKey("numbers_bronze"), AssetKey("letters_bronze")}
+
+
+def test_selection_maps_to_refresh_or_full_refresh(tmp_path):
+    from etl_assets.local.home import LocalHome
+    from etl_assets.local.runner import LocalRunner
+
+    runner = LocalRunner(load_config(SCENARIO), LocalHome(tmp_path / "home"))
+    command = runner.command("numbers", ["numbers_bronze", "numbers_silver"], full_refresh=False)
+    assert command[1:3] == ["run", "--spec"] and command[-2:] == ["--refresh", "numbers_bronze,numbers_silver"]
+    command = runner.command("numbers", ["numbers_silver"], full_refresh=True)
+    assert command[-2:] == ["--full-refresh", "numbers_silver"]
+    assert "spark.sql.catalogImplementation hive" in (tmp_path / "home" / "conf" / "spark-defaults.conf").read_text()
+    assert runner.environment()["SPARK_CONF_DIR"] == str(tmp_path / "home" / "conf")

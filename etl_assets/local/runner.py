@@ -30,8 +30,8 @@ class RunOutcome:
         """Spark's own error lines (exceptions, error classes), without JVM stack frames."""
         keep = [
             line for line in self.lines
-            if ("Error" in line or "Exception" in line or "FAILED" in line or line.startswith("[") )
-            and not line.lstrip().startswith("at ")
+            if ("Error" in line or "Exception" in line or "FAILED" in line)
+            and not line.lstrip().startswith(("at ", "[Stage"))
         ]
         return "\n".join(keep[-limit:]) or "\n".join(self.lines[-limit:])
 
