@@ -8,10 +8,9 @@ from pathlib import Path
 import yaml
 
 from etl_assets.config import ProjectConfig
+from etl_assets.pipeline_conf import ENGINE_CONF, LANDING_CONF
 from etl_assets.local.home import LocalHome
 
-ENGINE_CONF = "etl_assets.engine"
-LANDING_CONF = "etl_assets.landing_path"
 
 
 def write_spec(config: ProjectConfig, pipeline_key: str, home: LocalHome) -> Path:

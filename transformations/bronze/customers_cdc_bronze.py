@@ -1,10 +1,14 @@
 """customers_cdc_bronze: raw customer change events, read incrementally from JSON files."""
 
 from pyspark import pipelines as dp
-from pyspark.sql import SparkSession
+from pyspark.sql.types import StringType, StructField, StructType
 
-spark = SparkSession.active()
-LANDING = spark.conf.get("etl_assets.landing_path")
+from etl_assets.ldp import read_landing
+
+CUSTOMER_CHANGE = StructType([
+    StructField(name, StringType(), True)
+    for name in ("id", "firstname", "lastname", "email", "address", "operation", "operation_date")
+])
 
 dp.create_streaming_table(
     name="customers_cdc_bronze",
@@ -12,11 +16,6 @@ dp.create_streaming_table(
 )
 
 
-@dp.append_flow(target="customers_cdc_bronze", name="customers_cdc_bronze_ingest")
+@dp.append_flow(target="customers_cdc_bronze", name="customers_cdc_bronze")
 def customers_cdc_bronze_ingest():
-    return (
-        spark.readStream.format("cloudFiles")
-        .option("cloudFiles.format", "json")
-        .option("cloudFiles.inferColumnTypes", "true")
-        .load(f"{LANDING}/customers")
-    )
+    return read_landing("customers", CUSTOMER_CHANGE, format="json")

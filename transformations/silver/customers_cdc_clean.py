@@ -3,12 +3,18 @@
 from pyspark import pipelines as dp
 from pyspark.sql import SparkSession
 
+from etl_assets.ldp import Rule, expect_all
+
 spark = SparkSession.active()
+
+RULES = [
+    Rule("no_rescued_data", "_rescued_data IS NULL", "drop"),
+    Rule("valid_id", "id IS NOT NULL", "drop"),
+    Rule("valid_operation", "operation IN ('APPEND', 'DELETE', 'UPDATE')", "drop"),
+]
 
 
 @dp.table(name="customers_cdc_clean", comment="Change events that passed the data quality rules")
-@dp.expect_or_drop("no_rescued_data", "_rescued_data IS NULL")
-@dp.expect_or_drop("valid_id", "id IS NOT NULL")
-@dp.expect_or_drop("valid_operation", "operation IN ('APPEND', 'DELETE', 'UPDATE')")
+@expect_all(RULES)
 def customers_cdc_clean():
     return spark.readStream.table("customers_cdc_bronze")

@@ -7,14 +7,20 @@ from pyspark import pipelines as dp
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from etl_assets.ldp import Rule, expect_all
+
 spark = SparkSession.active()
+
+RULES = [
+    Rule("valid_order_id", "order_id IS NOT NULL", "drop"),
+    Rule("positive_amount", "amount > 0", "warn"),
+]
 
 
 @dp.materialized_view(name="orders_silver", comment="Valid orders joined with the current customer")
-@dp.expect_or_drop("valid_order_id", "order_id IS NOT NULL")
-@dp.expect("positive_amount", "amount > 0")
+@expect_all(RULES)
 def orders_silver():
-    orders = spark.read.table("orders_bronze")
+    orders = spark.read.table("orders_bronze").select("order_id", "customer_id", "amount", "order_ts")
     customers = spark.read.table("customers").select(
         F.col("id").alias("customer_id"), "firstname", "lastname", "email"
     )

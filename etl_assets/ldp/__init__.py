@@ -1,0 +1,17 @@
+"""Portable helpers for transformations: one call, the Databricks feature where it exists
+and an equivalent open-source Spark implementation on the local engine.
+
+Which path runs is decided by the pipeline configuration key `etl_assets.engine`
+(`databricks` or `local`): the bundle sets the first, the local runner the second. Nothing
+here needs Dagster.
+"""
+
+from __future__ import annotations
+
+from etl_assets.ldp.cdc import auto_cdc
+from etl_assets.ldp.expectations import Rule, expect_all
+from etl_assets.ldp.landing import read_landing
+from etl_assets.ldp.runtime import engine, landing_path
+from etl_assets.pipeline_conf import ENGINE_CONF, LANDING_CONF
+
+__all__ = ["ENGINE_CONF", "LANDING_CONF", "Rule", "auto_cdc", "engine", "expect_all", "landing_path", "read_landing"]
