@@ -7,6 +7,7 @@ Data goes to stdout, diagnostics to stderr. A domain error prints one `Error:` b
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -49,6 +50,19 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--downstream", action="store_true", help="also run everything depending on the selection")
     plan.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     plan.set_defaults(run=_plan)
+
+    generate = commands.add_parser("generate-data", help="append example raw JSON files to the local landing folder")
+    _config_option(generate)
+    generate.add_argument("--rows", type=int, default=1000, help="rows per file (default: 1000)")
+    generate.add_argument("--seed", type=int, default=42, help="same seed, same files (default: 42)")
+    generate.set_defaults(run=_generate)
+
+    show = commands.add_parser("show", help="print a local table's rows")
+    _config_option(show)
+    show.add_argument("table", help="a table name from config.yml")
+    show.add_argument("--limit", type=int, default=20, help="rows to print (default: 20)")
+    show.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    show.set_defaults(run=_show)
     return parser
 
 
@@ -124,6 +138,48 @@ def _plan(args: argparse.Namespace) -> int:
     for number, (key, tables) in enumerate(updates, 1):
         print(f"  {number}. {key} ({config.pipelines[key].name}): refresh_selection = [{', '.join(tables)}]")
     return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from etl_assets.datagen import generate
+    from etl_assets.local.home import LocalHome
+
+    config = load_config(args.config)
+    landing = LocalHome.for_project(config.root).landing
+    for written in generate(landing, rows=args.rows, seed=args.seed):
+        print(f"{written.path}: {written.rows} rows ({written.malformed} malformed)")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from etl_assets.local.home import LocalHome
+    from etl_assets.local.tables import read_rows
+    from etl_assets.validation import did_you_mean
+
+    config = load_config(args.config)
+    if args.table not in config.table_names:
+        hint = did_you_mean(args.table, config.table_names) or f"tables: {', '.join(config.table_names)}"
+        raise EtlAssetsError(f"no table '{args.table}' in {config.path.name} ({hint})")
+    columns, rows = read_rows(LocalHome.for_project(config.root).table_location(args.table), args.limit)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2, default=str))
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        _print_table(columns, rows)
+    return 0
+
+
+def _print_table(columns: list[str], rows: list[dict]) -> None:
+    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
 def _error(message: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from dagster import Failure, MaterializeResult, MetadataValue
@@ -15,18 +14,9 @@ from etl_assets.graph import TableGraph
 from etl_assets.local.home import LocalHome
 from etl_assets.local.progress import FlowEvent, RunEvent
 from etl_assets.local.runner import LocalRunner, RunOutcome
+from etl_assets.local.tables import count_rows
 
 _TIME = "%Y-%m-%d %H:%M:%S"
-
-
-def parquet_row_count(location: Path) -> int | None:
-    """Rows in a table's Parquet files, read from their footers (no Spark needed)."""
-    import pyarrow.parquet as pq
-
-    if not location.exists():
-        return None
-    files = [p for p in location.rglob("*.parquet") if not p.name.startswith((".", "_"))]
-    return sum(pq.read_metadata(f).num_rows for f in files)
 
 
 class LocalEngine:
@@ -36,9 +26,23 @@ class LocalEngine:
 
     def refresh(self, request: RefreshRequest, context: Any) -> Iterator[MaterializeResult]:
         runner = LocalRunner(request.config)
-        selected = TableGraph(request.config).execution_order(request.tables)
+        graph = TableGraph(request.config)
+        selected = graph.execution_order(request.tables)
         running_since: dict[str, str] = {}
-        done: set[str] = set()
+        finished: dict[str, tuple[str | None, str | None]] = {}  # completed, not yet reported
+        reported: list[str] = []
+
+        def report(ready_only: bool) -> Iterator[MaterializeResult]:
+            # Dagster wants a multi-asset's outputs in dependency order; flows may report
+            # completion out of it (a streaming flow can finish after its downstream view).
+            for table in selected:
+                if table not in finished or table in reported:
+                    continue
+                if ready_only and any(up in selected and up not in reported for up in graph.upstream[table]):
+                    continue
+                reported.append(table)
+                yield self._materialization(request, runner.home, table, *finished[table])
+
         outcome = RunOutcome()
         for item in runner.run(request.pipeline.key, selected, request.full_refresh):
             if isinstance(item, str):
@@ -48,9 +52,10 @@ class LocalEngine:
                 self._log_flow(context, item)
                 if item.status == "RUNNING":
                     running_since.setdefault(item.table, item.timestamp)
-                if item.status == "COMPLETED" and item.table in selected and item.table not in done:
-                    done.add(item.table)
-                    yield self._materialization(request, runner.home, item.table, running_since.get(item.table), item.timestamp)
+                    self._warn_if_early(context, graph, selected, finished, item.table)
+                if item.status == "COMPLETED" and item.table in selected:
+                    finished.setdefault(item.table, (running_since.get(item.table), item.timestamp))
+                    yield from report(ready_only=True)
             elif isinstance(item, RunEvent):
                 context.log.info(f"pipeline '{request.pipeline.name}': run {item.status}")
             else:
@@ -58,20 +63,32 @@ class LocalEngine:
         if outcome.returncode == 0 and outcome.run_status == "COMPLETED":
             # Tables whose flows carry other names: the run completed, so they were refreshed.
             for table in selected:
-                if table not in done:
-                    yield self._materialization(request, runner.home, table, None, None)
+                finished.setdefault(table, (None, None))
+            yield from report(ready_only=False)
             return
+        yield from report(ready_only=False)
         failed = sorted(t for t, s in outcome.table_status.items() if s == "FAILED")
         skipped = sorted(t for t, s in outcome.table_status.items() if s == "SKIPPED")
         raise Failure(
             description=(
                 f"pipeline '{request.pipeline.name}' failed (exit code {outcome.returncode}); "
                 f"failed: {', '.join(failed) or 'none reported'}; skipped for an upstream failure: "
-                f"{', '.join(skipped) or 'none'}; refreshed: {', '.join(t for t in selected if t in done) or 'none'}\n"
+                f"{', '.join(skipped) or 'none'}; refreshed: {', '.join(reported) or 'none'}\n"
                 f"{outcome.error_text()}"
             ),
-            metadata={"failed": failed, "skipped": skipped, "refreshed": sorted(done)},
+            metadata={"failed": failed, "skipped": skipped, "refreshed": reported},
         )
+
+    @staticmethod
+    def _warn_if_early(context: Any, graph: TableGraph, selected: list[str],
+                       finished: dict[str, Any], table: str) -> None:
+        waiting = [up for up in graph.upstream.get(table, ()) if up in selected and up not in finished]
+        if waiting:
+            context.log.warning(
+                f"{table} started before {', '.join(waiting)} finished: Spark did not see the dependency, so "
+                f"{table} may read old data. In its query, use select() instead of withColumn/drop/"
+                "withColumnRenamed, which make Spark resolve the input against the catalog."
+            )
 
     @staticmethod
     def _log_flow(context: Any, event: FlowEvent) -> None:
@@ -91,7 +108,7 @@ class LocalEngine:
             "full_refresh": request.full_refresh,
             "engine": "local",
         }
-        rows = parquet_row_count(location)
+        rows = count_rows(location)
         if rows is not None:
             metadata["dagster/row_count"] = rows
         if start and end:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pyspark import pipelines as dp
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from etl_assets.ldp.runtime import _spark, engine
@@ -20,7 +20,6 @@ from etl_assets.ldp.runtime import _spark, engine
 _SEQ = "__etl_sequence"
 _DELETE = "__etl_is_delete"
 _ROW = "__etl_row"
-_RANK = "__etl_rank"
 
 
 def auto_cdc(
@@ -52,7 +51,7 @@ def auto_cdc(
 
     @dp.materialized_view(name=target, comment=comment)
     def _scd() -> DataFrame:
-        changes = _spark().read.table(source)
+        changes = SparkSession.active().read.table(source)
         return scd(changes, keys, sequence_by, apply_as_deletes, except_column_list, stored_as_scd_type)
 
 
@@ -66,28 +65,39 @@ def scd(
 ) -> DataFrame:
     """The SCD table of a batch of change events (the local AUTO CDC).
 
-    A pipeline query function may not trigger analysis (no `.columns`, and `drop` by name is
-    resolved eagerly), so each event is packed into a struct and the except columns are
-    removed with `dropFields`, which stays lazy.
+    Only `select`, `where`, `join` and aggregates: with pyspark 4.3 the Spark Connect planner
+    analyzes the input of `drop`, `withColumn(s)` and `withColumnRenamed` eagerly, so a read of
+    a pipeline dataset below them resolves to the catalog table left by the previous run; the
+    view then loses its dependency and runs before its input is refreshed (measured). Each event
+    is packed into a struct and the except columns are removed with `dropFields` instead.
     """
     is_delete = F.coalesce(apply_as_deletes, F.lit(False)) if apply_as_deletes is not None else F.lit(False)
+    key_names = [f"__etl_key_{i}" for i in range(len(keys))]
     events = changes.select(
-        F.struct("*").alias(_ROW), sequence_by.alias(_SEQ), is_delete.alias(_DELETE)
+        F.struct("*").alias(_ROW),
+        *(F.col(k).alias(n) for k, n in zip(keys, key_names)),
+        sequence_by.alias(_SEQ),
+        is_delete.alias(_DELETE),
     ).where(F.col(_SEQ).isNotNull())
-    key_columns = [F.col(f"{_ROW}.{k}") for k in keys]
     row = F.col(_ROW).dropFields(*except_column_list) if except_column_list else F.col(_ROW)
     if scd_type == 1:
-        latest = Window.partitionBy(*key_columns).orderBy(F.col(_SEQ).desc())
+        latest = events.groupBy(*key_names).agg(
+            F.max_by(F.struct(_ROW, _DELETE), _SEQ).alias("__etl_latest")
+        )
         return (
-            events.withColumn(_RANK, F.row_number().over(latest))
-            .where((F.col(_RANK) == 1) & ~F.col(_DELETE))
+            latest.where(~F.col(f"__etl_latest.{_DELETE}"))
+            .select(F.col(f"__etl_latest.{_ROW}").alias(_ROW))
             .select(row.alias(_ROW))
             .select(f"{_ROW}.*")
         )
-    ordered = Window.partitionBy(*key_columns).orderBy(F.col(_SEQ).asc())
-    return (
-        events.withColumn("__END_AT", F.lead(_SEQ).over(ordered))
-        .where(~F.col(_DELETE))
-        .select(row.alias(_ROW), F.col(_SEQ).alias("__START_AT"), "__END_AT")
-        .select(f"{_ROW}.*", "__START_AT", "__END_AT")
+    later = events.select(*(F.col(n).alias(f"{n}_next") for n in key_names), F.col(_SEQ).alias("__etl_next"))
+    on = [F.col(n) == F.col(f"{n}_next") for n in key_names] + [F.col("__etl_next") > F.col(_SEQ)]
+    versions = (
+        events.where(~F.col(_DELETE))
+        .join(later, on=on, how="left")
+        .groupBy(*key_names, _SEQ)
+        .agg(F.first(_ROW).alias(_ROW), F.min("__etl_next").alias("__END_AT"))
+    )
+    return versions.select(row.alias(_ROW), F.col(_SEQ).alias("__START_AT"), "__END_AT").select(
+        f"{_ROW}.*", "__START_AT", "__END_AT"
     )

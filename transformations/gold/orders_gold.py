@@ -11,7 +11,7 @@ spark = SparkSession.active()
 def orders_gold():
     return (
         spark.read.table("orders_silver")
-        .withColumn("order_day", F.to_date("order_ts"))
+        .select("customer_id", "amount", F.to_date("order_ts").alias("order_day"))
         .groupBy("customer_id", "order_day")
         .agg(F.count("*").alias("order_count"), F.round(F.sum("amount"), 2).alias("revenue"))
     )
