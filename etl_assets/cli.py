@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--limit", type=int, default=20, help="rows to print (default: 20)")
     show.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     show.set_defaults(run=_show)
+
+    stop = commands.add_parser("stop-spark", help="stop the warm local Spark server of this project")
+    _config_option(stop)
+    stop.set_defaults(run=_stop_spark)
     return parser
 
 
@@ -169,6 +173,15 @@ def _show(args: argparse.Namespace) -> int:
         writer.writerows(rows)
     else:
         _print_table(columns, rows)
+    return 0
+
+
+def _stop_spark(args: argparse.Namespace) -> int:
+    from etl_assets.local.home import LocalHome
+    from etl_assets.local.runner import stop_warm_spark
+
+    home = LocalHome.for_project(load_config(args.config).root)
+    print("stopped the warm Spark server" if stop_warm_spark(home) else f"no warm Spark server running for {home.root}")
     return 0
 
 

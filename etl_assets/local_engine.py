@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from dagster import Failure, MaterializeResult, MetadataValue
+from dagster import AssetCheckResult, AssetCheckSeverity, Failure, MaterializeResult, MetadataValue
 
 from etl_assets.engines import RefreshRequest
 from etl_assets.graph import TableGraph
 from etl_assets.local.home import LocalHome
 from etl_assets.local.progress import FlowEvent, RunEvent
 from etl_assets.local.runner import LocalRunner, RunOutcome
-from etl_assets.local.tables import count_rows
+from etl_assets.local.tables import count_rows, parquet_files, rule_counts
+from etl_assets.pipeline_conf import quality_dataset_name
 
 _TIME = "%Y-%m-%d %H:%M:%S"
 
@@ -24,7 +25,7 @@ class LocalEngine:
 
     name = "local"
 
-    def refresh(self, request: RefreshRequest, context: Any) -> Iterator[MaterializeResult]:
+    def refresh(self, request: RefreshRequest, context: Any) -> Iterator[MaterializeResult | AssetCheckResult]:
         runner = LocalRunner(request.config)
         graph = TableGraph(request.config)
         selected = graph.execution_order(request.tables)
@@ -43,6 +44,10 @@ class LocalEngine:
                 reported.append(table)
                 yield self._materialization(request, runner.home, table, *finished[table])
 
+        quality_before = {
+            t: parquet_files(runner.home.table_location(quality_dataset_name(t)))
+            for t in selected if request.config.table(t).expectations
+        }
         outcome = RunOutcome()
         for item in runner.run(request.pipeline.key, selected, request.full_refresh):
             if isinstance(item, str):
@@ -65,8 +70,10 @@ class LocalEngine:
             for table in selected:
                 finished.setdefault(table, (None, None))
             yield from report(ready_only=False)
+            yield from self._check_results(request, runner.home, reported, quality_before)
             return
         yield from report(ready_only=False)
+        yield from self._check_results(request, runner.home, reported, quality_before)
         failed = sorted(t for t, s in outcome.table_status.items() if s == "FAILED")
         skipped = sorted(t for t, s in outcome.table_status.items() if s == "SKIPPED")
         raise Failure(
@@ -78,6 +85,33 @@ class LocalEngine:
             ),
             metadata={"failed": failed, "skipped": skipped, "refreshed": reported},
         )
+
+    @staticmethod
+    def _check_results(request: RefreshRequest, home: LocalHome, tables: list[str],
+                       before: dict[str, dict]) -> Iterator[AssetCheckResult]:
+        """One result per expectation of each refreshed table, from its companion dataset."""
+        for table in tables:
+            expectations = request.config.table(table).expectations
+            if not expectations:
+                continue
+            counts = rule_counts(home.table_location(quality_dataset_name(table)), before.get(table, {}))
+            for expectation in expectations:
+                severity = AssetCheckSeverity.ERROR if expectation.action == "fail" else AssetCheckSeverity.WARN
+                metadata: dict[str, Any] = {"action": expectation.action, "condition": expectation.condition}
+                if expectation.name not in counts:
+                    metadata["error"] = (
+                        f"no per-row results for '{expectation.name}' in this update: declare the rule in "
+                        f"{request.config.relative_transformation_path(table)} with etl_assets.ldp "
+                        "(table/materialized_view expectations=)"
+                    )
+                    yield AssetCheckResult(asset_key=request.asset_keys[table], check_name=expectation.name,
+                                           passed=False, severity=severity, metadata=metadata)
+                    continue
+                passed, failed = counts[expectation.name]
+                yield AssetCheckResult(
+                    asset_key=request.asset_keys[table], check_name=expectation.name, passed=failed == 0,
+                    severity=severity, metadata={**metadata, "passed_records": passed, "failed_records": failed},
+                )
 
     @staticmethod
     def _warn_if_early(context: Any, graph: TableGraph, selected: list[str],

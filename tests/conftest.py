@@ -46,3 +46,15 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
+
+
+@pytest.fixture
+def local_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh ETL_ASSETS_HOME for one test; its warm Spark server is stopped afterwards."""
+    from etl_assets.local.home import LocalHome
+    from etl_assets.local.runner import stop_warm_spark
+
+    home = LocalHome(tmp_path / "home")
+    monkeypatch.setenv("ETL_ASSETS_HOME", str(home.root))
+    yield home
+    stop_warm_spark(home)

@@ -20,13 +20,20 @@ ROWS = 400
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> LocalHome:
-    return LocalHome(tmp_path_factory.mktemp("etl_home"))
+def home(tmp_path_factory):
+    from etl_assets.local.runner import stop_warm_spark
+
+    home = LocalHome(tmp_path_factory.mktemp("etl_home"))
+    yield home
+    stop_warm_spark(home)
 
 
 @pytest.fixture(autouse=True)
 def _use_home(home, monkeypatch):
     monkeypatch.setenv("ETL_ASSETS_HOME", str(home.root))
+
+
+CHECKS: dict = {}
 
 
 def run(selection: str = "*", run_config: dict | None = None):
@@ -36,7 +43,33 @@ def run(selection: str = "*", run_config: dict | None = None):
                              raise_on_error=False)
     failures = [f.step_failure_data.error.message for f in result.get_step_failure_events()]
     assert result.success, failures
+    CHECKS.clear()
+    CHECKS.update({
+        (e.asset_key.path[-1], e.check_name): (e.passed, e.metadata["passed_records"].value,
+                                               e.metadata["failed_records"].value)
+        for e in result.get_asset_check_evaluations()
+    })
     return {e.materialization.asset_key.path[-1]: e.materialization for e in result.get_asset_materialization_events()}
+
+
+def expected_checks(files: list) -> dict:
+    """Passed/failed per rule over the lines of `files`, computed in plain Python."""
+    import json
+
+    def parse(line):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            return None
+
+    customers = [parse(line) for f in files if f.parent.name == "customers" for line in f.read_text().splitlines()]
+    valid = lambda ok: (sum(ok), len(ok) - sum(ok))  # noqa: E731
+    return {
+        ("customers_cdc_clean", "no_rescued_data"): valid([r is not None for r in customers]),
+        ("customers_cdc_clean", "valid_id"): valid([r is not None and r["id"] is not None for r in customers]),
+        ("customers_cdc_clean", "valid_operation"): valid(
+            [r is not None and r["operation"] in reference.OPERATIONS for r in customers]),
+    }
 
 
 def rows(home: LocalHome, table: str, columns: tuple[str, ...]) -> list[tuple]:
@@ -67,8 +100,12 @@ def check_against_reference(home: LocalHome) -> None:
 
 
 def test_every_table_matches_the_reference(home):
-    generate(home.landing, rows=ROWS, seed=11)
+    written = [g.path for g in generate(home.landing, rows=ROWS, seed=11)]
     materialized = run()
+    for key, (passed, failed) in expected_checks(written).items():
+        assert CHECKS[key] == (failed == 0, passed, failed), key
+    order_lines = [line for f in written if f.parent.name == "orders" for line in f.read_text().splitlines()]
+    assert CHECKS[("orders_silver", "positive_amount")][2] == sum('"amount": -' in x for x in order_lines) > 0
     assert set(materialized) == {t.name for t in load_config(REPO / "config.yml").tables}
     assert materialized["customers_cdc_bronze"].metadata["dagster/row_count"].value == ROWS
     check_against_reference(home)
@@ -79,8 +116,11 @@ def test_every_table_matches_the_reference(home):
 
 
 def test_second_run_reads_only_new_files(home):
-    generate(home.landing, rows=ROWS, seed=11)
+    written = [g.path for g in generate(home.landing, rows=ROWS, seed=11)]
     materialized = run()
+    # Streaming tables' checks count this update's rows only: the new file.
+    for key, (passed, failed) in expected_checks(written).items():
+        assert CHECKS[key] == (failed == 0, passed, failed), key
     assert materialized["customers_cdc_bronze"].metadata["dagster/row_count"].value == 2 * ROWS
     assert materialized["orders_bronze"].metadata["dagster/row_count"].value == 2 * ROWS
     check_against_reference(home)

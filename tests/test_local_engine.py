@@ -32,8 +32,7 @@ def materialized(result) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_selected_tables_run_on_spark_and_report_row_counts(tmp_path, monkeypatch):
-    monkeypatch.setenv("ETL_ASSETS_HOME", str(tmp_path / "home"))
+def test_selected_tables_run_on_spark_and_report_row_counts(local_home, tmp_path):
     assets = build_table_assets(load_config(SCENARIO))
     with instance_for_test() as instance:
         result = materialize(assets, instance=instance, selection="tag:daily")
@@ -52,8 +51,7 @@ def test_selected_tables_run_on_spark_and_report_row_counts(tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-def test_a_failing_table_fails_the_step_and_keeps_what_completed(tmp_path, monkeypatch):
-    monkeypatch.setenv("ETL_ASSETS_HOME", str(tmp_path / "home"))
+def test_a_failing_table_fails_the_step_and_keeps_what_completed(local_home, monkeypatch):
     monkeypatch.setenv("ETL_ASSETS_TEST_BREAK_SILVER", "1")
     assets = build_table_assets(load_config(SCENARIO))
     with instance_for_test() as instance:
@@ -69,14 +67,18 @@ def test_a_failing_table_fails_the_step_and_keeps_what_completed(tmp_path, monke
         AssetKey("numbers_bronze"), AssetKey("letters_bronze")}
 
 
-def test_selection_maps_to_refresh_or_full_refresh(tmp_path):
+def test_selection_maps_to_refresh_or_full_refresh(tmp_path, monkeypatch):
     from etl_assets.local.home import LocalHome
     from etl_assets.local.runner import LocalRunner
 
     runner = LocalRunner(load_config(SCENARIO), LocalHome(tmp_path / "home"))
     command = runner.command("numbers", ["numbers_bronze", "numbers_silver"], full_refresh=False)
-    assert command[1:3] == ["run", "--spec"] and command[-2:] == ["--refresh", "numbers_bronze,numbers_silver"]
+    assert command[1:3] == ["run", "--spec"] and command[4:6] == ["--refresh", "numbers_bronze,numbers_silver"]
     command = runner.command("numbers", ["numbers_silver"], full_refresh=True)
-    assert command[-2:] == ["--full-refresh", "numbers_silver"]
+    assert command[4:6] == ["--full-refresh", "numbers_silver"]
     assert "spark.sql.catalogImplementation hive" in (tmp_path / "home" / "conf" / "spark-defaults.conf").read_text()
-    assert runner.environment()["SPARK_CONF_DIR"] == str(tmp_path / "home" / "conf")
+    env = runner.environment()
+    assert env["SPARK_CONF_DIR"] == str(tmp_path / "home" / "conf")
+    assert env["SPARK_LOCAL_CONNECT_DISCOVERY"] == str(tmp_path / "home" / "connect" / "discovery.json")
+    monkeypatch.setenv("ETL_ASSETS_WARM_SPARK", "0")
+    assert "SPARK_LOCAL_CONNECT_REUSE" not in runner.environment()

@@ -9,9 +9,20 @@ here needs Dagster.
 from __future__ import annotations
 
 from etl_assets.ldp.cdc import auto_cdc
-from etl_assets.ldp.expectations import Rule, expect_all
+from etl_assets.ldp.expectations import Rule, materialized_view, table
 from etl_assets.ldp.landing import read_landing
 from etl_assets.ldp.runtime import engine, landing_path
-from etl_assets.pipeline_conf import ENGINE_CONF, LANDING_CONF
+from etl_assets.pipeline_conf import ENGINE_CONF, LANDING_CONF, quality_dataset_name
 
-__all__ = ["ENGINE_CONF", "LANDING_CONF", "Rule", "auto_cdc", "engine", "expect_all", "landing_path", "read_landing"]
+__all__ = [
+    "ENGINE_CONF",
+    "LANDING_CONF",
+    "Rule",
+    "auto_cdc",
+    "engine",
+    "landing_path",
+    "materialized_view",
+    "quality_dataset_name",
+    "read_landing",
+    "table",
+]

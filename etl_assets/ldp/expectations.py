@@ -1,17 +1,26 @@
-"""Data quality rules: `dp.expect*` on Databricks, the same effect locally."""
+"""Datasets with data quality rules: `dp.expect*` on Databricks, the same effect locally.
+
+Locally, where open-source Spark has no expectations, a `drop` rule filters rows out (a null
+result counts as failing, as on Databricks), a row failing a `fail` rule raises an error
+naming the rule, and `warn` keeps rows. The passed/failed counts go to a companion dataset
+`etl_quality__<name>` holding one boolean per rule for every row the query produced in the
+update; the local engine counts the rows written in each run and reports them to Dagster.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import wraps
 from typing import Literal
 
 from pyspark import pipelines as dp
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from etl_assets.ldp.runtime import engine
+from etl_assets.pipeline_conf import quality_dataset_name
+
+QueryFunction = Callable[[], DataFrame]
 
 
 @dataclass(frozen=True)
@@ -23,41 +32,65 @@ class Rule:
     action: Literal["warn", "drop", "fail"] = "warn"
 
 
-def expect_all(rules: Sequence[Rule]) -> Callable[[Callable[[], DataFrame]], Callable[[], DataFrame]]:
-    """Decorate a dataset's query function with its rules (place it under `@dp.table`).
+def table(name: str, *, comment: str | None = None, expectations: Sequence[Rule] = ()) -> Callable[[QueryFunction], None]:
+    """`@dp.table` (a streaming table) with data quality rules that work on both engines.
 
-    Databricks: `dp.expect_all`, `dp.expect_all_or_drop`, `dp.expect_all_or_fail`. Locally, where
-    open-source Spark has no expectations: `drop` rules filter rows out (a null result counts as
-    failing, as on Databricks) and a row failing a `fail` rule raises, failing the flow with
-    the rule's name.
-
-    >>> @dp.table(name="clean")                                  # doctest: +SKIP
-    ... @expect_all([Rule("valid_id", "id IS NOT NULL", "drop")])
-    ... def clean(): ...
+    >>> @table(name="clean", expectations=[Rule("valid_id", "id IS NOT NULL", "drop")])  # doctest: +SKIP
+    ... def clean():
+    ...     return spark.readStream.table("raw")
     """
-    by_action = {a: {r.name: r.condition for r in rules if r.action == a} for a in ("warn", "drop", "fail")}
+    return _dataset(name, comment, expectations, streaming=True)
 
-    def decorate(query: Callable[[], DataFrame]) -> Callable[[], DataFrame]:
+
+def materialized_view(
+    name: str, *, comment: str | None = None, expectations: Sequence[Rule] = ()
+) -> Callable[[QueryFunction], None]:
+    """`@dp.materialized_view` with data quality rules that work on both engines."""
+    return _dataset(name, comment, expectations, streaming=False)
+
+
+def _dataset(name: str, comment: str | None, rules: Sequence[Rule], streaming: bool) -> Callable[[QueryFunction], None]:
+    define = dp.table if streaming else dp.materialized_view
+
+    def decorate(query: QueryFunction) -> None:
         if engine() == "databricks":
-            for action, decorator in (("warn", dp.expect_all), ("drop", dp.expect_all_or_drop),
-                                      ("fail", dp.expect_all_or_fail)):
-                if by_action[action]:
-                    query = decorator(by_action[action])(query)
-            return query
-
-        @wraps(query)
-        def local_query() -> DataFrame:
-            df = query()
-            for name, condition in by_action["fail"].items():
-                passed = F.coalesce(F.expr(condition), F.lit(False))
-                check = F.when(passed, F.lit(True)).otherwise(
-                    F.raise_error(F.lit(f"expectation '{name}' failed ({condition}): the update stops"))
-                )
-                df = df.where(check)
-            for condition in by_action["drop"].values():
-                df = df.where(F.coalesce(F.expr(condition), F.lit(False)))
-            return df
-
-        return local_query
+            for action, expect in (("warn", dp.expect_all), ("drop", dp.expect_all_or_drop),
+                                   ("fail", dp.expect_all_or_fail)):
+                chosen = {r.name: r.condition for r in rules if r.action == action}
+                if chosen:
+                    query = expect(chosen)(query)
+            define(name=name, comment=comment)(query)
+            return
+        define(name=name, comment=comment)(lambda: _enforce(query(), rules))
+        if rules:
+            _define_quality(name, query, rules, streaming)
 
     return decorate
+
+
+def _holds(rule: Rule) -> Column:
+    return F.coalesce(F.expr(rule.condition), F.lit(False))
+
+
+def _enforce(df: DataFrame, rules: Sequence[Rule]) -> DataFrame:
+    for rule in rules:
+        if rule.action == "fail":
+            message = F.lit(f"expectation '{rule.name}' failed ({rule.condition}): the update stops")
+            df = df.where(F.when(_holds(rule), F.lit(True)).otherwise(F.raise_error(message)))
+        elif rule.action == "drop":
+            df = df.where(_holds(rule))
+    return df
+
+
+def _define_quality(name: str, query: QueryFunction, rules: Sequence[Rule], streaming: bool) -> None:
+    target = quality_dataset_name(name)
+
+    def flags() -> DataFrame:
+        return query().select(*(_holds(r).alias(r.name) for r in rules))
+
+    comment = f"Per-row results of {name}'s expectations (local engine)"
+    if streaming:
+        dp.create_streaming_table(name=target, comment=comment)
+        dp.append_flow(target=target, name=target)(flags)
+    else:
+        dp.materialized_view(name=target, comment=comment)(flags)

@@ -41,6 +41,11 @@ class LocalHome:
     def specs(self) -> Path:
         return self.root / "specs"
 
+    @property
+    def connect_discovery(self) -> Path:
+        """Where the warm Spark Connect server of this home records its port and token."""
+        return self.root / "connect" / "discovery.json"
+
     def storage(self, pipeline_key: str) -> Path:
         """Checkpoints and pipeline metadata of one pipeline."""
         return self.root / "storage" / pipeline_key
@@ -49,16 +54,22 @@ class LocalHome:
         """Where a managed table's files are (Hive layout in the default database)."""
         return self.warehouse / table.lower()
 
+    def spark_conf(self) -> dict[str, str]:
+        """The static Spark settings that tie a session to this home's warehouse and metastore."""
+        return {
+            "spark.sql.catalogImplementation": "hive",
+            "spark.sql.warehouse.dir": str(self.warehouse),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.metastore}",
+            "spark.sql.shuffle.partitions": "4",
+        }
+
     def prepare(self) -> None:
         """Create the folders and the Spark defaults every local run reads."""
-        for path in (self.warehouse, self.metastore, self.landing, self.conf_dir, self.specs):
+        for path in (self.warehouse, self.metastore, self.landing, self.conf_dir, self.specs,
+                     self.connect_discovery.parent):
             path.mkdir(parents=True, exist_ok=True)
-        # Static settings cannot go in the spec's configuration, and pyspark 4.3 drops --conf
-        # values past a few: spark-defaults.conf in SPARK_CONF_DIR is read reliably.
-        (self.conf_dir / "spark-defaults.conf").write_text(
-            "spark.sql.catalogImplementation hive\n"
-            f"spark.sql.warehouse.dir {self.warehouse}\n"
-            f"spark.driver.extraJavaOptions -Dderby.system.home={self.metastore}\n"
-            "spark.sql.shuffle.partitions 4\n"
-            "spark.ui.enabled false\n"
-        )
+        # Static settings cannot go in the spec's configuration: spark-defaults.conf serves a
+        # per-run server; the runner also passes them as --conf for the warm server, which is
+        # started from a properties file and does not read spark-defaults.conf.
+        lines = [f"{k} {v}" for k, v in self.spark_conf().items()] + ["spark.ui.enabled false"]
+        (self.conf_dir / "spark-defaults.conf").write_text("\n".join(lines) + "\n")

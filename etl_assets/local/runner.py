@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from etl_assets.errors import EngineUnavailableError
 from etl_assets.local.home import LocalHome
 from etl_assets.local.progress import FlowEvent, RunEvent, parse_line
 from etl_assets.local.spec import write_spec
+from etl_assets.pipeline_conf import quality_dataset_name
 
 
 @dataclass
@@ -50,6 +52,55 @@ def spark_pipelines_command() -> list[str]:
     )
 
 
+WARM_ENV_VAR = "ETL_ASSETS_WARM_SPARK"
+
+
+def warm_spark_enabled() -> bool:
+    """Keep a Spark Connect server running between runs ($ETL_ASSETS_WARM_SPARK, default on)."""
+    return os.environ.get(WARM_ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+_START_SERVER = """
+import json, sys
+from pyspark.sql.connect.local_server import reuse_or_start_local_connect_server
+print(reuse_or_start_local_connect_server("local[*]", json.loads(sys.argv[1])))
+"""
+
+
+def ensure_warm_spark(home: LocalHome) -> None:
+    """Start the home's Spark Connect server unless one is already serving it.
+
+    Started here rather than by `spark-pipelines`, because the server reads its static
+    settings (Hive catalog, warehouse, metastore) only from what starts it, and the CLI hands
+    on only part of its --conf values (pyspark 4.3).
+    """
+    home.prepare()
+    env = {**os.environ, "SPARK_CONF_DIR": str(home.conf_dir),
+           "SPARK_LOCAL_CONNECT_DISCOVERY": str(home.connect_discovery)}
+    result = subprocess.run(
+        [sys.executable, "-c", _START_SERVER, json.dumps(home.spark_conf())],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+        raise EngineUnavailableError(
+            f"could not start the local Spark server (logs in {home.connect_discovery.parent / 'logs'}); "
+            f"set {WARM_ENV_VAR}=0 to start Spark per run instead:\n{tail}"
+        )
+
+
+def stop_warm_spark(home: LocalHome) -> bool:
+    """Stop the home's warm Spark Connect server; False if none was running."""
+    if not home.connect_discovery.exists():
+        return False
+    env = {**os.environ, "SPARK_LOCAL_CONNECT_DISCOVERY": str(home.connect_discovery)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pyspark.sql.connect.local_server", "--stop"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    return result.returncode == 0 and result.stdout.startswith("Stopped")
+
+
 class LocalRunner:
     """Runs config pipelines on local Spark, with all state under one `LocalHome`."""
 
@@ -57,15 +108,27 @@ class LocalRunner:
         self.config = config
         self.home = home or LocalHome.for_project(config.root)
 
+    def datasets(self, tables: Sequence[str]) -> list[str]:
+        """The datasets an update of `tables` refreshes: the tables, plus the companion holding
+        per-row expectation results of each table that has expectations."""
+        companions = [quality_dataset_name(t) for t in tables if self.config.table(t).expectations]
+        return [*tables, *companions]
+
     def command(self, pipeline_key: str, tables: Sequence[str], full_refresh: bool) -> list[str]:
         spec = write_spec(self.config, pipeline_key, self.home)
-        selection = ",".join(tables)
+        selection = ",".join(self.datasets(tables))
         flag = "--full-refresh" if full_refresh else "--refresh"
         return [*spark_pipelines_command(), "run", "--spec", str(spec), flag, selection]
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env["SPARK_CONF_DIR"] = str(self.home.conf_dir)
+        if warm_spark_enabled():
+            # One long-lived Spark Connect server per home (its warehouse and metastore):
+            # later runs skip the JVM and metastore start-up, and each server picks a free
+            # port, so runs of several pipelines or projects at once do not collide on 15002.
+            env["SPARK_LOCAL_CONNECT_REUSE"] = "1"
+            env["SPARK_LOCAL_CONNECT_DISCOVERY"] = str(self.home.connect_discovery)
         # The CLI script starts `python` from PATH: make it ours.
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -78,6 +141,9 @@ class LocalRunner:
         """Start the update and yield each output line and parsed event as it happens,
         then the `RunOutcome` last."""
         command = self.command(pipeline_key, tables, full_refresh)
+        if warm_spark_enabled():
+            yield "starting or reusing the warm local Spark server"
+            ensure_warm_spark(self.home)
         outcome = RunOutcome()
         process = subprocess.Popen(
             command, cwd=self.config.root, env=self.environment(), stdout=subprocess.PIPE,

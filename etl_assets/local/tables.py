@@ -30,3 +30,28 @@ def count_rows(location: Path) -> int | None:
     if not location.exists():
         return None
     return sum(pq.read_metadata(f).num_rows for f in location.rglob("*.parquet") if not f.name.startswith((".", "_")))
+
+
+def parquet_files(location: Path) -> dict[Path, int]:
+    """The data files of a table with their modification times (to tell new files apart)."""
+    if not location.exists():
+        return {}
+    return {p: p.stat().st_mtime_ns for p in location.rglob("*.parquet") if not p.name.startswith((".", "_"))}
+
+
+def rule_counts(location: Path, before: dict[Path, int]) -> dict[str, tuple[int, int]]:
+    """(passed, failed) per rule column, over the files written since `before` was taken."""
+    import pyarrow.parquet as pq
+
+    counts: dict[str, list[int]] = {}
+    for path, mtime in parquet_files(location).items():
+        if before.get(path) == mtime:
+            continue
+        data = pq.read_table(path)
+        for name in data.column_names:
+            values = data.column(name).to_pylist()
+            passed = sum(1 for v in values if v is True)
+            total = counts.setdefault(name, [0, 0])
+            total[0] += passed
+            total[1] += len(values) - passed
+    return {name: (p, f) for name, (p, f) in counts.items()}

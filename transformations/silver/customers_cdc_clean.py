@@ -1,9 +1,8 @@
 """customers_cdc_clean: change events that parsed, with an id and a known operation."""
 
-from pyspark import pipelines as dp
 from pyspark.sql import SparkSession
 
-from etl_assets.ldp import Rule, expect_all
+from etl_assets.ldp import Rule, table
 
 spark = SparkSession.active()
 
@@ -14,7 +13,6 @@ RULES = [
 ]
 
 
-@dp.table(name="customers_cdc_clean", comment="Change events that passed the data quality rules")
-@expect_all(RULES)
+@table(name="customers_cdc_clean", comment="Change events that passed the data quality rules", expectations=RULES)
 def customers_cdc_clean():
     return spark.readStream.table("customers_cdc_bronze")

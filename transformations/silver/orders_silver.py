@@ -3,11 +3,10 @@
 `customers` belongs to the customers_cdc pipeline, which runs before this one.
 """
 
-from pyspark import pipelines as dp
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from etl_assets.ldp import Rule, expect_all
+from etl_assets.ldp import Rule, materialized_view
 
 spark = SparkSession.active()
 
@@ -17,8 +16,7 @@ RULES = [
 ]
 
 
-@dp.materialized_view(name="orders_silver", comment="Valid orders joined with the current customer")
-@expect_all(RULES)
+@materialized_view(name="orders_silver", comment="Valid orders joined with the current customer", expectations=RULES)
 def orders_silver():
     orders = spark.read.table("orders_bronze").select("order_id", "customer_id", "amount", "order_ts")
     customers = spark.read.table("customers").select(
