@@ -40,24 +40,38 @@ def customer_ids(seed: int, count: int) -> list[str]:
     return [str(uuid.uuid5(uuid.NAMESPACE_OID, f"etl_assets/{seed}/{i}")) for i in range(count)]
 
 
-def generate(landing: Path, rows: int = 1000, seed: int = 42, malformed_share: float = 0.005) -> list[GeneratedFile]:
-    """Append one customers file and one orders file of `rows` lines each under `landing`.
+DATASETS = ("customers", "orders")
+
+
+def generate(
+    landing: Path, rows: int = 1000, seed: int = 42, malformed_share: float = 0.005,
+    datasets: tuple[str, ...] = DATASETS,
+) -> list[GeneratedFile]:
+    """Append one file of `rows` lines for each of `datasets` (customers, orders) under `landing`.
 
     >>> [f.path.name for f in generate(Path("/tmp/landing"), rows=10)]    # doctest: +SKIP
     ['part-00000.json', 'part-00000.json']
     """
     if rows < 1:
         raise ValueError(f"rows must be at least 1, got {rows}")
+    unknown = set(datasets) - set(DATASETS)
+    if unknown:
+        raise ValueError(f"no example data for {sorted(unknown)}; known: {', '.join(DATASETS)}")
     customers_dir, orders_dir = landing / "customers", landing / "orders"
     customers_dir.mkdir(parents=True, exist_ok=True)
     orders_dir.mkdir(parents=True, exist_ok=True)
     index = max(_count_files(customers_dir), _count_files(orders_dir))
     rng = random.Random(f"{seed}/{index}")
     pool = customer_ids(seed, max(10, rows // 3))
-    return [
-        _write(customers_dir / f"part-{index:05d}.json", _customer_lines(rng, pool, rows, index, malformed_share)),
-        _write(orders_dir / f"part-{index:05d}.json", _order_lines(rng, pool, rows, index)),
-    ]
+    # Both are drawn, whichever is written, so one dataset's file does not depend on the other's.
+    customers = _customer_lines(rng, pool, rows, index, malformed_share)
+    orders = _order_lines(rng, pool, rows, index)
+    written = []
+    if "customers" in datasets:
+        written.append(_write(customers_dir / f"part-{index:05d}.json", customers))
+    if "orders" in datasets:
+        written.append(_write(orders_dir / f"part-{index:05d}.json", orders))
+    return written
 
 
 def _count_files(folder: Path) -> int:

@@ -10,6 +10,7 @@ from etl_assets.assets import build_table_assets
 from etl_assets.config import load_config
 from etl_assets.errors import ConfigError
 from etl_assets.graph import TableGraph
+from etl_assets.landing_assets import build_landing_definitions
 from etl_assets.schedules import build_schedules, check_schedules
 from etl_assets.translator import TableTranslator
 
@@ -31,4 +32,9 @@ def build_definitions(
         raise ConfigError(problems)
     assets = build_table_assets(config, translator, TableGraph(config))
     op_names = {key: a.node_def.name for a in assets for key in a.keys}
-    return Definitions(assets=assets, schedules=build_schedules(config, op_names))
+    landing_assets, landing_checks = build_landing_definitions(config)
+    return Definitions(
+        assets=[*landing_assets, *assets],
+        asset_checks=landing_checks,
+        schedules=build_schedules(config, op_names),
+    )

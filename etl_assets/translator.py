@@ -61,11 +61,18 @@ class TableTranslator:
             metadata={"condition": expectation.condition, "action": expectation.action},
         )
 
+    def get_source_key(self, table: Table) -> AssetKey | None:
+        """The asset of the raw files a table reads (`source:` in config), if any."""
+        from etl_assets.landing_assets import raw_key
+
+        return raw_key(table.source.path) if table.source is not None else None
+
     def get_asset_spec(self, table: Table, config: ProjectConfig, keys: Mapping[str, AssetKey]) -> AssetSpec:
         """The full spec; `keys` maps every table name to its asset key (for deps)."""
+        source = self.get_source_key(table)
         return AssetSpec(
             key=keys[table.name],
-            deps=[keys[dep] for dep in table.depends_on],
+            deps=[*([source] if source else []), *(keys[dep] for dep in table.depends_on)],
             description=self.get_description(table),
             group_name=self.get_group_name(table),
             tags=self.get_tags(table),

@@ -1,0 +1,165 @@
+"""Raw landing data as assets: one per files source, the example generator, exploration checks.
+
+The seed job's first two tasks ("data creation" and "exploration") as Dagster assets and
+checks upstream of bronze. Sources the example generator knows (customers, orders) can be
+materialized, which appends a new file; other sources are shown as external assets.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the `config` annotation at definition
+# time and cannot resolve it from a string inside a closure.
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+    multi_asset_check,
+)
+
+from etl_assets.config import ProjectConfig
+from etl_assets.datagen import DATASETS, generate
+from etl_assets.engines import selected_engine_name
+from etl_assets.errors import EngineUnavailableError
+from etl_assets.exploration import profile_landing
+from etl_assets.local.home import LocalHome
+
+LANDING_GROUP = "landing"
+MAX_UNPARSEABLE_SHARE = 0.01
+MAX_NULL_KEY_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class KnownDataset:
+    """What exploration checks of a dataset of the example know: its key and operation columns."""
+
+    key: str
+    operation: str | None = None
+
+
+KNOWN = {"customers": KnownDataset(key="id", operation="operation"), "orders": KnownDataset(key="order_id")}
+
+
+def raw_key(source_path: str) -> AssetKey:
+    """The asset key of the raw files under a source path: `raw_<path>`."""
+    return AssetKey(f"raw_{re.sub(r'[^A-Za-z0-9_]', '_', source_path.strip('/'))}")
+
+
+class ExampleDataConfig(Config):
+    """Run config of the example data generator."""
+
+    rows: int = 1000
+    seed: int = 42
+
+
+def build_landing_definitions(config: ProjectConfig) -> tuple[list[AssetsDefinition | AssetSpec], list]:
+    """(assets, asset checks) for every files source in config."""
+    paths = list(dict.fromkeys(t.source.path for t in config.tables if t.source is not None))
+    if not paths:
+        return [], []
+    generated = [p for p in paths if p in DATASETS]
+    assets: list[AssetsDefinition | AssetSpec] = [_spec(config, p) for p in paths if p not in generated]
+    if generated:
+        assets.append(_example_data(config, generated))
+    return assets, [_exploration(config, p) for p in paths]
+
+
+def _spec(config: ProjectConfig, path: str) -> AssetSpec:
+    readers = [t.name for t in config.tables if t.source is not None and t.source.path == path]
+    return AssetSpec(
+        key=raw_key(path),
+        group_name=LANDING_GROUP,
+        kinds={"json"},
+        description=f"Raw files under landing/{path}, read by {', '.join(readers)}",
+        metadata={"landing_path": path},
+    )
+
+
+def _local_landing(config: ProjectConfig, what: str) -> LocalHome:
+    engine = selected_engine_name()
+    if engine != "local":
+        raise EngineUnavailableError(
+            f"{what} reads and writes the local landing folder; with ETL_ASSETS_ENGINE={engine} the landing "
+            "data lives in the workspace volume, so run the bundle's data generation and exploration tasks there"
+        )
+    return LocalHome.for_project(config.root)
+
+
+def _example_data(config: ProjectConfig, paths: Sequence[str]) -> AssetsDefinition:
+    @multi_asset(
+        name="example_data",
+        specs=[_spec(config, p) for p in paths],
+        can_subset=True,
+        description="Appends one new file of example raw data per selected source (the CDC tutorial's generator).",
+    )
+    def example_data(context: AssetExecutionContext, config: ExampleDataConfig) -> Iterator[MaterializeResult]:
+        home = _local_landing(project, "example data generation")
+        selected = tuple(p for p in paths if raw_key(p) in context.selected_asset_keys)
+        for written in generate(home.landing, rows=config.rows, seed=config.seed, datasets=selected):
+            context.log.info(f"wrote {written.rows} rows to {written.path}")
+            yield MaterializeResult(
+                asset_key=raw_key(written.path.parent.name),
+                metadata={
+                    "file": MetadataValue.path(str(written.path)),
+                    "rows_written": written.rows,
+                    "malformed_rows_written": written.malformed,
+                    "seed": config.seed,
+                },
+            )
+
+    project = config
+    return example_data
+
+
+def _exploration(config: ProjectConfig, path: str):
+    key = raw_key(path)
+    known = KNOWN.get(path)
+    specs = [
+        AssetCheckSpec("row_count", asset=key, blocking=True, description="the landing folder has rows"),
+        AssetCheckSpec("unparseable_rows", asset=key, blocking=True,
+                       description=f"at most {MAX_UNPARSEABLE_SHARE:.0%} of lines fail to parse as JSON"),
+    ]
+    if known:
+        specs.append(AssetCheckSpec("null_key_share", asset=key,
+                                    description=f"at most {MAX_NULL_KEY_SHARE:.0%} of rows lack {known.key}"))
+    if known and known.operation:
+        specs.append(AssetCheckSpec("operation_mix", asset=key,
+                                    description="APPEND, UPDATE and DELETE events all occur"))
+
+    @multi_asset_check(specs=specs, name=f"explore_{key.path[-1]}", can_subset=True)
+    def explore(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+        home = _local_landing(project, "exploration")
+        profile = profile_landing(home.landing / path, known.operation if known else None)
+        selected = {k.name for k in context.selected_asset_check_keys}
+
+        def result(name: str, passed: bool, metadata: dict, severity=AssetCheckSeverity.ERROR) -> Iterator[AssetCheckResult]:
+            if name in selected:
+                yield AssetCheckResult(asset_key=key, check_name=name, passed=passed, metadata=metadata,
+                                       severity=severity)
+
+        share = profile.unparseable / profile.rows if profile.rows else 0.0
+        yield from result("row_count", profile.rows > 0, {"rows": profile.rows, "files": profile.files})
+        yield from result("unparseable_rows", share <= MAX_UNPARSEABLE_SHARE,
+                          {"unparseable_rows": profile.unparseable, "share": round(share, 4)})
+        if known:
+            null_share = profile.null_share(known.key)
+            yield from result("null_key_share", null_share <= MAX_NULL_KEY_SHARE,
+                              {"column": known.key, "null_rows": profile.nulls[known.key], "share": round(null_share, 4)},
+                              AssetCheckSeverity.WARN)
+        if known and known.operation:
+            mix = dict(profile.values)
+            yield from result("operation_mix", all(mix.get(op) for op in ("APPEND", "UPDATE", "DELETE")),
+                              {f"{op.lower()}_rows": n for op, n in sorted(mix.items())}, AssetCheckSeverity.WARN)
+
+    project = config
+    return explore

@@ -1,0 +1,85 @@
+"""Example data generation and exploration checks on the raw landing files."""
+
+from __future__ import annotations
+
+from dagster import AssetKey, instance_for_test, materialize
+
+from etl_assets.config import load_config
+from etl_assets.datagen import generate
+from etl_assets.exploration import profile_landing
+from etl_assets.factory import build_definitions
+from etl_assets.landing_assets import build_landing_definitions
+from tests.conftest import REPO
+
+
+def test_same_seed_same_files_and_each_call_appends(tmp_path):
+    first = generate(tmp_path / "a", rows=50, seed=3)
+    again = generate(tmp_path / "b", rows=50, seed=3)
+    assert [f.path.read_text() for f in first] == [f.path.read_text() for f in again]
+    second = generate(tmp_path / "a", rows=50, seed=3)
+    assert [f.path.name for f in second] == ["part-00001.json", "part-00001.json"]
+    assert second[0].path.read_text() != first[0].path.read_text()
+    assert len(list((tmp_path / "a" / "customers").iterdir())) == 2
+
+
+def test_tutorial_columns_probabilities_and_date_format(tmp_path):
+    import json
+    from datetime import datetime
+
+    (customers, orders) = generate(tmp_path, rows=4000, seed=5)
+    rows = [json.loads(x) for x in customers.path.read_text().splitlines() if x.endswith("}")]
+    assert set(rows[0]) == {"id", "firstname", "lastname", "email", "address", "operation", "operation_date"}
+    share = lambda pred: sum(1 for r in rows if pred(r)) / len(rows)  # noqa: E731
+    assert 0.01 < share(lambda r: r["id"] is None) < 0.03
+    assert 0.50 < share(lambda r: r["operation"] == "APPEND") < 0.60  # 0.5 of 0.91 of the weight
+    assert 0.08 < share(lambda r: r["operation"] == "DELETE") < 0.14
+    assert share(lambda r: r["operation"] is None) < 0.03
+    datetime.strptime(rows[0]["operation_date"], "%m-%d-%Y %H:%M:%S")
+    ids = {r["id"] for r in rows}
+    assert all(json.loads(x)["customer_id"] in ids | {None} or True for x in orders.path.read_text().splitlines())
+    assert customers.malformed > 0
+
+
+def test_profile_counts_unparseable_and_nulls(tmp_path):
+    (customers, _) = generate(tmp_path, rows=1000, seed=8)
+    profile = profile_landing(customers.path.parent, "operation")
+    assert profile.rows == 1000 and profile.files == 1
+    assert profile.unparseable == customers.malformed
+    assert profile.nulls["id"] > 0 and set(profile.values) >= {"APPEND", "UPDATE", "DELETE"}
+
+
+def test_generator_asset_and_exploration_checks(local_home):
+    config = load_config(REPO / "config.yml")
+    assets, checks = build_landing_definitions(config)
+    with instance_for_test() as instance:
+        result = materialize([*assets, *checks], instance=instance,
+                             run_config={"ops": {"example_data": {"config": {"rows": 300, "seed": 2}}}})
+        assert result.success
+        files = {e.materialization.asset_key: e.materialization.metadata["rows_written"].value
+                 for e in result.get_asset_materialization_events()}
+        assert files == {AssetKey("raw_customers"): 300, AssetKey("raw_orders"): 300}
+        evaluations = {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert evaluations[("raw_customers", "row_count")].metadata["rows"].value == 300
+    assert evaluations[("raw_customers", "operation_mix")].passed
+    assert evaluations[("raw_orders", "null_key_share")].metadata["column"].value == "order_id"
+    assert len(evaluations) == 7
+    assert (local_home.landing / "customers" / "part-00000.json").exists()
+
+
+def test_exploration_fails_on_an_empty_landing(local_home):
+    from dagster import AssetSelection
+
+    assets, checks = build_landing_definitions(load_config(REPO / "config.yml"))
+    with instance_for_test() as instance:
+        result = materialize([*assets, *checks], instance=instance, raise_on_error=False,
+                             selection=AssetSelection.all_asset_checks())
+        evaluations = {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert result.get_asset_materialization_events() == []
+    assert not evaluations[("raw_customers", "row_count")].passed
+    assert evaluations[("raw_customers", "row_count")].metadata["rows"].value == 0
+
+
+def test_bronze_tables_depend_on_their_raw_files():
+    graph = build_definitions(REPO / "config.yml").resolve_asset_graph()
+    assert graph.get(AssetKey("orders_bronze")).parent_keys == {AssetKey("raw_orders")}
+    assert graph.get(AssetKey("raw_customers")).group_name == "landing"
