@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,3 +117,18 @@ def test_dagster_asset_materialize_tag_daily_resolves_the_daily_tables_and_needs
     assert ("refresh of 4 table(s): customers_cdc_bronze, customers_cdc_clean, customers, customers_history"
             in output)
     assert "ASSET_MATERIALIZATION" not in output
+
+
+@pytest.mark.slow
+def test_dagster_asset_materialize_tag_daily_runs_the_daily_tables_locally(local_home):
+    from etl_assets.datagen import generate
+
+    generate(local_home.landing, rows=200, seed=4)
+    result = _dagster("asset", "materialize", "-m", "etl_assets.definitions", "--select", "tag:daily")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    materialized = set(re.findall(r"Materialized value (\w+)\.", output))
+    assert materialized == {"customers_cdc_bronze", "customers_cdc_clean", "customers", "customers_history",
+                            "orders_bronze", "orders_silver", "orders_gold"}
+    assert (local_home.warehouse / "orders_gold").exists()
+    assert not (local_home.warehouse / "customers_history_agg").exists()

@@ -140,6 +140,17 @@ def test_refreshing_gold_leaves_other_tables_untouched(home):
     check_against_reference(home)
 
 
+def test_show_prints_scd2_rows(home, capsys):
+    from etl_assets.cli import main
+
+    assert main(["show", "customers_history", "--limit", "3", "--config", str(REPO / "config.yml")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["id", "firstname", "lastname", "email", "address", "__START_AT", "__END_AT"]
+    assert out[-1] == "(3 rows)"
+    assert main(["show", "orders_gold", "--format", "json", "--limit", "1", "--config", str(REPO / "config.yml")]) == 0
+    assert '"revenue"' in capsys.readouterr().out
+
+
 def test_full_refresh_of_bronze_rebuilds_without_duplicates(home):
     materialized = run("customers_cdc_bronze", {"ops": {"customers_cdc": {"config": {"full_refresh": True}}}})
     assert materialized["customers_cdc_bronze"].metadata["full_refresh"].value is True
