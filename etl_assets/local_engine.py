@@ -14,7 +14,7 @@ from etl_assets.graph import TableGraph
 from etl_assets.local.home import LocalHome
 from etl_assets.local.progress import FlowEvent, RunEvent
 from etl_assets.local.runner import LocalRunner, RunOutcome
-from etl_assets.local.tables import count_rows, parquet_files, rule_counts
+from etl_assets.local.tables import count_rows, is_streaming_output, parquet_files, restore, rule_counts, snapshot
 from etl_assets.pipeline_conf import quality_dataset_name
 
 _TIME = "%Y-%m-%d %H:%M:%S"
@@ -44,6 +44,7 @@ class LocalEngine:
                 reported.append(table)
                 yield self._materialization(request, runner.home, table, *finished[table])
 
+        snapshots = self._snapshot_views(runner.home, request.pipeline.key, selected)
         quality_before = {
             t: parquet_files(runner.home.table_location(quality_dataset_name(t)))
             for t in selected if request.config.table(t).expectations
@@ -75,6 +76,12 @@ class LocalEngine:
         yield from report(ready_only=False)
         yield from self._check_results(request, runner.home, reported, quality_before)
         failed = sorted(t for t, s in outcome.table_status.items() if s == "FAILED")
+        for table, saved in snapshots.items():
+            if table not in reported:
+                # Open-source Spark empties a view's Parquet files before computing it: a failed
+                # or skipped refresh would leave it empty, where Databricks keeps the last version.
+                restore(runner.home.table_location(table), saved)
+                context.log.warning(f"{table} was not refreshed: its previous data was put back")
         skipped = sorted(t for t, s in outcome.table_status.items() if s == "SKIPPED")
         raise Failure(
             description=(
@@ -85,6 +92,17 @@ class LocalEngine:
             ),
             metadata={"failed": failed, "skipped": skipped, "refreshed": reported},
         )
+
+    @staticmethod
+    def _snapshot_views(home: LocalHome, pipeline_key: str, tables: list[str]) -> dict[str, Any]:
+        """Hard-link snapshots of the batch-written tables of this update, to undo a failed overwrite."""
+        saved = {}
+        root = home.root / "snapshots" / pipeline_key
+        for table in tables:
+            location = home.table_location(table)
+            if not is_streaming_output(location) and snapshot(location, root / table):
+                saved[table] = root / table
+        return saved
 
     @staticmethod
     def _check_results(request: RefreshRequest, home: LocalHome, tables: list[str],

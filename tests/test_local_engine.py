@@ -52,19 +52,27 @@ def test_selected_tables_run_on_spark_and_report_row_counts(local_home, tmp_path
 
 @pytest.mark.slow
 def test_a_failing_table_fails_the_step_and_keeps_what_completed(local_home, monkeypatch):
-    monkeypatch.setenv("ETL_ASSETS_TEST_BREAK_SILVER", "1")
+    from etl_assets.local.tables import count_rows
+
     assets = build_table_assets(load_config(SCENARIO))
+    with instance_for_test() as instance:
+        assert materialize(assets, instance=instance).success
+    monkeypatch.setenv("ETL_ASSETS_TEST_BREAK_SILVER", "1")
     with instance_for_test() as instance:
         result = materialize(assets, instance=instance, raise_on_error=False)
     assert not result.success
     message = result.get_step_failure_events()[0].step_failure_data.error.message
     assert "pipeline 'numbers' failed" in message
     assert "failed: numbers_silver" in message
+    assert "skipped for an upstream failure: numbers_gold" in message
     assert "numbers_silver broke on purpose" in message
     # Independent tables that completed are still recorded.
-    assert set(materialized(result)) == {"numbers_bronze", "letters_bronze"}
-    assert result.get_asset_materialization_events()[0].materialization.asset_key in {
-        AssetKey("numbers_bronze"), AssetKey("letters_bronze")}
+    found = materialized(result)
+    assert set(found) == {"numbers_bronze", "letters_bronze"}
+    assert found["numbers_bronze"]["dagster/row_count"] == 10
+    # What the earlier run wrote is still there.
+    assert count_rows(local_home.table_location("numbers_silver")) == 5
+    assert count_rows(local_home.table_location("numbers_gold")) == 1
 
 
 def test_selection_maps_to_refresh_or_full_refresh(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -67,6 +68,12 @@ print(reuse_or_start_local_connect_server("local[*]", json.loads(sys.argv[1])))
 """
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def ensure_warm_spark(home: LocalHome) -> None:
     """Start the home's Spark Connect server unless one is already serving it.
 
@@ -77,8 +84,11 @@ def ensure_warm_spark(home: LocalHome) -> None:
     home.prepare()
     env = {**os.environ, "SPARK_CONF_DIR": str(home.conf_dir),
            "SPARK_LOCAL_CONNECT_DISCOVERY": str(home.connect_discovery)}
+    # pyspark would try 15002 first: two homes starting at once could then both record it,
+    # and one's client would reach the other's server. A free port of our own avoids that.
+    options = {**home.spark_conf(), "spark.local.connect.server.port": str(_free_port())}
     result = subprocess.run(
-        [sys.executable, "-c", _START_SERVER, json.dumps(home.spark_conf())],
+        [sys.executable, "-c", _START_SERVER, json.dumps(options)],
         env=env, capture_output=True, text=True, timeout=300,
     )
     if result.returncode != 0:

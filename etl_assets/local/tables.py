@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +57,27 @@ def rule_counts(location: Path, before: dict[Path, int]) -> dict[str, tuple[int,
             total[0] += passed
             total[1] += len(values) - passed
     return {name: (p, f) for name, (p, f) in counts.items()}
+
+
+def is_streaming_output(location: Path) -> bool:
+    """Whether a table is written by a streaming file sink (it keeps a `_spark_metadata` log)."""
+    return (location / "_spark_metadata").is_dir()
+
+
+def snapshot(location: Path, destination: Path) -> bool:
+    """Hard-link a table's files into `destination` (no data copied); False if nothing stored.
+
+    Spark replaces files rather than changing them, so the links keep the previous version
+    readable after an overwrite deleted it from the table's folder.
+    """
+    if not location.is_dir():
+        return False
+    shutil.rmtree(destination, ignore_errors=True)
+    shutil.copytree(location, destination, copy_function=os.link)
+    return True
+
+
+def restore(location: Path, saved: Path) -> None:
+    """Put a snapshot back in place of the table's current files."""
+    shutil.rmtree(location, ignore_errors=True)
+    shutil.copytree(saved, location, copy_function=os.link)
