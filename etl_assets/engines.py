@@ -34,9 +34,9 @@ class Engine(Protocol):
     def refresh(self, request: RefreshRequest, context: Any) -> Iterator[Any]: ...
 
 
-def selected_engine_name() -> str:
-    """The engine named by $ETL_ASSETS_ENGINE (default: local), checked."""
-    name = os.environ.get(ENGINE_ENV_VAR, DEFAULT_ENGINE).strip().lower() or DEFAULT_ENGINE
+def selected_engine_name(name: str | None = None) -> str:
+    """The engine named by `name` or $ETL_ASSETS_ENGINE (default: local), checked."""
+    name = (name or os.environ.get(ENGINE_ENV_VAR, DEFAULT_ENGINE)).strip().lower() or DEFAULT_ENGINE
     if name not in ENGINE_NAMES:
         raise EngineUnavailableError(
             f"{ENGINE_ENV_VAR}={name!r} names no engine; set it to one of: {', '.join(ENGINE_NAMES)}"
@@ -45,14 +45,11 @@ def selected_engine_name() -> str:
 
 
 def get_engine(name: str | None = None) -> Engine:
-    """The engine to run updates with. Raises `EngineUnavailableError` when it cannot run."""
-    name = name or selected_engine_name()
-    if name == "local":
+    """The engine to run updates with: local (Spark Declarative Pipelines) or databricks."""
+    if selected_engine_name(name) == "local":
         from etl_assets.local_engine import LocalEngine
 
         return LocalEngine()
-    raise EngineUnavailableError(
-        f"no engine: the {name} engine is not available in this version of etl_assets, "
-        "so no table was refreshed. Use the local engine (ETL_ASSETS_ENGINE=local) or "
-        "`etl-assets plan` to see what would run."
-    )
+    from etl_assets.databricks.engine import DatabricksEngine
+
+    return DatabricksEngine()

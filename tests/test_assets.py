@@ -194,7 +194,7 @@ def test_bad_schedule_is_a_config_error_at_load(project, cron, selection, messag
     assert str(problem).startswith("config.yml:2: schedule 's':")
 
 
-def test_materializing_without_an_available_engine_fails_clearly_and_records_nothing(config, monkeypatch):
+def test_databricks_engine_without_credentials_fails_clearly_and_records_nothing(config, monkeypatch):
     monkeypatch.setenv("ETL_ASSETS_ENGINE", "databricks")
     assets = build_table_assets(config)
     with instance_for_test() as instance:
@@ -203,7 +203,7 @@ def test_materializing_without_an_available_engine_fails_clearly_and_records_not
         assert not result.success
         assert result.get_asset_materialization_events() == []
         failure = result.get_step_failure_events()[0]
-        assert "no engine" in failure.step_failure_data.error.cause.message
+        assert "no Databricks credentials" in failure.step_failure_data.error.cause.message
         assert any("refresh of 3 table(s): customers_cdc_bronze, customers_cdc_clean, customers" in m for m in logs)
 
 

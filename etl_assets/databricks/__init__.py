@@ -1,0 +1,1 @@
+"""The Databricks engine: pipeline updates through the Pipelines API (databricks-sdk)."""

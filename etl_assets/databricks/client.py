@@ -1,0 +1,77 @@
+"""A workspace client from the credentials Databricks users already have, and errors that say
+where those came from without ever showing them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.core import Config
+from databricks.sdk.errors import DatabricksError, NotFound, PermissionDenied, Unauthenticated
+
+from etl_assets.databricks.settings import DatabricksSettings
+from etl_assets.errors import EtlAssetsError
+
+T = TypeVar("T")
+_CREDENTIAL_VARS = ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
+                    "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE")
+
+
+class DatabricksApiError(EtlAssetsError):
+    """The Pipelines API refused or failed a request."""
+
+
+def workspace_client(settings: DatabricksSettings) -> WorkspaceClient:
+    """The SDK's default authentication: environment variables, else a ~/.databrickscfg profile.
+
+    HTTP 429 and 503 are retried by the SDK for at most `settings.retry_timeout_seconds`.
+    """
+    try:
+        config = Config(retry_timeout_seconds=int(settings.retry_timeout_seconds))
+    except ValueError as exc:  # the SDK raises ValueError when no credentials are configured
+        raise DatabricksApiError(
+            f"no Databricks credentials: {_first_line(exc)}. Set DATABRICKS_HOST and DATABRICKS_TOKEN (or "
+            "OAuth: DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET), or a profile in ~/.databrickscfg "
+            "(DATABRICKS_CONFIG_PROFILE)"
+        ) from None
+    return WorkspaceClient(config=config)
+
+
+def credential_source(config: Config) -> str:
+    """Where the credentials came from: auth type, profile or variable names (never values)."""
+    parts = [f"auth type '{config.auth_type}'"] if config.auth_type else []
+    if config.profile:
+        parts.append(f"profile '{config.profile}' in {config.config_file or '~/.databrickscfg'}")
+    names = [n for n in _CREDENTIAL_VARS if os.environ.get(n)]
+    if names:
+        parts.append(f"environment ({', '.join(names)})")
+    return ", ".join(parts) or "the SDK's defaults"
+
+
+@contextmanager
+def api_errors(config: Config, what: str) -> Iterator[None]:
+    """Turn SDK errors into one clear line: refused credentials name their source, 404 names `what`."""
+    try:
+        yield
+    except (Unauthenticated, PermissionDenied) as exc:
+        raise DatabricksApiError(
+            f"Databricks at {config.host} refused the credentials ({credential_source(config)}) while {what}: "
+            f"{_first_line(exc)}. Check the token or profile, and that it may manage this pipeline."
+        ) from None
+    except NotFound as exc:
+        raise DatabricksApiError(f"not found while {what}: {_first_line(exc)}") from None
+    except DatabricksError as exc:
+        raise DatabricksApiError(f"Databricks API error while {what}: {type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def call(config: Config, what: str, fn: Callable[[], T]) -> T:
+    with api_errors(config, what):
+        return fn()
+
+
+def _first_line(exc: Exception) -> str:
+    # The SDK appends its config (with the token masked) after the message; keep the message.
+    return str(exc).split(". Config:")[0].strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

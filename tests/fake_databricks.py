@@ -1,0 +1,325 @@
+"""A local HTTP server on 127.0.0.1 that answers the Pipelines API as documented.
+
+Just enough of the workspace for the real databricks-sdk: pipelines list and get, updates start
+and get, events with paging and filters, stop. Each `GET .../updates/<id>` is one tick of fake
+time and moves the update one step along its script. Every request is recorded; faults (an
+HTTP status, a dropped connection) can be queued for paths.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+ACTIVE = {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RESETTING", "SETTING_UP_TABLES",
+          "RUNNING", "STOPPING"}
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class Step:
+    """One tick of an update: its state then, and the events it emits."""
+
+    state: str
+    events: list[dict] = field(default_factory=list)
+
+
+Script = Callable[["FakeUpdate"], list[Step]]
+
+
+@dataclass
+class FakeUpdate:
+    pipeline_id: str
+    update_id: str
+    refresh_selection: list[str]
+    full_refresh_selection: list[str]
+    steps: list[Step] = field(default_factory=list)
+    position: int = 0
+    ours: bool = True
+
+    @property
+    def tables(self) -> list[str]:
+        return self.full_refresh_selection or self.refresh_selection
+
+    @property
+    def state(self) -> str:
+        return self.steps[min(self.position, len(self.steps) - 1)].state
+
+
+def flow_event(table: str, status: str, *, rows: int = 0, upserted: int = 0, deleted: int = 0,
+               dropped: int = 0, expectations: list[dict] | None = None) -> dict:
+    details: dict[str, Any] = {"flow_progress": {"status": status}}
+    if status == "COMPLETED":
+        details["flow_progress"]["metrics"] = {"num_output_rows": rows, "num_upserted_rows": upserted,
+                                               "num_deleted_rows": deleted}
+        details["flow_progress"]["data_quality"] = {"dropped_records": dropped, "expectations": expectations or []}
+    return {"event_type": "flow_progress", "level": "INFO", "message": f"Flow '{table}' is {status}.",
+            # Flow names may be qualified and quoted; the dataset name is the table.
+            "origin": {"flow_name": f"`main`.`etl`.`{table}`", "dataset_name": table}, "details": details}
+
+
+def long_running(steps: int) -> Script:
+    """An update that runs for `steps` ticks and then completes, with no table events."""
+    return lambda update: [Step("RUNNING")] * steps + [Step("COMPLETED")]
+
+
+def failing(table: str, message: str) -> Script:
+    """Every table runs; `table` fails with `message`, its downstream is skipped, the update fails."""
+
+    def script(update: FakeUpdate) -> list[Step]:
+        ok = [t for t in update.tables if t != table]
+        error = {**flow_event(table, "FAILED"), "level": "ERROR",
+                 "error": {"fatal": True, "exceptions": [{"class_name": "AnalysisException", "message": message}]}}
+        return [
+            Step("RUNNING", [flow_event(t, "RUNNING") for t in update.tables]),
+            Step("RUNNING", [flow_event(t, "COMPLETED", rows=3) for t in ok[:1]] + [error]),
+            Step("FAILED", [flow_event(t, "SKIPPED") for t in ok[1:]]),
+        ]
+
+    return script
+
+
+def canceled() -> Script:
+    return lambda update: [Step("RUNNING"), Step("CANCELED")]
+
+
+def successful(rows: int = 10) -> Script:
+    """Queued, initializing, each table running then completed, update completed."""
+
+    def script(update: FakeUpdate) -> list[Step]:
+        return [
+            Step("QUEUED"),
+            Step("INITIALIZING"),
+            Step("RUNNING", [flow_event(t, "RUNNING") for t in update.tables]),
+            Step("RUNNING", [flow_event(t, "COMPLETED", rows=rows, upserted=rows, dropped=1,
+                                        expectations=[{"name": "valid_id", "dataset": t, "passed_records": rows,
+                                                       "failed_records": 1}]) for t in update.tables]),
+            Step("COMPLETED", [{"event_type": "update_progress", "level": "INFO", "message": "Update is COMPLETED.",
+                                "origin": {}, "details": {"update_progress": {"state": "COMPLETED"}}}]),
+        ]
+
+    return script
+
+
+class FakeDatabricks:
+    """The fake workspace; `url` for `Config(host=...)`, `requests` for assertions."""
+
+    def __init__(self, token: str = "test-token"):
+        self.token = token
+        self.pipelines: dict[str, dict] = {}
+        self.updates: dict[str, FakeUpdate] = {}
+        self.events: dict[str, list[dict]] = {}  # pipeline id -> events in time order
+        self.requests: list[tuple[str, str, dict, Any]] = []
+        self.faults: list[tuple[str, Any]] = []  # (path substring, status code or "drop")
+        self.scripts: dict[str, Script] = {}
+        self.clock = START
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeDatabricks:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def add_pipeline(self, name: str, pipeline_id: str | None = None, script: Script | None = None) -> str:
+        pipeline_id = pipeline_id or f"{len(self.pipelines) + 1:04d}-pipeline-{name}"
+        self.pipelines[pipeline_id] = {"pipeline_id": pipeline_id, "name": name, "state": "IDLE"}
+        self.events[pipeline_id] = []
+        self.scripts[pipeline_id] = script or successful()
+        return pipeline_id
+
+    def start_outside_update(self, pipeline_id: str, tables: list[str], script: Script | None = None) -> FakeUpdate:
+        """An update Dagster did not start (a manual refresh in the workspace UI)."""
+        update = self._new_update(pipeline_id, tables, [], script)
+        update.ours = False
+        return update
+
+    def fail(self, path_part: str, status: int | str, times: int = 1) -> None:
+        """The next `times` requests whose path contains `path_part` get `status` ("drop": no answer)."""
+        self.faults.extend([(path_part, status)] * times)
+
+    def calls(self, method: str | None = None, path_part: str = "") -> list[tuple[str, str, dict, Any]]:
+        return [r for r in self.requests if (method is None or r[0] == method) and path_part in r[1]]
+
+    # -- behaviour ----------------------------------------------------------------------
+
+    def _new_update(self, pipeline_id: str, refresh: list[str], full: list[str], script: Script | None) -> FakeUpdate:
+        self._counter += 1
+        update = FakeUpdate(pipeline_id, f"update-{self._counter:03d}", refresh, full)
+        update.steps = (script or self.scripts[pipeline_id])(update)
+        self.updates[update.update_id] = update
+        self._emit(update, update.steps[0].events)
+        return update
+
+    def _emit(self, update: FakeUpdate, events: list[dict]) -> None:
+        for event in events:
+            self.clock += timedelta(milliseconds=500)
+            self._counter += 1
+            stamped = json.loads(json.dumps(event))
+            stamped["id"] = f"event-{self._counter:05d}"
+            stamped["timestamp"] = self.clock.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            stamped.setdefault("origin", {}).update({"pipeline_id": update.pipeline_id, "update_id": update.update_id})
+            self.events[update.pipeline_id].append(stamped)
+
+    def _tick(self, update: FakeUpdate) -> None:
+        if update.state not in ACTIVE:
+            return
+        update.position += 1
+        if update.position < len(update.steps):
+            self._emit(update, update.steps[update.position].events)
+
+    def active_update(self, pipeline_id: str) -> FakeUpdate | None:
+        return next((u for u in self.updates.values() if u.pipeline_id == pipeline_id and u.state in ACTIVE), None)
+
+    def _pipeline_json(self, pipeline_id: str) -> dict:
+        active = self.active_update(pipeline_id)
+        latest = [
+            {"update_id": u.update_id, "state": u.state}
+            for u in reversed(list(self.updates.values())) if u.pipeline_id == pipeline_id
+        ][:5]
+        return {**self.pipelines[pipeline_id], "state": "RUNNING" if active else "IDLE", "latest_updates": latest}
+
+    def answer(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
+        if path == "/.well-known/databricks-config":
+            return 404, {"error_code": "NOT_FOUND", "message": "not here"}
+        if path == "/api/2.0/pipelines" and method == "GET":
+            return 200, self._list(query)
+        match = re.fullmatch(r"/api/2\.0/pipelines/([^/]+)(/.*)?", path)
+        if not match or match.group(1) not in self.pipelines:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Pipeline {match.group(1) if match else path} does not exist."}
+        pipeline_id, rest = match.group(1), match.group(2) or ""
+        if rest == "" and method == "GET":
+            # Updates nobody polls (started outside Dagster) move on as the pipeline is looked at.
+            for update in list(self.updates.values()):
+                if update.pipeline_id == pipeline_id and not update.ours:
+                    self._tick(update)
+            return 200, self._pipeline_json(pipeline_id)
+        if rest == "/updates" and method == "POST":
+            if self.active_update(pipeline_id):
+                return 409, {"error_code": "RESOURCE_CONFLICT", "message": "An active update already exists."}
+            update = self._new_update(pipeline_id, body.get("refresh_selection") or [],
+                                      body.get("full_refresh_selection") or [], None)
+            return 200, {"update_id": update.update_id}
+        update_match = re.fullmatch(r"/updates/([^/]+)", rest)
+        if update_match and method == "GET":
+            update = self.updates.get(update_match.group(1))
+            if update is None:
+                return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such update"}
+            self._tick(update)
+            return 200, {"update": {"pipeline_id": pipeline_id, "update_id": update.update_id, "state": update.state,
+                                    "refresh_selection": update.refresh_selection,
+                                    "full_refresh_selection": update.full_refresh_selection}}
+        if rest == "/events" and method == "GET":
+            answer = self._events(pipeline_id, query)
+            return answer.pop("__status", 200), answer
+        if rest == "/stop" and method == "POST":
+            active = self.active_update(pipeline_id)
+            if active:
+                active.steps = active.steps[: active.position + 1] + [Step("CANCELED")]
+                active.position += 1
+            return 200, {}
+        return 404, {"error_code": "NOT_FOUND", "message": f"{method} {path}"}
+
+    def _list(self, query: dict) -> dict:
+        wanted = query.get("filter", [""])[0]
+        like = re.fullmatch(r"name LIKE '(.*)'", wanted)
+        pattern = re.compile("^" + re.escape(like.group(1)).replace("%", ".*") + "$") if like else None
+        statuses = [
+            {"pipeline_id": pid, "name": p["name"], "state": self._pipeline_json(pid)["state"]}
+            for pid, p in self.pipelines.items() if pattern is None or pattern.match(p["name"])
+        ]
+        return {"statuses": statuses}
+
+    def _events(self, pipeline_id: str, query: dict) -> tuple[int, dict] | dict:
+        start = 0
+        if "page_token" in query:
+            if set(query) - {"page_token", "max_results"}:
+                return {"__status": 400, "error_code": "INVALID_PARAMETER_VALUE",
+                        "message": "page_token cannot be combined with fields other than max_results"}
+            saved, start = json.loads(query["page_token"][0])
+            query = {**saved, "max_results": query.get("max_results", ["25"])}
+        events = self.events[pipeline_id]
+        text = query.get("filter", [""])[0]
+        update = re.search(r"update_id = '([^']+)'", text)
+        after = re.search(r"timestamp > '([^']+)'", text)
+        if update:
+            events = [e for e in events if e["origin"].get("update_id") == update.group(1)]
+        if after:
+            events = [e for e in events if e["timestamp"] > after.group(1)]
+        if "timestamp asc" not in " ".join(query.get("order_by", [])):
+            events = list(reversed(events))
+        size = int(query.get("max_results", ["25"])[0])
+        page = events[start:start + size]
+        answer: dict[str, Any] = {"events": page}
+        if start + size < len(events):
+            kept = {k: v for k, v in query.items() if k in ("filter", "order_by")}
+            answer["next_page_token"] = json.dumps([kept, start + size])
+        return answer
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self, method: str) -> None:
+                url = urlparse(self.path)
+                query = parse_qs(url.query)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                with fake._lock:
+                    fake.requests.append((method, url.path, query, body))
+                    fault = next((f for f in fake.faults if f[0] in url.path), None)
+                    if fault:
+                        fake.faults.remove(fault)
+                    if fault and fault[1] == "drop":
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    if fault:
+                        status, payload = fault[1], {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "try later"}
+                        if status in (401, 403):
+                            payload = {"error_code": "PERMISSION_DENIED" if status == 403 else "UNAUTHENTICATED",
+                                       "message": "Invalid access token."}
+                    elif url.path != "/.well-known/databricks-config" and \
+                            self.headers.get("Authorization") != f"Bearer {fake.token}":
+                        status, payload = 401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."}
+                    else:
+                        status, payload = fake.answer(method, url.path, query, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                if status in (429, 503):
+                    self.send_header("Retry-After", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._serve("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._serve("POST")
+
+        return Handler
