@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -25,10 +26,15 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 @dataclass
 class Step:
-    """One tick of an update: its state then, and the events it emits."""
+    """One step of an update: its state then, and the events it emits.
+
+    Without a clock each poll of the update is one step; with a clock a step is reached
+    `at` seconds of fake time after the update started.
+    """
 
     state: str
     events: list[dict] = field(default_factory=list)
+    at: float = 0.0
 
 
 Script = Callable[["FakeUpdate"], list[Step]]
@@ -43,6 +49,7 @@ class FakeUpdate:
     steps: list[Step] = field(default_factory=list)
     position: int = 0
     ours: bool = True
+    started: float = 0.0
 
     @property
     def tables(self) -> list[str]:
@@ -111,14 +118,16 @@ def successful(rows: int = 10) -> Script:
 class FakeDatabricks:
     """The fake workspace; `url` for `Config(host=...)`, `requests` for assertions."""
 
-    def __init__(self, token: str = "test-token"):
+    def __init__(self, token: str = "test-token", clock: Callable[[], float] | None = None):
         self.token = token
+        self.fake_time = clock
         self.pipelines: dict[str, dict] = {}
         self.updates: dict[str, FakeUpdate] = {}
         self.events: dict[str, list[dict]] = {}  # pipeline id -> events in time order
         self.requests: list[tuple[str, str, dict, Any]] = []
         self.faults: list[tuple[str, Any]] = []  # (path substring, status code or "drop")
         self.scripts: dict[str, Script] = {}
+        self.served: Counter = Counter()  # event id -> times returned by the events endpoint
         self.clock = START
         self._counter = 0
         self._lock = threading.Lock()
@@ -156,6 +165,9 @@ class FakeDatabricks:
         """The next `times` requests whose path contains `path_part` get `status` ("drop": no answer)."""
         self.faults.extend([(path_part, status)] * times)
 
+    def events_served_twice(self) -> int:
+        return sum(1 for count in self.served.values() if count > 1)
+
     def calls(self, method: str | None = None, path_part: str = "") -> list[tuple[str, str, dict, Any]]:
         return [r for r in self.requests if (method is None or r[0] == method) and path_part in r[1]]
 
@@ -164,6 +176,7 @@ class FakeDatabricks:
     def _new_update(self, pipeline_id: str, refresh: list[str], full: list[str], script: Script | None) -> FakeUpdate:
         self._counter += 1
         update = FakeUpdate(pipeline_id, f"update-{self._counter:03d}", refresh, full)
+        update.started = self.fake_time() if self.fake_time else 0.0
         update.steps = (script or self.scripts[pipeline_id])(update)
         self.updates[update.update_id] = update
         self._emit(update, update.steps[0].events)
@@ -182,8 +195,14 @@ class FakeDatabricks:
     def _tick(self, update: FakeUpdate) -> None:
         if update.state not in ACTIVE:
             return
-        update.position += 1
-        if update.position < len(update.steps):
+        if self.fake_time is None:
+            update.position += 1
+            if update.position < len(update.steps):
+                self._emit(update, update.steps[update.position].events)
+            return
+        elapsed = self.fake_time() - update.started
+        while update.position + 1 < len(update.steps) and update.steps[update.position + 1].at <= elapsed:
+            update.position += 1
             self._emit(update, update.steps[update.position].events)
 
     def active_update(self, pipeline_id: str) -> FakeUpdate | None:
@@ -268,6 +287,7 @@ class FakeDatabricks:
             events = list(reversed(events))
         size = int(query.get("max_results", ["25"])[0])
         page = events[start:start + size]
+        self.served.update(e["id"] for e in page)
         answer: dict[str, Any] = {"events": page}
         if start + size < len(events):
             kept = {k: v for k, v in query.items() if k in ("filter", "order_by")}

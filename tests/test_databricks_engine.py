@@ -78,6 +78,7 @@ def test_one_update_per_pipeline_with_exactly_the_selection(fake):
     assert not valid_id.passed and valid_id.metadata["failed_records"].value == 1
     assert "reported no results" in checks[("customers_cdc_clean", "no_rescued_data")].metadata["error"].value
     assert any("customers_cdc_clean: COMPLETED" in m for m in logs)
+    assert fake.events_served_twice() == 0
 
 
 def test_full_refresh_uses_full_refresh_selection(fake):
