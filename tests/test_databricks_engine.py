@@ -151,6 +151,12 @@ def test_refused_credentials_name_their_source_not_the_token(fake, monkeypatch):
     assert starts(fake) == []
 
 
+def test_forbidden_is_reported_as_refused_credentials(fake):
+    fake.fail("/api/2.0/pipelines", 403)
+    result, _ = run("orders_bronze")
+    assert "refused the credentials" in failure_text(result) and "Invalid access token" in failure_text(result)
+
+
 def test_pipeline_name_matching_none(fake):
     fake.pipelines[fake.orders]["name"] = "etl_assets_orders_old"
     result, _ = run("orders_bronze")
@@ -176,9 +182,10 @@ def test_an_id_in_config_skips_the_lookup_and_404_names_it(fake, project):
     config = load_config(path)
     request = RefreshRequest(config, config.pipelines["orders"], ["orders_bronze"],
                              asset_keys={"orders_bronze": AssetKey("orders_bronze")})
-    with pytest.raises(DatabricksApiError, match="9999-missing"):
+    with pytest.raises(DatabricksApiError, match="reading pipeline 'orders' \\(id 9999-missing from config.yml\\)"):
         list(engine.refresh(request, SimpleNamespace(log=logging.getLogger("test"))))
-    assert fake.calls("GET", "/api/2.0/pipelines") == [] or all("9999" in c[1] for c in fake.calls("GET", "/pipelines"))
+    assert [c for c in fake.requests if c[1] == "/api/2.0/pipelines"] == []  # no lookup by name
+    assert starts(fake) == []
 
 
 def test_terminated_run_stops_the_update_it_started(fake):
