@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from etl_assets import __version__
 from etl_assets.config import ProjectConfig, load_config
@@ -55,7 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(generate)
     generate.add_argument("--rows", type=int, default=1000, help="rows per file (default: 1000)")
     generate.add_argument("--seed", type=int, default=42, help="same seed, same files (default: 42)")
+    generate.add_argument("--landing", metavar="PATH", help="landing folder or volume (default: ETL_ASSETS_HOME/landing)")
     generate.set_defaults(run=_generate)
+
+    explore = commands.add_parser("explore", help="profile the raw landing files; exit 1 if a blocking check fails")
+    _config_option(explore)
+    explore.add_argument("--landing", metavar="PATH", help="landing folder or volume (default: ETL_ASSETS_HOME/landing)")
+    explore.set_defaults(run=_explore)
 
     show = commands.add_parser("show", help="print a local table's rows")
     _config_option(show)
@@ -75,30 +82,50 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from etl_assets.bundle import BUNDLE_FILE, check_bundle, check_code
+
     config = load_config(args.config)
-    _check_schedules_against_assets(config)
+    problems = check_code(config) + check_bundle(config) + _schedule_problems(config) + _databricks_cli(config)
+    if problems:
+        raise ConfigError(problems)
+    bundle = "and databricks.yml " if (config.root / BUNDLE_FILE).is_file() else ""
     print(
-        f"{config.path.name}: OK: {len(config.tables)} tables in {len(config.pipelines)} pipeline(s), "
+        f"{config.path.name} {bundle}OK: {len(config.tables)} tables in {len(config.pipelines)} pipeline(s), "
         f"{len(config.schedules)} schedule(s)"
     )
     return 0
 
 
-def _check_schedules_against_assets(config: ProjectConfig) -> None:
+def _databricks_cli(config: ProjectConfig) -> list:
+    """`databricks bundle validate`, where the Databricks CLI is installed."""
+    import shutil
+    import subprocess
+
+    from etl_assets.errors import ConfigProblem
+
+    cli = shutil.which("databricks")
+    if cli is None or not (config.root / "databricks.yml").is_file():
+        return []
+    result = subprocess.run([cli, "bundle", "validate"], cwd=config.root, capture_output=True, text=True)
+    if result.returncode == 0:
+        return []
+    output = (result.stderr or result.stdout).strip().splitlines()
+    return [ConfigProblem("databricks.yml", None, f"databricks bundle validate failed: {line}") for line in output[-10:]]
+
+
+def _schedule_problems(config: ProjectConfig) -> list:
     """With Dagster installed, judge each schedule's selection on the real asset graph."""
     try:
         from dagster import Definitions
     except ImportError:
         print("note: Dagster is not installed; schedule selections were not checked "
               "(pip install 'etl-assets[dagster]')", file=sys.stderr)
-        return
+        return []
     from etl_assets.assets import build_table_assets
     from etl_assets.schedules import check_schedules
 
     graph = Definitions(assets=build_table_assets(config)).resolve_asset_graph()
-    problems = check_schedules(config, graph)
-    if problems:
-        raise ConfigError(problems)
+    return check_schedules(config, graph)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -148,10 +175,28 @@ def _generate(args: argparse.Namespace) -> int:
     from etl_assets.datagen import generate
     from etl_assets.local.home import LocalHome
 
-    config = load_config(args.config)
-    landing = LocalHome.for_project(config.root).landing
+    landing = Path(args.landing) if args.landing else LocalHome.for_project(load_config(args.config).root).landing
     for written in generate(landing, rows=args.rows, seed=args.seed):
         print(f"{written.path}: {written.rows} rows ({written.malformed} malformed)")
+    return 0
+
+
+def _explore(args: argparse.Namespace) -> int:
+    from etl_assets.datagen import DATASETS
+    from etl_assets.exploration import explore
+    from etl_assets.local.home import LocalHome
+
+    landing = Path(args.landing) if args.landing else LocalHome.for_project(load_config(args.config).root).landing
+    blocking = []
+    for dataset in DATASETS:
+        for finding in explore(landing / dataset, dataset):
+            mark = "ok  " if finding.passed else ("FAIL" if finding.blocking else "warn")
+            figures = ", ".join(f"{k}={v}" for k, v in finding.figures.items())
+            print(f"{mark}  {dataset:<10} {finding.check:<17} {figures}")
+            if finding.blocking and not finding.passed:
+                blocking.append(f"{dataset}: {finding.check}")
+    if blocking:
+        raise EtlAssetsError(f"landing data at {landing} failed: {', '.join(blocking)}")
     return 0
 
 

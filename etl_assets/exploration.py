@@ -52,3 +52,51 @@ def profile_landing(folder: Path, count_values_of: str | None = None) -> Landing
                 if count_values_of is not None:
                     profile.values[str(record.get(count_values_of))] += 1
     return profile
+
+
+MAX_UNPARSEABLE_SHARE = 0.01
+MAX_NULL_KEY_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class KnownDataset:
+    """What the exploration of a dataset of the example knows: its key and operation columns."""
+
+    key: str
+    operation: str | None = None
+
+
+KNOWN = {"customers": KnownDataset(key="id", operation="operation"), "orders": KnownDataset(key="order_id")}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One exploration check's outcome: passed, figures, and whether failing it blocks bronze."""
+
+    check: str
+    passed: bool
+    figures: dict
+    blocking: bool
+
+
+def explore(folder: Path, dataset: str) -> list[Finding]:
+    """The exploration checks of one landing folder: row count, unparseable rows and, for the
+    example's datasets, the null key share and the operation mix."""
+    known = KNOWN.get(dataset)
+    profile = profile_landing(folder, known.operation if known else None)
+    share = profile.unparseable / profile.rows if profile.rows else 0.0
+    findings = [
+        Finding("row_count", profile.rows > 0, {"rows": profile.rows, "files": profile.files}, True),
+        Finding("unparseable_rows", share <= MAX_UNPARSEABLE_SHARE,
+                {"unparseable_rows": profile.unparseable, "share": round(share, 4)}, True),
+    ]
+    if known:
+        null_share = profile.null_share(known.key)
+        findings.append(Finding("null_key_share", null_share <= MAX_NULL_KEY_SHARE,
+                                {"column": known.key, "null_rows": profile.nulls[known.key],
+                                 "share": round(null_share, 4)}, False))
+    if known and known.operation:
+        mix = dict(profile.values)
+        findings.append(Finding("operation_mix", all(mix.get(op) for op in ("APPEND", "UPDATE", "DELETE")),
+                                {f"{op.lower()}_rows": n for op, n in sorted(mix.items())}, False))
+    return findings

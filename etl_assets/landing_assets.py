@@ -9,7 +9,6 @@ materialized, which appends a new file; other sources are shown as external asse
 # time and cannot resolve it from a string inside a closure.
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -31,23 +30,10 @@ from etl_assets.config import ProjectConfig
 from etl_assets.datagen import DATASETS, generate
 from etl_assets.engines import selected_engine_name
 from etl_assets.errors import EngineUnavailableError
-from etl_assets.exploration import profile_landing
+from etl_assets.exploration import KNOWN, MAX_NULL_KEY_SHARE, MAX_UNPARSEABLE_SHARE, explore
 from etl_assets.local.home import LocalHome
 
 LANDING_GROUP = "landing"
-MAX_UNPARSEABLE_SHARE = 0.01
-MAX_NULL_KEY_SHARE = 0.05
-
-
-@dataclass(frozen=True)
-class KnownDataset:
-    """What exploration checks of a dataset of the example know: its key and operation columns."""
-
-    key: str
-    operation: str | None = None
-
-
-KNOWN = {"customers": KnownDataset(key="id", operation="operation"), "orders": KnownDataset(key="order_id")}
 
 
 def raw_key(source_path: str) -> AssetKey:
@@ -137,29 +123,15 @@ def _exploration(config: ProjectConfig, path: str):
                                     description="APPEND, UPDATE and DELETE events all occur"))
 
     @multi_asset_check(specs=specs, name=f"explore_{key.path[-1]}", can_subset=True)
-    def explore(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+    def explore_landing(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
         home = _local_landing(project, "exploration")
-        profile = profile_landing(home.landing / path, known.operation if known else None)
         selected = {k.name for k in context.selected_asset_check_keys}
-
-        def result(name: str, passed: bool, metadata: dict, severity=AssetCheckSeverity.ERROR) -> Iterator[AssetCheckResult]:
-            if name in selected:
-                yield AssetCheckResult(asset_key=key, check_name=name, passed=passed, metadata=metadata,
-                                       severity=severity)
-
-        share = profile.unparseable / profile.rows if profile.rows else 0.0
-        yield from result("row_count", profile.rows > 0, {"rows": profile.rows, "files": profile.files})
-        yield from result("unparseable_rows", share <= MAX_UNPARSEABLE_SHARE,
-                          {"unparseable_rows": profile.unparseable, "share": round(share, 4)})
-        if known:
-            null_share = profile.null_share(known.key)
-            yield from result("null_key_share", null_share <= MAX_NULL_KEY_SHARE,
-                              {"column": known.key, "null_rows": profile.nulls[known.key], "share": round(null_share, 4)},
-                              AssetCheckSeverity.WARN)
-        if known and known.operation:
-            mix = dict(profile.values)
-            yield from result("operation_mix", all(mix.get(op) for op in ("APPEND", "UPDATE", "DELETE")),
-                              {f"{op.lower()}_rows": n for op, n in sorted(mix.items())}, AssetCheckSeverity.WARN)
+        for finding in explore(home.landing / path, path):
+            if finding.check in selected:
+                yield AssetCheckResult(
+                    asset_key=key, check_name=finding.check, passed=finding.passed, metadata=finding.figures,
+                    severity=AssetCheckSeverity.ERROR if finding.blocking else AssetCheckSeverity.WARN,
+                )
 
     project = config
-    return explore
+    return explore_landing

@@ -83,3 +83,14 @@ def test_bronze_tables_depend_on_their_raw_files():
     graph = build_definitions(REPO / "config.yml").resolve_asset_graph()
     assert graph.get(AssetKey("orders_bronze")).parent_keys == {AssetKey("raw_orders")}
     assert graph.get(AssetKey("raw_customers")).group_name == "landing"
+
+
+def test_explore_command_passes_on_generated_data_and_fails_on_an_empty_landing(tmp_path, capsys):
+    from etl_assets.cli import main
+
+    assert main(["generate-data", "--landing", str(tmp_path / "landing"), "--rows", "300", "--seed", "1"]) == 0
+    assert main(["explore", "--landing", str(tmp_path / "landing")]) == 0
+    out = capsys.readouterr().out
+    assert "ok    customers  row_count         rows=300, files=1" in out
+    assert main(["explore", "--landing", str(tmp_path / "nothing")]) == 1
+    assert "failed: customers: row_count, orders: row_count" in capsys.readouterr().err

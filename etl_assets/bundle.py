@@ -1,0 +1,275 @@
+"""Config, code and bundle checked together: the Asset Bundle must deploy what config.yml
+describes, and the transformations must define exactly the configured tables."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from etl_assets.config import ProjectConfig
+from etl_assets.errors import ConfigProblem
+from etl_assets.validation import did_you_mean
+from etl_assets.yaml_lines import key_line, load_yaml_with_lines
+
+BUNDLE_FILE = "databricks.yml"
+_VAR = re.compile(r"\$\{var\.([A-Za-z0-9_]+)\}")
+_RESOURCE = re.compile(r"\$\{resources\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)(?:\.[A-Za-z0-9_.]+)?\}")
+_DATASET_DECORATORS = {"table", "materialized_view"}
+_RESOURCE_CLASSES = {"pipelines": "Pipeline", "jobs": "Job", "volumes": "Volume"}
+
+
+@dataclass
+class Bundle:
+    """The bundle's files, merged resources and variables, each item with its file and line."""
+
+    root: Path
+    files: dict[Path, Any] = field(default_factory=dict)
+    variables: dict[str, tuple[Path, int | None]] = field(default_factory=dict)
+    resources: dict[str, dict[str, tuple[dict, Path, int | None]]] = field(default_factory=dict)
+
+
+def defined_datasets(path: Path) -> dict[str, int]:
+    """Datasets a transformation file defines, read from its code (no Spark): name -> line.
+
+    Recognizes `@dp.table`, `@dp.materialized_view`, `dp.create_streaming_table`, and the
+    etl_assets.ldp helpers `@table`, `@materialized_view` and `auto_cdc(target=...)`.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in node.decorator_list:
+                call = decorator if isinstance(decorator, ast.Call) else None
+                target = call.func if call else decorator
+                if _name_of(target) in _DATASET_DECORATORS:
+                    found.setdefault(_keyword(call, "name") or node.name, decorator.lineno)
+        elif isinstance(node, ast.Call):
+            called = _name_of(node.func)
+            if called == "create_streaming_table":
+                name = _keyword(node, "name") or _positional(node)
+            elif called == "auto_cdc":
+                name = _keyword(node, "target")
+            else:
+                continue
+            if name:
+                found.setdefault(name, node.lineno)
+    return found
+
+
+def _name_of(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
+def _keyword(call: ast.Call | None, name: str) -> str | None:
+    for keyword in call.keywords if call else ():
+        if keyword.arg == name and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+            return keyword.value.value
+    return None
+
+
+def _positional(call: ast.Call) -> str | None:
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return call.args[0].value
+    return None
+
+
+def check_code(config: ProjectConfig) -> list[ConfigProblem]:
+    """Every configured table is defined by its file; every dataset in transformations/ is configured."""
+    problems = []
+    configured = set(config.table_names)
+    for table in config.tables:
+        path = config.transformation_path(table)
+        if not path.is_file():
+            continue
+        try:
+            datasets = defined_datasets(path)
+        except SyntaxError as exc:
+            problems.append(ConfigProblem(config.relative_transformation_path(table), exc.lineno,
+                                          f"Python syntax error: {exc.msg}", table.name, "fix the file"))
+            continue
+        if table.name not in datasets:
+            problems.append(ConfigProblem(
+                config.path.name, config.line_of("tables", table.name),
+                f"{config.relative_transformation_path(table)} defines no dataset named '{table.name}'"
+                f" (it defines: {', '.join(datasets) or 'nothing'})",
+                table.name, "name the dataset after the table, e.g. @dp.materialized_view(name=...)"))
+    for path in sorted((config.root / "transformations").rglob("*.py")):
+        try:
+            datasets = defined_datasets(path)
+        except SyntaxError:
+            continue
+        for name, line in datasets.items():
+            if name not in configured:
+                relative = path.relative_to(config.root).as_posix()
+                problems.append(ConfigProblem(
+                    relative, line, f"dataset '{name}' is defined in code but is not a table in {config.path.name}",
+                    None, did_you_mean(name, configured) or f"add a table '{name}' to {config.path.name} or remove it"))
+    return problems
+
+
+def load_bundle(root: Path) -> tuple[Bundle | None, list[ConfigProblem]]:
+    """Read databricks.yml and its includes; problems for files that do not parse."""
+    bundle = Bundle(root)
+    main = root / BUNDLE_FILE
+    problems: list[ConfigProblem] = []
+    if not main.is_file():
+        return None, problems
+    paths = [main]
+    try:
+        doc = load_yaml_with_lines(main.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return None, [ConfigProblem(BUNDLE_FILE, mark.line + 1 if mark else None, f"YAML syntax error: {exc}")]
+    for pattern in doc.get("include") or []:
+        paths.extend(sorted(p for p in root.glob(pattern) if p.is_file()))
+    for path in paths:
+        try:
+            data = doc if path == main else load_yaml_with_lines(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problems.append(ConfigProblem(_rel(root, path), mark.line + 1 if mark else None, f"YAML syntax error: {exc}"))
+            continue
+        bundle.files[path] = data
+        for name in (data.get("variables") or {}):
+            bundle.variables[str(name)] = (path, key_line(data["variables"], str(name)))
+        for kind, entries in (data.get("resources") or {}).items():
+            for key, value in (entries or {}).items():
+                bundle.resources.setdefault(kind, {})[str(key)] = (value, path, key_line(entries, str(key)))
+    return bundle, problems
+
+
+def check_bundle(config: ProjectConfig) -> list[ConfigProblem]:
+    """The bundle against config.yml: pipelines, libraries, resource fields, references."""
+    bundle, problems = load_bundle(config.root)
+    if bundle is None:
+        return problems
+    problems += _check_resource_fields(bundle)
+    problems += _check_references(bundle)
+    pipelines = bundle.resources.get("pipelines", {})
+    by_name = {value.get("name"): (key, value, path, line) for key, (value, path, line) in pipelines.items()
+               if isinstance(value, dict)}
+    for pipeline in config.pipelines.values():
+        if not config.tables_of(pipeline.key):
+            continue
+        if pipeline.name not in by_name:
+            problems.append(ConfigProblem(
+                config.path.name, config.line_of("pipelines", pipeline.key),
+                f"pipeline '{pipeline.key}' (deployed as '{pipeline.name}') has no pipeline resource in the bundle",
+                None, did_you_mean(pipeline.name, [n for n in by_name if n]) or
+                f"add resources.pipelines.{pipeline.key} with name: {pipeline.name} (see resources/pipelines.yml)"))
+            continue
+        key, value, path, line = by_name[pipeline.name]
+        included = _libraries(value, path)
+        for table in config.tables_of(pipeline.key):
+            file = config.transformation_path(table).resolve()
+            if not any(_matches(file, entry) for entry in included):
+                problems.append(ConfigProblem(
+                    _rel(config.root, path), line,
+                    f"pipeline resource '{key}' does not include {config.relative_transformation_path(table)}",
+                    table.name, f"add '- file: {{path: {_relpath(file, path.parent)}}}' to its libraries"))
+    return problems
+
+
+def _libraries(resource: dict, path: Path) -> list[tuple[str, Path]]:
+    entries = []
+    for library in resource.get("libraries") or []:
+        for kind in ("file", "notebook"):
+            target = (library.get(kind) or {}).get("path") if isinstance(library, dict) else None
+            if target:
+                entries.append(("file", (path.parent / target).resolve()))
+        include = ((library.get("glob") or {}) if isinstance(library, dict) else {}).get("include")
+        if include:
+            entries.append(("glob", path.parent / include))
+    return entries
+
+
+def _matches(file: Path, entry: tuple[str, Path]) -> bool:
+    kind, target = entry
+    if kind == "file":
+        return file == target
+    pattern = str(target.parent.resolve() / target.name)
+    return fnmatch.fnmatch(str(file), pattern) or str(file).startswith(pattern.rstrip("*/"))
+
+
+def _check_resource_fields(bundle: Bundle) -> list[ConfigProblem]:
+    try:
+        from databricks.bundles.jobs import Job
+        from databricks.bundles.pipelines import Pipeline
+        from databricks.bundles.volumes import Volume
+    except ImportError:
+        return [ConfigProblem(BUNDLE_FILE, None, "cannot check resource fields: databricks-bundles is not installed",
+                              None, "pip install 'etl-assets[deploy]'")]
+    classes = {"pipelines": Pipeline, "jobs": Job, "volumes": Volume}
+    problems = []
+    for kind, entries in bundle.resources.items():
+        cls = classes.get(kind)
+        for key, (value, path, line) in entries.items():
+            if cls is None or not isinstance(value, dict):
+                continue
+            try:
+                cls.from_dict(dict(value))
+            except (ValueError, TypeError) as exc:
+                problems.append(ConfigProblem(
+                    _rel(bundle.root, path), _field_line(value, str(exc)) or line,
+                    f"resources.{kind}.{key}: {exc}", None,
+                    f"check the field against the Databricks {_RESOURCE_CLASSES[kind]} resource reference"))
+    return problems
+
+
+def _field_line(value: dict, message: str) -> int | None:
+    match = re.search(r"field '([^']+)'", message)
+    return key_line(value, match.group(1)) if match else None
+
+
+def _check_references(bundle: Bundle) -> list[ConfigProblem]:
+    problems = []
+    for path, data in bundle.files.items():
+        for text, line in _strings(data):
+            for name in _VAR.findall(text):
+                if name not in bundle.variables:
+                    problems.append(ConfigProblem(
+                        _rel(bundle.root, path), line, f"undefined variable ${{var.{name}}}", None,
+                        did_you_mean(name, bundle.variables) or "declare it under variables: in databricks.yml"))
+            for kind, key in _RESOURCE.findall(text):
+                if key not in bundle.resources.get(kind, {}):
+                    problems.append(ConfigProblem(
+                        _rel(bundle.root, path), line, f"${{resources.{kind}.{key}}} names no resource", None,
+                        did_you_mean(key, bundle.resources.get(kind, {})) or f"define resources.{kind}.{key}"))
+    return problems
+
+
+def _strings(node: Any, line: int | None = None) -> list[tuple[str, int | None]]:
+    out = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _strings(value, key_line(node, str(key), line))
+    elif isinstance(node, list):
+        lines = getattr(node, "item_lines", [line] * len(node))
+        for value, item_line in zip(node, lines):
+            out += _strings(value, item_line)
+    elif isinstance(node, str):
+        out.append((node, line))
+    return out
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _relpath(file: Path, start: Path) -> str:
+    import os
+
+    return Path(os.path.relpath(file, start.resolve())).as_posix()
