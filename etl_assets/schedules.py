@@ -43,7 +43,8 @@ def check_schedules(config: ProjectConfig, asset_graph: BaseAssetGraph | None = 
     problems = []
     for schedule in config.schedules:
         def problem(message: str, hint: str, schedule: Schedule = schedule) -> None:
-            problems.append(ConfigProblem(config.path.name, config.line_of("schedules", schedule.name), f"schedule '{schedule.name}': {message}",
+            line = config.line_of("schedules", schedule.name)
+            problems.append(ConfigProblem(config.path.name, line, f"schedule '{schedule.name}': {message}",
                                           hint=hint))
 
         if not is_valid_cron_string(schedule.cron):

@@ -233,7 +233,8 @@ class _Checker:
             folded = table.name.lower()
             if folded in seen:
                 first_name, first_line = seen[folded]
-                same = "" if first_name == table.name else f" ('{first_name}'; names are case-insensitive in Spark and Unity Catalog)"
+                case = f" ('{first_name}'; names are case-insensitive in Spark and Unity Catalog)"
+                same = "" if first_name == table.name else case
                 self.problem(key_line(raw, "name", line), f"duplicate table name, first defined on line {first_line}{same}",
                              table.name, "rename one of them or remove the copy")
                 ok = False
@@ -262,7 +263,9 @@ class _Checker:
         self.problem(key_line(raw, "layer"), f"unknown layer '{table.layer}'", table.name, hint)
         return False
 
-    def _pipeline_of(self, table: Table, raw: dict, line: int | None, pipelines: dict[str, Pipeline], implicit: bool) -> str | None:
+    def _pipeline_of(
+        self, table: Table, raw: dict, line: int | None, pipelines: dict[str, Pipeline], implicit: bool
+    ) -> str | None:
         if table.pipeline is None:
             if len(pipelines) == 1:
                 return next(iter(pipelines))
@@ -398,7 +401,8 @@ class _Checker:
             try:
                 ZoneInfo(schedule.timezone)
             except (ZoneInfoNotFoundError, ValueError):
-                self.problem(key_line(entry, "timezone", line), f"schedule '{schedule.name}': unknown timezone '{schedule.timezone}'",
+                self.problem(key_line(entry, "timezone", line),
+                             f"schedule '{schedule.name}': unknown timezone '{schedule.timezone}'",
                              hint="use an IANA name such as 'UTC' or 'Europe/Paris'")
                 continue
             schedules.append(schedule)

@@ -6,9 +6,8 @@ what the validator sees does not depend on which parser ran.
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 import yaml
 import yaml_rs

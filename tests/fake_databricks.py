@@ -223,7 +223,8 @@ class FakeDatabricks:
             return 200, self._list(query)
         match = re.fullmatch(r"/api/2\.0/pipelines/([^/]+)(/.*)?", path)
         if not match or match.group(1) not in self.pipelines:
-            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Pipeline {match.group(1) if match else path} does not exist."}
+            missing = match.group(1) if match else path
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Pipeline {missing} does not exist."}
         pipeline_id, rest = match.group(1), match.group(2) or ""
         if rest == "" and method == "GET":
             # Updates nobody polls (started outside Dagster) move on as the pipeline is looked at.

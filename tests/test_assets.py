@@ -6,9 +6,9 @@ import pytest
 from dagster import (
     AssetKey,
     AssetSelection,
-    instance_for_test,
     Definitions,
     build_schedule_context,
+    instance_for_test,
     materialize,
 )
 

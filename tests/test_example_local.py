@@ -92,7 +92,8 @@ def check_against_reference(home: LocalHome) -> None:
     assert set(agg) == reference.history_agg(history)
     order_count, silver, gold = reference.orders(landing, customers)
     assert len(rows(home, "orders_bronze", ("order_id",))) == order_count
-    found_silver = rows(home, "orders_silver", ("customer_id", "order_id", "amount", "order_ts", "firstname", "lastname", "email"))
+    silver_columns = ("customer_id", "order_id", "amount", "order_ts", "firstname", "lastname", "email")
+    found_silver = rows(home, "orders_silver", silver_columns)
     assert set(found_silver) == silver and len(found_silver) == len(silver)
     found_gold = {(c, d.isoformat() if isinstance(d, date) else d, n, r)
                   for c, d, n, r in rows(home, "orders_gold", ("customer_id", "order_day", "order_count", "revenue"))}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from dagster import AssetKey, instance_for_test, materialize
+from dagster import instance_for_test, materialize
 
 from etl_assets.assets import build_table_assets
 from etl_assets.config import load_config

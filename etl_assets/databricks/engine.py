@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from dagster import AssetCheckResult, AssetCheckSeverity, Failure, MaterializeResult, MetadataValue
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidState, ResourceConflict
-from dagster import AssetCheckResult, AssetCheckSeverity, Failure, MaterializeResult, MetadataValue
 
 from etl_assets.databricks.client import DatabricksApiError, api_errors, call, workspace_client
 from etl_assets.databricks.events import EventReader

@@ -10,12 +10,12 @@ a null `__END_AT`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from pyspark import pipelines as dp
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+from etl_assets.ldp.runtime import engine
 
-from etl_assets.ldp.runtime import _spark, engine
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
 
 _SEQ = "__etl_sequence"
 _DELETE = "__etl_is_delete"
@@ -38,6 +38,9 @@ def auto_cdc(
     >>> auto_cdc(target="customers", source="customers_cdc_clean", keys=["id"],    # doctest: +SKIP
     ...          sequence_by=F.col("operation_date"), stored_as_scd_type=1)
     """
+    from pyspark import pipelines as dp
+    from pyspark.sql import SparkSession
+
     if stored_as_scd_type not in (1, 2):
         raise ValueError(f"stored_as_scd_type must be 1 or 2, not {stored_as_scd_type!r}")
     if engine() == "databricks":
@@ -71,6 +74,8 @@ def scd(
     view then loses its dependency and runs before its input is refreshed (measured). Each event
     is packed into a struct and the except columns are removed with `dropFields` instead.
     """
+    from pyspark.sql import functions as F
+
     is_delete = F.coalesce(apply_as_deletes, F.lit(False)) if apply_as_deletes is not None else F.lit(False)
     key_names = [f"__etl_key_{i}" for i in range(len(keys))]
     events = changes.select(

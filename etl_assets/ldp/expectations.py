@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-from pyspark import pipelines as dp
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+from typing import TYPE_CHECKING, Literal
 
 from etl_assets.ldp.runtime import engine
 from etl_assets.pipeline_conf import quality_dataset_name
 
-QueryFunction = Callable[[], DataFrame]
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+
+QueryFunction = Callable[[], "DataFrame"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def materialized_view(
 
 
 def _dataset(name: str, comment: str | None, rules: Sequence[Rule], streaming: bool) -> Callable[[QueryFunction], None]:
+    from pyspark import pipelines as dp
     define = dp.table if streaming else dp.materialized_view
 
     def decorate(query: QueryFunction) -> None:
@@ -69,10 +70,12 @@ def _dataset(name: str, comment: str | None, rules: Sequence[Rule], streaming: b
 
 
 def _holds(rule: Rule) -> Column:
+    from pyspark.sql import functions as F
     return F.coalesce(F.expr(rule.condition), F.lit(False))
 
 
 def _enforce(df: DataFrame, rules: Sequence[Rule]) -> DataFrame:
+    from pyspark.sql import functions as F
     for rule in rules:
         if rule.action == "fail":
             message = F.lit(f"expectation '{rule.name}' failed ({rule.condition}): the update stops")
@@ -83,6 +86,7 @@ def _enforce(df: DataFrame, rules: Sequence[Rule]) -> DataFrame:
 
 
 def _define_quality(name: str, query: QueryFunction, rules: Sequence[Rule], streaming: bool) -> None:
+    from pyspark import pipelines as dp
     target = quality_dataset_name(name)
 
     def flags() -> DataFrame:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
-from pyspark.sql.types import StringType, StructField, StructType
+from typing import TYPE_CHECKING
 
 from etl_assets.ldp.runtime import _spark, engine, landing_path
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
+
 
 RESCUED = "_rescued_data"
 
@@ -19,6 +23,7 @@ def read_landing(relative_path: str, schema: StructType, format: str = "json") -
 
     >>> read_landing("customers", CUSTOMER_SCHEMA)     # doctest: +SKIP
     """
+    from pyspark.sql.types import StringType, StructField, StructType
     spark = _spark()
     path = landing_path(relative_path)
     if engine() == "databricks":

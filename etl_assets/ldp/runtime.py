@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING, Literal
 
 from etl_assets.pipeline_conf import ENGINE_CONF, LANDING_CONF
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 
 ENGINES = ("databricks", "local")
 
 
 def _spark() -> SparkSession:
+    from pyspark.sql import SparkSession
     spark = SparkSession.getActiveSession()
     if spark is None:
         raise RuntimeError("no active Spark session: etl_assets.ldp helpers run inside a pipeline")

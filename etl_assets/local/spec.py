@@ -8,9 +8,8 @@ from pathlib import Path
 import yaml
 
 from etl_assets.config import ProjectConfig
-from etl_assets.pipeline_conf import ENGINE_CONF, LANDING_CONF
 from etl_assets.local.home import LocalHome
-
+from etl_assets.pipeline_conf import ENGINE_CONF, LANDING_CONF
 
 
 def write_spec(config: ProjectConfig, pipeline_key: str, home: LocalHome) -> Path:

@@ -1,0 +1,40 @@
+"""The wheel a pipeline installs: no Dagster, and the transformation helpers import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_wheel_without_extras_has_no_dagster_and_the_helpers_import(tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO)],
+                   check=True, capture_output=True, text=True)
+    (wheel,) = dist.glob("etl_assets-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True, capture_output=True)
+    probe = (
+        "import importlib.util as u\n"
+        "assert u.find_spec('dagster') is None, 'dagster is installed'\n"
+        "assert u.find_spec('pyspark') is None, 'pyspark is installed'\n"
+        "from etl_assets.ldp import Rule, auto_cdc, read_landing, table, materialized_view\n"
+        "from etl_assets.config import load_config\n"
+        "print('helpers ok')\n"
+    )
+    result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "helpers ok" in result.stdout
+    cli = subprocess.run([str(venv / "bin" / "etl-assets"), "validate", "--config", str(REPO / "config.yml")],
+                         capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    assert "Dagster is not installed" in cli.stderr
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True).stdout
+    assert "dagster" not in listed.lower()
