@@ -35,11 +35,23 @@ class Expectation(_Model):
 
 
 class Source(_Model):
-    """Raw files a bronze table reads, relative to the landing folder or volume."""
+    """Raw files a bronze table reads, relative to the landing folder or volume.
+
+    `refresh_downstream`: when new files land, the landing sensor also refreshes everything
+    downstream of the tables reading them, not only those tables.
+    """
 
     type: Literal["files"] = "files"
     format: Literal["json", "csv", "parquet"] = "json"
     path: str
+    refresh_downstream: bool = False
+
+
+class OnCron(_Model):
+    """Refresh on a cron once all upstream tables have been updated since the last tick."""
+
+    on_cron: str
+    timezone: str = "UTC"
 
 
 class Table(_Model):
@@ -54,6 +66,7 @@ class Table(_Model):
     description: str | None = None
     owners: tuple[str, ...] = ()
     expectations: tuple[Expectation, ...] = ()
+    automation: Literal["eager", "on_missing"] | OnCron | None = None
 
 
 class Pipeline(_Model):

@@ -11,7 +11,8 @@ from etl_assets.config import load_config
 from etl_assets.errors import ConfigError
 from etl_assets.graph import TableGraph
 from etl_assets.landing_assets import build_landing_definitions
-from etl_assets.schedules import build_schedules, check_schedules
+from etl_assets.schedules import build_schedules, check_automation, check_schedules
+from etl_assets.sensors import build_landing_sensor, failure_alerts
 from etl_assets.translator import TableTranslator
 
 
@@ -27,14 +28,20 @@ def build_definitions(
     >>> defs.resolve_asset_graph().get_all_asset_keys()           # doctest: +SKIP
     """
     config = load_config(config_path)
-    problems = check_schedules(config)
+    problems = check_schedules(config) + check_automation(config)
     if problems:
         raise ConfigError(problems)
+    translator = translator or TableTranslator()
     assets = build_table_assets(config, translator, TableGraph(config))
     op_names = {key: a.node_def.name for a in assets for key in a.keys}
+    keys = {t.name: translator.get_asset_key(t) for t in config.tables}
     landing_assets, landing_checks = build_landing_definitions(config)
+    sensors = [failure_alerts]
+    if any(t.source is not None for t in config.tables):
+        sensors.append(build_landing_sensor(config, keys))
     return Definitions(
         assets=[*landing_assets, *assets],
         asset_checks=landing_checks,
         schedules=build_schedules(config, op_names),
+        sensors=sensors,
     )

@@ -63,6 +63,27 @@ def check_schedules(config: ProjectConfig, asset_graph: BaseAssetGraph | None = 
     return problems
 
 
+def check_automation(config: ProjectConfig) -> list[ConfigProblem]:
+    """Problems with tables' `automation: {on_cron: ...}` settings."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    problems = []
+    for table in config.tables:
+        automation = table.automation
+        if automation is None or isinstance(automation, str):
+            continue
+        line = config.line_of("tables", table.name)
+        if not is_valid_cron_string(automation.on_cron):
+            problems.append(ConfigProblem(config.path.name, line, f"automation: invalid cron '{automation.on_cron}'",
+                                          table.name, "use five fields, e.g. '0 6 * * *'"))
+        try:
+            ZoneInfo(automation.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(ConfigProblem(config.path.name, line, f"automation: unknown timezone '{automation.timezone}'",
+                                          table.name, "use an IANA name such as 'UTC' or 'Europe/Paris'"))
+    return problems
+
+
 def build_schedules(config: ProjectConfig, op_names: Mapping[AssetKey, str]) -> list[ScheduleDefinition]:
     """One schedule per config entry. `op_names` maps each asset key to its pipeline's op."""
     return [_schedule(s, op_names) for s in config.schedules]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster import AssetCheckSpec, AssetKey, AssetSpec, MetadataValue
+from dagster import AssetCheckSpec, AssetKey, AssetSpec, AutomationCondition, MetadataValue
 
 from etl_assets.config import Expectation, ProjectConfig, Table
 
@@ -61,6 +61,16 @@ class TableTranslator:
             metadata={"condition": expectation.condition, "action": expectation.action},
         )
 
+    def get_automation_condition(self, table: Table) -> AutomationCondition | None:
+        """Dagster's declarative automation from config `automation:` (none by default)."""
+        if table.automation == "eager":
+            return AutomationCondition.eager()
+        if table.automation == "on_missing":
+            return AutomationCondition.on_missing()
+        if table.automation is not None:
+            return AutomationCondition.on_cron(table.automation.on_cron, table.automation.timezone)
+        return None
+
     def get_source_key(self, table: Table) -> AssetKey | None:
         """The asset of the raw files a table reads (`source:` in config), if any."""
         from etl_assets.landing_assets import raw_key
@@ -79,5 +89,6 @@ class TableTranslator:
             owners=self.get_owners(table),
             kinds=self.get_kinds(table),
             metadata=self.get_metadata(table, config),
+            automation_condition=self.get_automation_condition(table),
             skippable=True,
         )

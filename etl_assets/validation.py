@@ -128,8 +128,14 @@ class _Checker:
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
+            reported: set[tuple] = set()
             for error in exc.errors():
-                self._pydantic_problem(model, raw, error, table, what)
+                # A field that may take several forms fails once per form: report it once.
+                loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+                if loc in reported:
+                    continue
+                reported.add(loc)
+                self._pydantic_problem(model, raw, {**error, "loc": loc}, table, what)
             return None
 
     def _salvage(self, model: type[BaseModel], raw: dict) -> Any:
@@ -417,7 +423,13 @@ _FIELD_HINTS = {
     "format": "use json, csv or parquet",
     "type": "only 'files' sources are supported",
     "expectations": "write '- {name: valid_id, condition: \"id IS NOT NULL\", action: drop}'",
+    "automation": "use eager, on_missing, or {on_cron: '0 6 * * *'}",
 }
+
+
+def _is_union_tag(part: Any) -> bool:
+    """Pydantic names the member of a union in error locations (`literal[...]`, `OnCron`)."""
+    return isinstance(part, str) and ("[" in part or part[:1].isupper())
 
 
 def _line_at(raw: Any, loc: tuple) -> int | None:
