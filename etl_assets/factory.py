@@ -8,6 +8,7 @@ from dagster import Definitions
 
 from etl_assets.assets import build_table_assets
 from etl_assets.config import load_config
+from etl_assets.databricks.observer import build_pipeline_observer
 from etl_assets.errors import ConfigError
 from etl_assets.graph import TableGraph
 from etl_assets.landing_assets import build_landing_definitions
@@ -36,7 +37,7 @@ def build_definitions(
     op_names = {key: a.node_def.name for a in assets for key in a.keys}
     keys = {t.name: translator.get_asset_key(t) for t in config.tables}
     landing_assets, landing_checks = build_landing_definitions(config)
-    sensors = [failure_alerts]
+    sensors = [failure_alerts, build_pipeline_observer(config, keys)]
     if any(t.source is not None for t in config.tables):
         sensors.append(build_landing_sensor(config, keys))
     return Definitions(

@@ -161,6 +161,12 @@ class FakeDatabricks:
         update.ours = False
         return update
 
+    def finish(self, update: FakeUpdate) -> None:
+        """Run an update to the end of its script now, emitting all its events."""
+        while update.position + 1 < len(update.steps):
+            update.position += 1
+            self._emit(update, update.steps[update.position].events)
+
     def fail(self, path_part: str, status: int | str, times: int = 1) -> None:
         """The next `times` requests whose path contains `path_part` get `status` ("drop": no answer)."""
         self.faults.extend([(path_part, status)] * times)
@@ -232,6 +238,10 @@ class FakeDatabricks:
                 if update.pipeline_id == pipeline_id and not update.ours:
                     self._tick(update)
             return 200, self._pipeline_json(pipeline_id)
+        if rest == "/updates" and method == "GET":
+            mine = [u for u in reversed(list(self.updates.values())) if u.pipeline_id == pipeline_id]
+            return 200, {"updates": [{"pipeline_id": pipeline_id, "update_id": u.update_id, "state": u.state,
+                                      "cause": "API_CALL" if u.ours else "USER_ACTION"} for u in mine[:25]]}
         if rest == "/updates" and method == "POST":
             if self.active_update(pipeline_id):
                 return 409, {"error_code": "RESOURCE_CONFLICT", "message": "An active update already exists."}

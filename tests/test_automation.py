@@ -163,4 +163,4 @@ def test_no_webhook_configured_sends_nothing(monkeypatch):
 def test_schedule_names_from_config_are_listed(local_home):
     repo = build_definitions(REPO / "config.yml").get_repository_def()
     assert {s.name for s in repo.schedule_defs} == {"daily_critical", "hourly", "weekly_gold"}
-    assert {s.name for s in repo.sensor_defs} == {"failure_alerts", "landing_files"}
+    assert {s.name for s in repo.sensor_defs} == {"failure_alerts", "landing_files", "pipeline_observer"}

@@ -53,7 +53,8 @@ class DatabricksEngine:
         graph = TableGraph(request.config)
         selected = graph.execution_order(request.tables)
         update_id = self._start(w, pipeline_id, request, selected, context)
-        link = f"{w.config.host.rstrip('/')}/#joblist/pipelines/{pipeline_id}/updates/{update_id}"
+        tag_update(context, request.pipeline.key, update_id)
+        link = update_link(w, pipeline_id, update_id)
         context.log.info(f"pipeline '{request.pipeline.name}': update {update_id} started: {link}")
         progress: dict[str, TableProgress] = {t: TableProgress() for t in selected}
         run_errors: list[str] = []
@@ -195,20 +196,9 @@ class DatabricksEngine:
             if not final and any(up in selected and up not in reported for up in graph.upstream[table]):
                 continue
             reported.append(table)
-            record = progress[table]
             yield MaterializeResult(
                 asset_key=request.asset_keys[table],
-                metadata={
-                    "num_output_rows": record.metrics.get("num_output_rows", 0),
-                    "num_upserted_rows": record.metrics.get("num_upserted_rows", 0),
-                    "num_deleted_rows": record.metrics.get("num_deleted_rows", 0),
-                    "dropped_records": record.dropped_records,
-                    "update_id": update_id,
-                    "pipeline_id": pipeline_id,
-                    "update_url": MetadataValue.url(link),
-                    "full_refresh": request.full_refresh,
-                    "engine": "databricks",
-                },
+                metadata=materialization_metadata(progress[table], update_id, pipeline_id, link, request.full_refresh),
             )
 
     @staticmethod
@@ -239,6 +229,36 @@ class DatabricksEngine:
                 context.log.warning(f"stopped update {update_id} of pipeline {pipeline_id}")
         except Exception as exc:  # the run is ending anyway; say what could not be done
             context.log.error(f"could not stop update {update_id} of pipeline {pipeline_id}: {exc}")
+
+
+UPDATE_TAG_PREFIX = "etl_assets/update."
+
+
+def tag_update(context: Any, pipeline_key: str, update_id: str) -> None:
+    """Record on the Dagster run which update it started, so observers can tell ours apart."""
+    instance, run = getattr(context, "instance", None), getattr(context, "run", None)
+    if instance is not None and run is not None:
+        instance.add_run_tags(run.run_id, {f"{UPDATE_TAG_PREFIX}{pipeline_key}": update_id})
+
+
+def update_link(w: WorkspaceClient, pipeline_id: str, update_id: str) -> str:
+    return f"{w.config.host.rstrip('/')}/#joblist/pipelines/{pipeline_id}/updates/{update_id}"
+
+
+def materialization_metadata(record: TableProgress, update_id: str, pipeline_id: str, link: str,
+                             full_refresh: bool) -> dict[str, Any]:
+    """What a table's materialization says of an update, whoever started it."""
+    return {
+        "num_output_rows": record.metrics.get("num_output_rows", 0),
+        "num_upserted_rows": record.metrics.get("num_upserted_rows", 0),
+        "num_deleted_rows": record.metrics.get("num_deleted_rows", 0),
+        "dropped_records": record.dropped_records,
+        "update_id": update_id,
+        "pipeline_id": pipeline_id,
+        "update_url": MetadataValue.url(link),
+        "full_refresh": full_refresh,
+        "engine": "databricks",
+    }
 
 
 def link_hint(w: WorkspaceClient, pipeline_id: str) -> str:
