@@ -76,6 +76,7 @@ class Pipeline(_Model):
     name: str
     id: str | None = None
     description: str | None = None
+    continuous: bool = False
 
 
 class Schedule(_Model):

@@ -10,6 +10,7 @@ from typing import Any
 from dagster import AssetCheckResult, AssetCheckSeverity, Failure, MaterializeResult, MetadataValue
 
 from etl_assets.engines import RefreshRequest
+from etl_assets.errors import EngineUnavailableError
 from etl_assets.graph import TableGraph
 from etl_assets.local.home import LocalHome
 from etl_assets.local.progress import FlowEvent, RunEvent
@@ -26,6 +27,12 @@ class LocalEngine:
     name = "local"
 
     def refresh(self, request: RefreshRequest, context: Any) -> Iterator[MaterializeResult | AssetCheckResult]:
+        if request.pipeline.continuous:
+            raise EngineUnavailableError(
+                f"pipeline '{request.pipeline.key}' is continuous, and Spark Declarative Pipelines has no "
+                "continuous mode: nothing was refreshed. Set `continuous: false` for local runs, or use the "
+                "Databricks engine (ETL_ASSETS_ENGINE=databricks)."
+            )
         runner = LocalRunner(request.config)
         graph = TableGraph(request.config)
         selected = graph.execution_order(request.tables)

@@ -213,3 +213,44 @@ def test_terminated_run_stops_the_update_it_started(fake):
 def test_an_update_that_ended_is_not_stopped(fake):
     result, _ = run("orders_bronze")
     assert result.success and fake.calls("POST", "/stop") == []
+
+
+CONTINUOUS = """
+    pipelines:
+      orders: {name: etl_assets_orders, continuous: true}
+    tables:
+      - {name: orders_bronze, layer: bronze, pipeline: orders}
+      - {name: orders_silver, layer: silver, pipeline: orders, depends_on: [orders_bronze]}
+"""
+
+
+def run_config_file(path, selection="*"):
+    assets = build_table_assets(load_config(path))
+    with instance_for_test() as instance:
+        return materialize(assets, instance=instance, selection=selection, raise_on_error=False)
+
+
+def test_continuous_pipeline_not_running_is_started_once_without_a_selection(fake, project):
+    result = run_config_file(project(CONTINUOUS))
+    assert result.success
+    assert starts(fake) == [(fake.orders, {})]
+    assert materialized(result) == {}
+
+
+def test_continuous_pipeline_running_reports_what_it_refreshed(fake, project):
+    running = fake.start_outside_update(fake.orders, ["orders_bronze", "orders_silver"])
+    fake.finish(running)
+    running.steps[-1].state = "RUNNING"  # a continuous update does not end
+    result = run_config_file(project(CONTINUOUS))
+    assert result.success
+    assert starts(fake) == []
+    found = materialized(result)
+    assert set(found) == {"orders_bronze", "orders_silver"}
+    assert found["orders_silver"]["continuous"] is True and found["orders_silver"]["update_id"] == running.update_id
+
+
+def test_continuous_pipeline_on_the_local_engine_says_so(project, monkeypatch):
+    monkeypatch.setenv("ETL_ASSETS_ENGINE", "local")
+    result = run_config_file(project(CONTINUOUS))
+    assert not result.success
+    assert "has no continuous mode" in failure_text(result)

@@ -52,6 +52,9 @@ class DatabricksEngine:
         pipeline_id = resolve_pipeline_id(w, request.pipeline)
         graph = TableGraph(request.config)
         selected = graph.execution_order(request.tables)
+        if request.pipeline.continuous:
+            yield from self._continuous(w, pipeline_id, request, graph, selected, context)
+            return
         update_id = self._start(w, pipeline_id, request, selected, context)
         tag_update(context, request.pipeline.key, update_id)
         link = update_link(w, pipeline_id, update_id)
@@ -96,6 +99,35 @@ class DatabricksEngine:
             metadata={"update_id": update_id, "update_url": MetadataValue.url(link), "failed": failed,
                       "refreshed": reported},
         )
+
+    # -- continuous pipelines -----------------------------------------------------------
+
+    def _continuous(self, w: WorkspaceClient, pipeline_id: str, request: RefreshRequest, graph: TableGraph,
+                    selected: list[str], context: Any) -> Iterator[MaterializeResult]:
+        """A continuous pipeline already refreshes everything: make sure it runs, then report
+        what its current update has refreshed so far. No update per materialization."""
+        update_id = self._active_update(w, pipeline_id)
+        if update_id is None:
+            update_id = call(w.config, f"starting continuous pipeline '{request.pipeline.name}'",
+                             lambda: w.pipelines.start_update(pipeline_id)).update_id
+            tag_update(context, request.pipeline.key, update_id)
+            context.log.info(f"continuous pipeline '{request.pipeline.name}' was not running: started update "
+                             f"{update_id}; its tables are reported as it refreshes them (pipeline observer)")
+            return
+        progress: dict[str, TableProgress] = {t: TableProgress() for t in selected}
+        for event in EventReader(w, pipeline_id, update_id).read_new():
+            self._apply(event, progress, [], context)
+        link = update_link(w, pipeline_id, update_id)
+        refreshed = [t for t in selected if progress[t].status in ("COMPLETED", "RUNNING", "IDLE")
+                     and progress[t].metrics]
+        context.log.info(f"continuous pipeline '{request.pipeline.name}' is running (update {update_id}); "
+                         f"refreshed so far: {', '.join(refreshed) or 'nothing reported yet'}")
+        for table in refreshed:
+            yield MaterializeResult(
+                asset_key=request.asset_keys[table],
+                metadata={**materialization_metadata(progress[table], update_id, pipeline_id, link, False),
+                          "continuous": True},
+            )
 
     # -- starting -----------------------------------------------------------------------
 
