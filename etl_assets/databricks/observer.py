@@ -25,6 +25,7 @@ from dagster import (
 from etl_assets.config import ProjectConfig
 from etl_assets.databricks.client import call, workspace_client
 from etl_assets.databricks.engine import (
+    TERMINAL,
     UPDATE_TAG_PREFIX,
     DatabricksEngine,
     TableProgress,
@@ -37,7 +38,6 @@ from etl_assets.databricks.settings import DatabricksSettings
 from etl_assets.engines import selected_engine_name
 
 OBSERVER = "pipeline_observer"
-TERMINAL = {"COMPLETED", "FAILED", "CANCELED"}
 REMEMBERED = 200  # processed update ids kept per pipeline in the cursor
 
 

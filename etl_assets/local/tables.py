@@ -14,7 +14,7 @@ def read_rows(location: Path, limit: int | None = None) -> tuple[list[str], list
     """Column names and up to `limit` rows of the table stored at `location`."""
     import pyarrow.dataset as ds
 
-    files = sorted(p for p in location.rglob("*.parquet") if not p.name.startswith((".", "_"))) if location.exists() else []
+    files = sorted(parquet_files(location))
     if not files:
         raise EtlAssetsError(
             f"no data at {location}: the table has not been materialized on the local engine yet "
@@ -31,7 +31,7 @@ def count_rows(location: Path) -> int | None:
 
     if not location.exists():
         return None
-    return sum(pq.read_metadata(f).num_rows for f in location.rglob("*.parquet") if not f.name.startswith((".", "_")))
+    return sum(pq.read_metadata(f).num_rows for f in parquet_files(location))
 
 
 def parquet_files(location: Path) -> dict[Path, int]:
