@@ -6,14 +6,15 @@ import os
 
 from dagster import Definitions
 
+from etl_assets.alerts import failure_alerts
 from etl_assets.assets import build_table_assets
 from etl_assets.config import load_config
-from etl_assets.databricks.observer import build_pipeline_observer
 from etl_assets.errors import ConfigError
 from etl_assets.graph import TableGraph
 from etl_assets.landing_assets import build_landing_definitions
+from etl_assets.landing_sensor import build_landing_sensor
+from etl_assets.observer import build_pipeline_observer
 from etl_assets.schedules import build_schedules, check_automation, check_schedules
-from etl_assets.sensors import build_landing_sensor, failure_alerts
 from etl_assets.translator import TableTranslator
 
 

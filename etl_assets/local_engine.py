@@ -15,7 +15,15 @@ from etl_assets.graph import TableGraph
 from etl_assets.local.home import LocalHome
 from etl_assets.local.progress import FlowEvent, RunEvent
 from etl_assets.local.runner import LocalRunner, RunOutcome
-from etl_assets.local.tables import count_rows, is_streaming_output, parquet_files, restore, rule_counts, snapshot
+from etl_assets.local.tables import (
+    count_rows,
+    is_streaming_output,
+    parquet_files,
+    restore,
+    rule_counts,
+    snapshot,
+    table_version,
+)
 from etl_assets.pipeline_conf import quality_dataset_name
 
 _TIME = "%Y-%m-%d %H:%M:%S"
@@ -167,6 +175,9 @@ class LocalEngine:
             "full_refresh": request.full_refresh,
             "engine": "local",
         }
+        version = table_version(location)
+        if version is not None:
+            metadata["table_version"] = version  # lets the pipeline observer tell our writes apart
         rows = count_rows(location)
         if rows is not None:
             metadata["dagster/row_count"] = rows

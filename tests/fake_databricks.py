@@ -1,9 +1,10 @@
 """A local HTTP server on 127.0.0.1 that answers the Pipelines API as documented.
 
-Just enough of the workspace for the real databricks-sdk: pipelines list and get, updates start
-and get, events with paging and filters, stop. Each `GET .../updates/<id>` is one tick of fake
-time and moves the update one step along its script. Every request is recorded; faults (an
-HTTP status, a dropped connection) can be queued for paths.
+Just enough of the workspace for the real databricks-sdk: pipelines list and get, updates list,
+start and get, events with paging and filters, stop, and volume directory listings (Files API).
+Each `GET .../updates/<id>` is one tick of fake time and moves the update one step along its
+script. Every request is recorded; faults (an HTTP status, a dropped connection) can be queued
+for paths.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 ACTIVE = {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RESETTING", "SETTING_UP_TABLES",
           "RUNNING", "STOPPING"}
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+LANDING_VOLUME = "/Volumes/main/etl_assets/landing"
 
 
 @dataclass
@@ -63,7 +65,7 @@ class FakeUpdate:
 def flow_event(table: str, status: str, *, rows: int = 0, upserted: int = 0, deleted: int = 0,
                dropped: int = 0, expectations: list[dict] | None = None) -> dict:
     details: dict[str, Any] = {"flow_progress": {"status": status}}
-    if status == "COMPLETED":
+    if status == "COMPLETED" or rows or upserted or deleted:  # a running streaming flow reports each batch
         details["flow_progress"]["metrics"] = {"num_output_rows": rows, "num_upserted_rows": upserted,
                                                "num_deleted_rows": deleted}
         details["flow_progress"]["data_quality"] = {"dropped_records": dropped, "expectations": expectations or []}
@@ -93,11 +95,25 @@ def failing(table: str, message: str) -> Script:
     return script
 
 
+def continuous(tables: list[str], batches: list[int]) -> Script:
+    """A continuous update: each step, every table's flow writes a batch of rows while RUNNING,
+    and expectations are counted per batch; after the last, the update is stopped (CANCELED)."""
+
+    def script(update: FakeUpdate) -> list[Step]:
+        return [Step("INITIALIZING")] + [
+            Step("RUNNING", [flow_event(t, "RUNNING", rows=n, upserted=n, expectations=[
+                {"name": "valid_order_id", "dataset": t, "passed_records": n, "failed_records": 0}]) for t in tables])
+            for n in batches
+        ] + [Step("CANCELED")]
+
+    return script
+
+
 def canceled() -> Script:
     return lambda update: [Step("RUNNING"), Step("CANCELED")]
 
 
-def successful(rows: int = 10) -> Script:
+def successful(rows: int = 10, expectation: str = "valid_id") -> Script:
     """Queued, initializing, each table running then completed, update completed."""
 
     def script(update: FakeUpdate) -> list[Step]:
@@ -106,7 +122,7 @@ def successful(rows: int = 10) -> Script:
             Step("INITIALIZING"),
             Step("RUNNING", [flow_event(t, "RUNNING") for t in update.tables]),
             Step("RUNNING", [flow_event(t, "COMPLETED", rows=rows, upserted=rows, dropped=1,
-                                        expectations=[{"name": "valid_id", "dataset": t, "passed_records": rows,
+                                        expectations=[{"name": expectation, "dataset": t, "passed_records": rows,
                                                        "failed_records": 1}]) for t in update.tables]),
             Step("COMPLETED", [{"event_type": "update_progress", "level": "INFO", "message": "Update is COMPLETED.",
                                 "origin": {}, "details": {"update_progress": {"state": "COMPLETED"}}}]),
@@ -129,6 +145,9 @@ class FakeDatabricks:
         self.scripts: dict[str, Script] = {}
         self.served: Counter = Counter()  # event id -> times returned by the events endpoint
         self.clock = START
+        self.files: dict[str, int] = {}  # volume file path -> last modified (ms since the epoch)
+        self.directories: set[str] = set()  # directories that exist even when empty
+        self.directory_page_size = 1000
         self._counter = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -148,9 +167,14 @@ class FakeDatabricks:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def add_pipeline(self, name: str, pipeline_id: str | None = None, script: Script | None = None) -> str:
+    def add_pipeline(self, name: str, pipeline_id: str | None = None, script: Script | None = None,
+                     configuration: dict[str, str] | None = None) -> str:
+        """A deployed pipeline; its configuration by default is what resources/pipelines.yml sets."""
         pipeline_id = pipeline_id or f"{len(self.pipelines) + 1:04d}-pipeline-{name}"
-        self.pipelines[pipeline_id] = {"pipeline_id": pipeline_id, "name": name, "state": "IDLE"}
+        if configuration is None:
+            configuration = {"etl_assets.engine": "databricks", "etl_assets.landing_path": LANDING_VOLUME}
+        self.pipelines[pipeline_id] = {"pipeline_id": pipeline_id, "name": name, "state": "IDLE",
+                                       "spec": {"id": pipeline_id, "name": name, "configuration": configuration}}
         self.events[pipeline_id] = []
         self.scripts[pipeline_id] = script or successful()
         return pipeline_id
@@ -161,11 +185,24 @@ class FakeDatabricks:
         update.ours = False
         return update
 
+    def advance(self, update: FakeUpdate) -> None:
+        """Move an update one step along its script now, emitting that step's events."""
+        if update.position + 1 < len(update.steps):
+            update.position += 1
+            self._emit(update, update.steps[update.position].events)
+
     def finish(self, update: FakeUpdate) -> None:
         """Run an update to the end of its script now, emitting all its events."""
         while update.position + 1 < len(update.steps):
             update.position += 1
             self._emit(update, update.steps[update.position].events)
+
+    def put_file(self, path: str, last_modified: int | None = None) -> None:
+        """A file lands in a volume; it arrives one second after the previous one unless told."""
+        if last_modified is None:
+            self.clock += timedelta(seconds=1)
+            last_modified = int(self.clock.timestamp() * 1000)
+        self.files[path] = last_modified
 
     def fail(self, path_part: str, status: int | str, times: int = 1) -> None:
         """The next `times` requests whose path contains `path_part` get `status` ("drop": no answer)."""
@@ -225,6 +262,8 @@ class FakeDatabricks:
     def answer(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
         if path == "/.well-known/databricks-config":
             return 404, {"error_code": "NOT_FOUND", "message": "not here"}
+        if path.startswith("/api/2.0/fs/directories/") and method == "GET":
+            return self._directory(unquote(path[len("/api/2.0/fs/directories"):]).rstrip("/"), query)
         if path == "/api/2.0/pipelines" and method == "GET":
             return 200, self._list(query)
         match = re.fullmatch(r"/api/2\.0/pipelines/([^/]+)(/.*)?", path)
@@ -267,6 +306,31 @@ class FakeDatabricks:
                 active.position += 1
             return 200, {}
         return 404, {"error_code": "NOT_FOUND", "message": f"{method} {path}"}
+
+    def _directory(self, directory: str, query: dict) -> tuple[int, dict]:
+        """Files API: a directory's direct children, files and folders, in pages."""
+        prefix = directory + "/"
+        children: dict[str, dict] = {}
+        for path, modified in self.files.items():
+            if not path.startswith(prefix):
+                continue
+            name, _, rest = path[len(prefix):].partition("/")
+            if rest:
+                children.setdefault(name, {"path": prefix + name + "/", "name": name, "is_directory": True})
+            else:
+                children[name] = {"path": path, "name": name, "is_directory": False, "file_size": 10,
+                                  "last_modified": modified}
+        children.update({d[len(prefix):]: {"path": d + "/", "name": d[len(prefix):], "is_directory": True}
+                         for d in self.directories if d.startswith(prefix) and "/" not in d[len(prefix):]})
+        if not children and directory not in self.directories:
+            return 404, {"error_code": "NOT_FOUND", "message": f"The directory {directory} does not exist."}
+        size = min(int(query.get("page_size", [str(self.directory_page_size)])[0]), self.directory_page_size)
+        start = int(query.get("page_token", ["0"])[0])
+        entries = [children[k] for k in sorted(children)]
+        answer: dict[str, Any] = {"contents": entries[start:start + size]}
+        if start + size < len(entries):
+            answer["next_page_token"] = str(start + size)
+        return 200, answer
 
     def _list(self, query: dict) -> dict:
         wanted = query.get("filter", [""])[0]

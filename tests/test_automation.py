@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -18,10 +20,10 @@ from dagster import (
     materialize,
 )
 
+from etl_assets.alerts import failure_alerts
 from etl_assets.datagen import generate
 from etl_assets.errors import ConfigError
 from etl_assets.factory import build_definitions
-from etl_assets.sensors import failure_alerts
 from tests.conftest import REPO
 
 
@@ -63,12 +65,20 @@ def test_landing_sensor_can_refresh_downstream(local_home, project):
     assert request.tags["etl_assets/new_files"] == "1"
 
 
-def test_landing_sensor_says_why_it_skips_on_databricks(local_home, monkeypatch):
-    monkeypatch.setenv("ETL_ASSETS_ENGINE", "databricks")
+def test_a_file_moved_in_with_an_old_modification_time_still_counts(local_home):
     repo = build_definitions(REPO / "config.yml").get_repository_def()
+    folder = local_home.landing / "orders"
+    folder.mkdir(parents=True)
+    (folder / "first.json").write_text("{}\n")
     with instance_for_test() as instance:
-        result = tick(repo, instance)
-    assert "watching a workspace volume is not implemented yet" in result.skip_message
+        first = tick(repo, instance)
+        assert len(first.run_requests) == 1
+        moved = folder / "old.json"
+        moved.write_text("{}\n")
+        two_days_ago = time.time() - 2 * 86400
+        os.utime(moved, (two_days_ago, two_days_ago))  # as `mv` or `cp -p` of an old file leaves it
+        second = tick(repo, instance, first.cursor)
+    assert [r.tags["etl_assets/new_files"] for r in second.run_requests] == ["1"]
 
 
 def test_automation_conditions_from_config(project):

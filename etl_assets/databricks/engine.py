@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, Failure, MaterializeRe
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidState, ResourceConflict
 
+from etl_assets.config import Expectation
 from etl_assets.databricks.client import DatabricksApiError, api_errors, call, workspace_client
 from etl_assets.databricks.events import EventReader
 from etl_assets.databricks.lookup import resolve_pipeline_id
@@ -237,20 +238,8 @@ class DatabricksEngine:
     def _checks(request: RefreshRequest, progress: dict[str, TableProgress], reported: list[str],
                 update_id: str) -> Iterator[AssetCheckResult]:
         for table in reported:
-            for expectation in request.config.table(table).expectations:
-                severity = AssetCheckSeverity.ERROR if expectation.action == "fail" else AssetCheckSeverity.WARN
-                counts = progress[table].expectations.get(expectation.name)
-                metadata: dict[str, Any] = {"action": expectation.action, "condition": expectation.condition,
-                                            "update_id": update_id}
-                if counts is None:
-                    metadata["error"] = f"update {update_id} reported no results for expectation '{expectation.name}'"
-                    yield AssetCheckResult(asset_key=request.asset_keys[table], check_name=expectation.name,
-                                           passed=False, severity=severity, metadata=metadata)
-                    continue
-                yield AssetCheckResult(
-                    asset_key=request.asset_keys[table], check_name=expectation.name, passed=counts[1] == 0,
-                    severity=severity, metadata={**metadata, "passed_records": counts[0], "failed_records": counts[1]},
-                )
+            for outcome in expectation_outcomes(request.config.table(table).expectations, progress[table], update_id):
+                yield AssetCheckResult(asset_key=request.asset_keys[table], **outcome)
 
     def _stop(self, w: WorkspaceClient, pipeline_id: str, update_id: str, context: Any) -> None:
         """The run ended before the update: stop the update we started, if it still runs."""
@@ -291,6 +280,29 @@ def materialization_metadata(record: TableProgress, update_id: str, pipeline_id:
         "full_refresh": full_refresh,
         "engine": "databricks",
     }
+
+
+def expectation_outcomes(expectations: Sequence[Expectation], record: TableProgress, update_id: str,
+                         missing_fails: bool = True) -> list[dict[str, Any]]:
+    """check_name, passed, severity and metadata of each expectation, from what an update reported.
+
+    An expectation the update said nothing about fails (`missing_fails`), or is left out.
+    """
+    outcomes = []
+    for expectation in expectations:
+        severity = AssetCheckSeverity.ERROR if expectation.action == "fail" else AssetCheckSeverity.WARN
+        counts = record.expectations.get(expectation.name)
+        metadata: dict[str, Any] = {"action": expectation.action, "condition": expectation.condition,
+                                    "update_id": update_id}
+        if counts is None:
+            if missing_fails:
+                metadata["error"] = f"update {update_id} reported no results for expectation '{expectation.name}'"
+                outcomes.append({"check_name": expectation.name, "passed": False, "severity": severity,
+                                 "metadata": metadata})
+            continue
+        outcomes.append({"check_name": expectation.name, "passed": counts[1] == 0, "severity": severity,
+                         "metadata": {**metadata, "passed_records": counts[0], "failed_records": counts[1]}})
+    return outcomes
 
 
 def link_hint(w: WorkspaceClient, pipeline_id: str) -> str:

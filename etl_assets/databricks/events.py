@@ -21,6 +21,18 @@ class EventReader:
         self.last_timestamp: str | None = None
         self._seen_at_last: set[str] = set()  # ids at `last_timestamp`, in case the API repeats one
 
+    @property
+    def position(self) -> dict[str, Any]:
+        """Where reading stopped, to resume in another process (a sensor's cursor)."""
+        return {"after": self.last_timestamp, "ids": sorted(self._seen_at_last)}
+
+    @classmethod
+    def resume(cls, w: WorkspaceClient, pipeline_id: str, update_id: str, position: dict[str, Any]) -> EventReader:
+        reader = cls(w, pipeline_id, update_id)
+        reader.last_timestamp = position.get("after")
+        reader._seen_at_last = set(position.get("ids") or [])
+        return reader
+
     def read_new(self) -> list[dict[str, Any]]:
         """Events newer than the last read (only those are fetched)."""
         condition = f"update_id = '{self.update_id}'"

@@ -1,117 +1,153 @@
-"""The pipeline observer: updates Dagster did not start, reported as materializations.
+"""Pipeline updates Dagster did not start, reported as materializations, each exactly once.
 
 The bundle's job, a manual refresh in the workspace UI or a schedule in Databricks refresh
-tables too; the observer reads each finished update's event log once and records what it
-refreshed, with the same metadata as our own runs, so the asset graph tells the truth.
+tables too. A triggered update is read once it has ended; a continuous pipeline's update never
+ends, so it is read as it goes: each tick reports what the update refreshed since the last one.
+The sensor's cursor keeps, per pipeline, the updates already reported and where reading of
+running ones stopped.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from typing import Any
 
-from dagster import (
-    AssetKey,
-    AssetMaterialization,
-    DefaultSensorStatus,
-    RunsFilter,
-    SensorDefinition,
-    SensorEvaluationContext,
-    SensorResult,
-    SkipReason,
-    sensor,
-)
+from dagster import AssetCheckEvaluation, AssetKey, AssetMaterialization, RunsFilter, SensorEvaluationContext
 
-from etl_assets.config import ProjectConfig
+from etl_assets.config import Pipeline, ProjectConfig
 from etl_assets.databricks.client import call, workspace_client
 from etl_assets.databricks.engine import (
     TERMINAL,
     UPDATE_TAG_PREFIX,
     DatabricksEngine,
     TableProgress,
+    expectation_outcomes,
     materialization_metadata,
     update_link,
 )
 from etl_assets.databricks.events import EventReader
 from etl_assets.databricks.lookup import resolve_pipeline_id
 from etl_assets.databricks.settings import DatabricksSettings
-from etl_assets.engines import selected_engine_name
 
-OBSERVER = "pipeline_observer"
-REMEMBERED = 200  # processed update ids kept per pipeline in the cursor
+REMEMBERED = 200  # reported update ids kept per pipeline in the cursor
+LISTED = 25  # most recent updates looked at per pipeline and tick
+
+AssetEvent = AssetMaterialization | AssetCheckEvaluation
 
 
-def build_pipeline_observer(config: ProjectConfig, keys: dict[str, AssetKey]) -> SensorDefinition:
-    """A sensor reporting finished updates that no Dagster run of ours started, each once."""
+@dataclass
+class DatabricksObserver:
+    """One tick of the observer against the workspace: events to record and the next cursor."""
 
-    @sensor(name=OBSERVER, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
-            description="Reports pipeline updates started outside Dagster as materializations")
-    def observer(context: SensorEvaluationContext) -> SensorResult | SkipReason:
-        engine = selected_engine_name()
-        if engine != "databricks":
-            return SkipReason("the pipeline observer follows Databricks pipelines (ETL_ASSETS_ENGINE=databricks); "
-                              "on the local engine, runs made outside Dagster are not observed yet")
+    config: ProjectConfig
+    keys: dict[str, AssetKey]
+    context: SensorEvaluationContext
+
+    def tick(self, cursor: dict[str, Any]) -> tuple[list[AssetEvent], dict[str, Any]]:
         w = workspace_client(DatabricksSettings.from_env())
-        processed: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
-        events: list[AssetMaterialization] = []
-        for pipeline in config.pipelines.values():
-            tables = [t.name for t in config.tables_of(pipeline.key)]
-            if not tables:
+        events: list[AssetEvent] = []
+        for pipeline in self.config.pipelines.values():
+            if not self.config.tables_of(pipeline.key):
                 continue
-            pipeline_id = resolve_pipeline_id(w, pipeline)
-            seen = processed.setdefault(pipeline.key, [])
-            listing = call(w.config, f"listing updates of '{pipeline.name}'",
-                           lambda pid=pipeline_id: w.pipelines.list_updates(pid, max_results=25))
-            finished = [u for u in reversed(listing.updates or [])
-                        if u.state is not None and u.state.value in TERMINAL and u.update_id not in seen]
-            for update in finished:
-                seen.append(update.update_id)
-                if _ours(context, pipeline.key, update.update_id):
+            state = _pipeline_state(cursor.get(pipeline.key))
+            events += self._pipeline(w, pipeline, state)
+            cursor[pipeline.key] = state
+        return events, cursor
+
+    def _pipeline(self, w: Any, pipeline: Pipeline, state: dict[str, Any]) -> list[AssetEvent]:
+        tables = [t.name for t in self.config.tables_of(pipeline.key)]
+        pipeline_id = resolve_pipeline_id(w, pipeline)
+        listing = call(w.config, f"listing updates of '{pipeline.name}'",
+                       lambda: w.pipelines.list_updates(pipeline_id, max_results=LISTED))
+        updates = list(reversed(listing.updates or []))  # oldest first
+        done, reading = state["done"], state["reading"]
+        events: list[AssetEvent] = []
+        for update in updates:
+            update_id = update.update_id
+            status = update.state.value if update.state is not None else None
+            if update_id in done or status is None:
+                continue
+            finished = status in TERMINAL
+            if not pipeline.continuous:
+                # A triggered update is reported whole once it has ended, unless a run of ours
+                # started it (that run reported it as it went).
+                if not finished:
                     continue
-                events += _materializations(w, pipeline_id, update.update_id, tables, keys, context)
-            del seen[:-REMEMBERED]
-        cursor = json.dumps(processed, sort_keys=True)
-        if not events:
-            return SensorResult(skip_reason="no finished update started outside Dagster", cursor=cursor)
-        return SensorResult(asset_events=events, cursor=cursor)
+                done.append(update_id)
+                if self._ours(pipeline.key, update_id):
+                    continue
+                reader = EventReader(w, pipeline_id, update_id)
+            else:
+                # A continuous update is only ever reported here, whoever started it.
+                position = reading.get(update_id)
+                reader = (EventReader.resume(w, pipeline_id, update_id, position) if position
+                          else EventReader(w, pipeline_id, update_id))
+            events += self._report(w, pipeline, pipeline_id, update_id, reader.read_new(), tables)
+            if not pipeline.continuous:
+                continue
+            if finished:
+                done.append(update_id)
+                reading.pop(update_id, None)
+            else:
+                reading[update_id] = reader.position
+        listed = {u.update_id for u in updates}
+        for update_id in [u for u in reading if u not in listed]:
+            # Gone from the listing without being seen to end: nothing more can be read of it.
+            reading.pop(update_id)
+        del done[:-REMEMBERED]
+        return events
 
-    return observer
+    def _ours(self, pipeline_key: str, update_id: str) -> bool:
+        runs = self.context.instance.get_run_records(
+            RunsFilter(tags={f"{UPDATE_TAG_PREFIX}{pipeline_key}": update_id}), limit=1)
+        return bool(runs)
+
+    def _report(self, w: Any, pipeline: Pipeline, pipeline_id: str, update_id: str, slice_: list[dict],
+                tables: list[str]) -> list[AssetEvent]:
+        """What these events of an update refreshed: a table whose flow completed, or, in a
+        continuous update, a table whose flow wrote rows (the metrics are this slice's)."""
+        if not slice_:
+            return []
+        progress = {t: TableProgress() for t in tables}
+        completed: set[str] = set()
+        log = _QuietLog(self.context.log)
+        for event in slice_:
+            DatabricksEngine._apply(event, progress, [], log)
+            flow = (event.get("details") or {}).get("flow_progress") or {}
+            if flow.get("status") == "COMPLETED":
+                completed.add((event.get("origin") or {}).get("dataset_name"))
+        refreshed = [t for t in tables
+                     if t in completed or (pipeline.continuous and any(progress[t].metrics.values()))]
+        if not refreshed:
+            return []
+        link = update_link(w, pipeline_id, update_id)
+        self.context.log.info(f"update {update_id} of pipeline '{pipeline.name}' refreshed {', '.join(refreshed)}")
+        events: list[AssetEvent] = []
+        for table in refreshed:
+            metadata = {**materialization_metadata(progress[table], update_id, pipeline_id, link, False),
+                        "observed": True}
+            if pipeline.continuous:
+                metadata["continuous"] = True
+            events.append(AssetMaterialization(asset_key=self.keys[table], metadata=metadata))
+            for outcome in expectation_outcomes(self.config.table(table).expectations, progress[table], update_id,
+                                                missing_fails=False):
+                events.append(AssetCheckEvaluation(asset_key=self.keys[table], **outcome))
+        return events
 
 
-def _ours(context: SensorEvaluationContext, pipeline_key: str, update_id: str) -> bool:
-    runs = context.instance.get_run_records(RunsFilter(tags={f"{UPDATE_TAG_PREFIX}{pipeline_key}": update_id}), limit=1)
-    return bool(runs)
-
-
-def _materializations(w: Any, pipeline_id: str, update_id: str, tables: list[str], keys: dict[str, AssetKey],
-                      context: SensorEvaluationContext) -> list[AssetMaterialization]:
-    progress = {t: TableProgress() for t in tables}
-    log = _Quiet(context)
-    for event in EventReader(w, pipeline_id, update_id).read_new():
-        DatabricksEngine._apply(event, progress, [], log)
-    link = update_link(w, pipeline_id, update_id)
-    refreshed = [t for t in tables if progress[t].status == "COMPLETED"]
-    if refreshed:
-        context.log.info(f"update {update_id} of {pipeline_id}, started outside Dagster, refreshed {', '.join(refreshed)}")
-    return [
-        AssetMaterialization(
-            asset_key=keys[t],
-            metadata={**materialization_metadata(progress[t], update_id, pipeline_id, link, False),
-                      "observed": True},
-        )
-        for t in refreshed
-    ]
-
-
-class _Quiet:
-    """A context whose log keeps per-table progress lines out of the sensor's log."""
-
-    def __init__(self, context: SensorEvaluationContext):
-        self.log = _QuietLog(context.log)
+def _pipeline_state(saved: Any) -> dict[str, Any]:
+    """A pipeline's part of the cursor; an older cursor held only the list of reported updates."""
+    if isinstance(saved, list):
+        return {"done": saved, "reading": {}}
+    saved = saved or {}
+    return {"done": list(saved.get("done", [])), "reading": dict(saved.get("reading", {}))}
 
 
 class _QuietLog:
+    """A log that keeps per-table progress lines out of the sensor's log, errors as warnings."""
+
     def __init__(self, log: Any):
+        self.log = self
         self._log = log
 
     def info(self, message: str) -> None:

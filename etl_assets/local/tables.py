@@ -41,6 +41,26 @@ def parquet_files(location: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in location.rglob("*.parquet") if not p.name.startswith((".", "_"))}
 
 
+def table_version(location: Path) -> str | None:
+    """The table's last commit: it changes each time Spark commits a write, and only then.
+
+    A streaming table's commit is the newest entry of its `_spark_metadata` log, a batch-written
+    one is its `_SUCCESS` marker; the modification time tells a rewrite (or a full refresh
+    starting over at batch 0) apart. None while nothing is committed.
+    """
+    log = location / "_spark_metadata"
+    if log.is_dir():
+        batches = [(int(p.name.split(".")[0]), p) for p in log.iterdir() if p.name.split(".")[0].isdigit()]
+        if not batches:
+            return None
+        number, entry = max(batches)
+        return f"batch:{number}:{entry.stat().st_mtime_ns}"
+    marker = location / "_SUCCESS"
+    if marker.is_file():
+        return f"commit:{marker.stat().st_mtime_ns}"
+    return None
+
+
 def rule_counts(location: Path, before: dict[Path, int]) -> dict[str, tuple[int, int]]:
     """(passed, failed) per rule column, over the files written since `before` was taken."""
     import pyarrow.parquet as pq
