@@ -31,7 +31,7 @@ def build_pipeline_observer(config: ProjectConfig, keys: dict[str, AssetKey]) ->
             events, cursor["databricks"] = DatabricksObserver(config, keys, context).tick(cursor.get("databricks", {}))
             nothing = "no update started outside Dagster has refreshed tables since the last tick"
         else:
-            from etl_assets.local.observer import LocalObserver
+            from etl_assets.local_observer import LocalObserver
 
             events, cursor["local"] = LocalObserver(config, keys, context).tick(cursor.get("local", {}))
             nothing = "no table was changed outside Dagster since the last tick"
