@@ -16,7 +16,7 @@ from dagster import AssetKey, AssetMaterialization, DagsterRunStatus, MetadataVa
 
 from etl_assets.config import ProjectConfig
 from etl_assets.local.home import LocalHome
-from etl_assets.local.tables import count_rows, table_version
+from etl_assets.local.tables import count_rows, table_version, version_time
 
 IN_PROGRESS = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
                DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
@@ -49,7 +49,7 @@ class LocalObserver:
             if key in busy:
                 continue  # the run will record it; look again once it has ended
             cursor[table.name] = version
-            if self._recorded_version(key) == version:
+            if self._recorded(key, version):
                 continue
             self.context.log.info(f"{table.name} was changed outside Dagster (version {version})")
             metadata: dict[str, Any] = {
@@ -72,9 +72,13 @@ class LocalObserver:
             busy |= set(run.asset_selection)
         return busy
 
-    def _recorded_version(self, key: AssetKey) -> str | None:
+    def _recorded(self, key: AssetKey, version: str) -> bool:
+        """Whether the latest materialization accounts for this version of the table."""
         event = self.context.instance.get_latest_materialization_event(key)
         if event is None or event.asset_materialization is None:
-            return None
-        value = event.asset_materialization.metadata.get("table_version")
-        return getattr(value, "value", value)
+            return False
+        recorded = event.asset_materialization.metadata.get("table_version")
+        if recorded is not None:
+            return getattr(recorded, "value", recorded) == version
+        # Recorded by a release that did not note versions: it covers commits made before it.
+        return event.timestamp >= version_time(version)

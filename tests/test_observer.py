@@ -187,7 +187,10 @@ def test_local_tables_changed_outside_dagster_are_reported_once(local_home):
         assert after_ours.asset_events == []
 
         # While a run that may write the table is in progress, the observer waits for it.
-        run_outside_dagster(config, ["numbers_silver"])
+        run_outside_dagster(config, ["numbers_silver", "numbers_gold"])
+        # A materialization recorded without a version (by an earlier release) covers the
+        # commits made before it.
+        instance.report_runless_asset_event(AssetMaterialization(AssetKey("numbers_gold")))
         busy = DagsterRun(job_name="__ASSET_JOB", run_id=make_new_run_id(), status=DagsterRunStatus.STARTED,
                           asset_selection=frozenset({AssetKey("numbers_silver")}))
         instance.add_run(busy)

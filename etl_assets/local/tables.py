@@ -61,6 +61,11 @@ def table_version(location: Path) -> str | None:
     return None
 
 
+def version_time(version: str) -> float:
+    """When the commit a `table_version` names was made, in seconds since the epoch."""
+    return int(version.rsplit(":", 1)[1]) / 1e9
+
+
 def rule_counts(location: Path, before: dict[Path, int]) -> dict[str, tuple[int, int]]:
     """(passed, failed) per rule column, over the files written since `before` was taken."""
     import pyarrow.parquet as pq
