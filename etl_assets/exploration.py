@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl_assets.pipeline_conf import is_data_file
+
 
 @dataclass
 class LandingProfile:
@@ -32,7 +34,7 @@ def profile_landing(folder: Path, count_values_of: str | None = None) -> Landing
     if not folder.exists():
         return profile
     for path in sorted(folder.glob("*.json")):
-        if path.name.startswith((".", "_")):
+        if not is_data_file(path.name):
             continue
         profile.files += 1
         with path.open(encoding="utf-8") as lines:

@@ -30,16 +30,11 @@ from etl_assets.engines import selected_engine_name
 from etl_assets.errors import EtlAssetsError
 from etl_assets.graph import TableGraph
 from etl_assets.local.home import LocalHome
-from etl_assets.pipeline_conf import LANDING_CONF
+from etl_assets.pipeline_conf import LANDING_CONF, is_data_file
 
 LANDING_SENSOR = "landing_files"
 VOLUME_ENV_VAR = "ETL_ASSETS_LANDING_VOLUME"
 WINDOW_MS = 3_600_000  # files arriving up to an hour behind the newest one seen still count
-
-
-def is_data_file(name: str) -> bool:
-    """Hidden and temporary files (`.x`, `_x`) are not data yet; writers rename them when done."""
-    return not name.startswith((".", "_"))
 
 
 def local_listing(folder: Path) -> dict[str, int]:
@@ -88,6 +83,20 @@ def volume_listing(w: Any, directory: str) -> dict[str, int] | None:
     return listing
 
 
+def directory_exists(w: Any, directory: str) -> bool:
+    """One request: the first page of the directory, at most one entry."""
+    from databricks.sdk.errors import NotFound
+
+    from etl_assets.databricks.client import api_errors
+
+    with api_errors(w.config, f"listing {directory}"):
+        try:
+            next(iter(w.files.list_directory_contents(directory, page_size=1)), None)
+        except NotFound:
+            return False
+    return True
+
+
 def new_files(listing: dict[str, int], state: Any) -> tuple[list[str], dict[str, Any]]:
     """The files of `listing` not seen before, and the source's next cursor state."""
     if isinstance(state, list):  # a cursor from before arrival times: every name it held was seen
@@ -110,6 +119,7 @@ class _Folders:
         self.engine = engine
         self._w: Any = None
         self._roots: dict[str, str] = {}
+        self._checked: set[str] = set()  # volume roots known to exist in this tick
 
     def listing(self, source_path: str, pipeline_key: str) -> tuple[str, dict[str, int]]:
         if self.engine == "local":
@@ -120,11 +130,12 @@ class _Folders:
         listing = volume_listing(self._client(), directory)
         if listing is None:
             # No folder for this source yet is normal; no volume at all is a mistake to report.
-            if volume_listing(self._client(), root) is None:
+            if root not in self._checked and not directory_exists(self._client(), root):
                 raise EtlAssetsError(
                     f"the landing volume {root} does not exist or cannot be listed: deploy the bundle "
                     f"(resources/foundation.yml creates it) or set {VOLUME_ENV_VAR} to the volume the pipelines read"
                 )
+            self._checked.add(root)
             return directory, {}
         return directory, listing
 

@@ -1,4 +1,4 @@
-"""Pipeline configuration keys shared by the runners and the transformation helpers."""
+"""Conventions shared by the runners, the transformation helpers and the sensors."""
 
 ENGINE_CONF = "etl_assets.engine"
 LANDING_CONF = "etl_assets.landing_path"
@@ -8,3 +8,8 @@ QUALITY_PREFIX = "etl_quality__"
 def quality_dataset_name(table: str) -> str:
     """The local companion dataset holding a table's per-row expectation results."""
     return f"{QUALITY_PREFIX}{table}"
+
+
+def is_data_file(name: str) -> bool:
+    """Spark's rule: names starting with `.` or `_` are hidden (temporary, metadata, not landed yet)."""
+    return not name.startswith((".", "_"))

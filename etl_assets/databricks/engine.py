@@ -35,6 +35,7 @@ class TableProgress:
     dropped_records: int = 0
     expectations: dict[str, list[int]] = field(default_factory=dict)  # name -> [passed, failed]
     errors: list[str] = field(default_factory=list)
+    completed: bool = False  # a flow of the table completed in these events (its last status may differ)
 
 
 class DatabricksEngine:
@@ -71,7 +72,7 @@ class DatabricksEngine:
             while True:
                 state = self._state(w, pipeline_id, update_id, context)
                 for event in reader.read_new():
-                    self._apply(event, progress, run_errors, context)
+                    apply_event(event, progress, run_errors, context.log)
                 yield from self._ready(request, graph, selected, progress, reported, update_id, pipeline_id, link)
                 if state in TERMINAL:
                     break
@@ -117,7 +118,7 @@ class DatabricksEngine:
             return
         progress: dict[str, TableProgress] = {t: TableProgress() for t in selected}
         for event in EventReader(w, pipeline_id, update_id).read_new():
-            self._apply(event, progress, [], context)
+            apply_event(event, progress, [], context.log)
         link = update_link(w, pipeline_id, update_id)
         refreshed = [t for t in selected if progress[t].status in ("COMPLETED", "RUNNING", "IDLE")
                      and progress[t].metrics]
@@ -189,36 +190,6 @@ class DatabricksEngine:
                 self.sleep(self.settings.poll_seconds)
 
     @staticmethod
-    def _apply(event: dict, progress: dict[str, TableProgress], run_errors: list[str], context: Any) -> None:
-        origin = event.get("origin") or {}
-        table = origin.get("dataset_name")
-        errors = [e.get("message", "") for e in ((event.get("error") or {}).get("exceptions") or [])]
-        if event.get("level") == "ERROR" or errors:
-            text = "; ".join(m for m in errors if m) or event.get("message", "")
-            if table in progress:
-                progress[table].errors.append(f"{table}: {text}")
-            else:
-                run_errors.append(text)
-            context.log.error(f"{table or 'pipeline'}: {text}")
-        flow = (event.get("details") or {}).get("flow_progress")
-        if event.get("event_type") != "flow_progress" or not flow or table not in progress:
-            if event.get("event_type") == "update_progress":
-                context.log.info(event.get("message", ""))
-            return
-        record = progress[table]
-        record.status = flow.get("status", record.status)
-        context.log.info(f"{table}: {record.status}")
-        metrics = flow.get("metrics") or {}
-        for key, value in metrics.items():
-            record.metrics[key] = record.metrics.get(key, 0) + (value or 0)
-        quality = flow.get("data_quality") or {}
-        record.dropped_records += quality.get("dropped_records") or 0
-        for expectation in quality.get("expectations") or []:
-            counts = record.expectations.setdefault(expectation.get("name"), [0, 0])
-            counts[0] += expectation.get("passed_records") or 0
-            counts[1] += expectation.get("failed_records") or 0
-
-    @staticmethod
     def _ready(request: RefreshRequest, graph: TableGraph, selected: list[str], progress: dict[str, TableProgress],
                reported: list[str], update_id: str, pipeline_id: str, link: str,
                final: bool = False) -> Iterator[MaterializeResult]:
@@ -250,6 +221,38 @@ class DatabricksEngine:
                 context.log.warning(f"stopped update {update_id} of pipeline {pipeline_id}")
         except Exception as exc:  # the run is ending anyway; say what could not be done
             context.log.error(f"could not stop update {update_id} of pipeline {pipeline_id}: {exc}")
+
+
+def apply_event(event: dict, progress: dict[str, TableProgress], run_errors: list[str], log: Any) -> None:
+    """Fold one event-log event into the tables' progress; errors of no table go to `run_errors`."""
+    origin = event.get("origin") or {}
+    table = origin.get("dataset_name")
+    errors = [e.get("message", "") for e in ((event.get("error") or {}).get("exceptions") or [])]
+    if event.get("level") == "ERROR" or errors:
+        text = "; ".join(m for m in errors if m) or event.get("message", "")
+        if table in progress:
+            progress[table].errors.append(f"{table}: {text}")
+        else:
+            run_errors.append(text)
+        log.error(f"{table or 'pipeline'}: {text}")
+    flow = (event.get("details") or {}).get("flow_progress")
+    if event.get("event_type") != "flow_progress" or not flow or table not in progress:
+        if event.get("event_type") == "update_progress":
+            log.info(event.get("message", ""))
+        return
+    record = progress[table]
+    record.status = flow.get("status", record.status)
+    record.completed = record.completed or record.status == "COMPLETED"
+    log.info(f"{table}: {record.status}")
+    metrics = flow.get("metrics") or {}
+    for key, value in metrics.items():
+        record.metrics[key] = record.metrics.get(key, 0) + (value or 0)
+    quality = flow.get("data_quality") or {}
+    record.dropped_records += quality.get("dropped_records") or 0
+    for expectation in quality.get("expectations") or []:
+        counts = record.expectations.setdefault(expectation.get("name"), [0, 0])
+        counts[0] += expectation.get("passed_records") or 0
+        counts[1] += expectation.get("failed_records") or 0
 
 
 UPDATE_TAG_PREFIX = "etl_assets/update."

@@ -19,8 +19,8 @@ from etl_assets.databricks.client import call, workspace_client
 from etl_assets.databricks.engine import (
     TERMINAL,
     UPDATE_TAG_PREFIX,
-    DatabricksEngine,
     TableProgress,
+    apply_event,
     expectation_outcomes,
     materialization_metadata,
     update_link,
@@ -47,15 +47,15 @@ class DatabricksObserver:
         w = workspace_client(DatabricksSettings.from_env())
         events: list[AssetEvent] = []
         for pipeline in self.config.pipelines.values():
-            if not self.config.tables_of(pipeline.key):
+            tables = [t.name for t in self.config.tables_of(pipeline.key)]
+            if not tables:
                 continue
             state = _pipeline_state(cursor.get(pipeline.key))
-            events += self._pipeline(w, pipeline, state)
+            events += self._pipeline(w, pipeline, tables, state)
             cursor[pipeline.key] = state
         return events, cursor
 
-    def _pipeline(self, w: Any, pipeline: Pipeline, state: dict[str, Any]) -> list[AssetEvent]:
-        tables = [t.name for t in self.config.tables_of(pipeline.key)]
+    def _pipeline(self, w: Any, pipeline: Pipeline, tables: list[str], state: dict[str, Any]) -> list[AssetEvent]:
         pipeline_id = resolve_pipeline_id(w, pipeline)
         listing = call(w.config, f"listing updates of '{pipeline.name}'",
                        lambda: w.pipelines.list_updates(pipeline_id, max_results=LISTED))
@@ -109,15 +109,11 @@ class DatabricksObserver:
         if not slice_:
             return []
         progress = {t: TableProgress() for t in tables}
-        completed: set[str] = set()
         log = _QuietLog(self.context.log)
         for event in slice_:
-            DatabricksEngine._apply(event, progress, [], log)
-            flow = (event.get("details") or {}).get("flow_progress") or {}
-            if flow.get("status") == "COMPLETED":
-                completed.add((event.get("origin") or {}).get("dataset_name"))
+            apply_event(event, progress, [], log)
         refreshed = [t for t in tables
-                     if t in completed or (pipeline.continuous and any(progress[t].metrics.values()))]
+                     if progress[t].completed or (pipeline.continuous and any(progress[t].metrics.values()))]
         if not refreshed:
             return []
         link = update_link(w, pipeline_id, update_id)
@@ -147,7 +143,6 @@ class _QuietLog:
     """A log that keeps per-table progress lines out of the sensor's log, errors as warnings."""
 
     def __init__(self, log: Any):
-        self.log = self
         self._log = log
 
     def info(self, message: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from etl_assets.errors import EtlAssetsError
+from etl_assets.pipeline_conf import is_data_file
 
 
 def read_rows(location: Path, limit: int | None = None) -> tuple[list[str], list[dict[str, Any]]]:
@@ -38,7 +39,7 @@ def parquet_files(location: Path) -> dict[Path, int]:
     """The data files of a table with their modification times (to tell new files apart)."""
     if not location.exists():
         return {}
-    return {p: p.stat().st_mtime_ns for p in location.rglob("*.parquet") if not p.name.startswith((".", "_"))}
+    return {p: p.stat().st_mtime_ns for p in location.rglob("*.parquet") if is_data_file(p.name)}
 
 
 def table_version(location: Path) -> str | None:
