@@ -40,7 +40,7 @@ start = time.perf_counter()
 VARIANTS = {
     "dagster floor": """
 import yaml
-from etl_assets.config import LAYERS
+from etl_assets.project.config import LAYERS
 doc = yaml.load(open(config_path), Loader=yaml.CSafeLoader)
 specs = [dg.AssetSpec(t["name"], deps=t["depends_on"], group_name=t["layer"], tags={x: "" for x in t["tags"]})
          for t in doc["tables"]]
@@ -50,8 +50,8 @@ def all_tables(context):
 defs = dg.Definitions(assets=[all_tables])
 """,
     "job per schedule": """
-from etl_assets.config import load_config
-from etl_assets.assets import build_table_assets
+from etl_assets.project.config import load_config
+from etl_assets.dagster.assets import build_table_assets
 config = load_config(config_path)
 assets = build_table_assets(config)
 jobs = [dg.define_asset_job(f"{s.name}_job", selection=dg.AssetSelection.from_string(s.selection))
@@ -60,7 +60,7 @@ schedules = [dg.ScheduleDefinition(name=s.name, cron_schedule=s.cron, job=j) for
 defs = dg.Definitions(assets=assets, schedules=schedules)
 """,
     "etl_assets": """
-from etl_assets.factory import build_definitions
+from etl_assets.dagster.definitions import build_definitions
 defs = build_definitions(config_path)
 """,
 }

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from etl_assets import __version__
-from etl_assets.config import ProjectConfig, load_config
+from etl_assets.project.config import ProjectConfig, load_config
 from etl_assets.errors import ConfigError, EtlAssetsError
-from etl_assets.graph import TableGraph
+from etl_assets.project.graph import TableGraph
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,7 +82,7 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from etl_assets.bundle import BUNDLE_FILE, check_bundle, check_code
+    from etl_assets.project.bundle import BUNDLE_FILE, check_bundle, check_code
 
     config = load_config(args.config)
     problems = check_code(config) + check_bundle(config) + _schedule_problems(config) + _databricks_cli(config)
@@ -121,8 +121,8 @@ def _schedule_problems(config: ProjectConfig) -> list:
         print("note: Dagster is not installed; schedule selections were not checked "
               "(pip install 'etl-assets[dagster]')", file=sys.stderr)
         return []
-    from etl_assets.assets import build_table_assets
-    from etl_assets.schedules import check_schedules
+    from etl_assets.dagster.assets import build_table_assets
+    from etl_assets.dagster.schedules import check_schedules
 
     graph = Definitions(assets=build_table_assets(config)).resolve_asset_graph()
     return check_schedules(config, graph)
@@ -172,8 +172,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from etl_assets.datagen import generate
-    from etl_assets.local.home import LocalHome
+    from etl_assets.example.datagen import generate
+    from etl_assets.engines.local.home import LocalHome
 
     landing = Path(args.landing) if args.landing else LocalHome.for_project(load_config(args.config).root).landing
     for written in generate(landing, rows=args.rows, seed=args.seed):
@@ -182,9 +182,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _explore(args: argparse.Namespace) -> int:
-    from etl_assets.datagen import DATASETS
-    from etl_assets.exploration import explore
-    from etl_assets.local.home import LocalHome
+    from etl_assets.example.datagen import DATASETS
+    from etl_assets.example.exploration import explore
+    from etl_assets.engines.local.home import LocalHome
 
     landing = Path(args.landing) if args.landing else LocalHome.for_project(load_config(args.config).root).landing
     blocking = []
@@ -201,9 +201,9 @@ def _explore(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from etl_assets.local.home import LocalHome
-    from etl_assets.local.tables import read_rows
-    from etl_assets.validation import did_you_mean
+    from etl_assets.engines.local.home import LocalHome
+    from etl_assets.engines.local.tables import read_rows
+    from etl_assets.project.validation import did_you_mean
 
     config = load_config(args.config)
     if args.table not in config.table_names:
@@ -222,8 +222,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _stop_spark(args: argparse.Namespace) -> int:
-    from etl_assets.local.home import LocalHome
-    from etl_assets.local.runner import stop_warm_spark
+    from etl_assets.engines.local.home import LocalHome
+    from etl_assets.engines.local.runner import stop_warm_spark
 
     home = LocalHome.for_project(load_config(args.config).root)
     print("stopped the warm Spark server" if stop_warm_spark(home) else f"no warm Spark server running for {home.root}")

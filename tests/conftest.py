@@ -52,8 +52,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def local_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh ETL_ASSETS_HOME for one test; its warm Spark server is stopped afterwards."""
-    from etl_assets.local.home import LocalHome
-    from etl_assets.local.runner import stop_warm_spark
+    from etl_assets.engines.local.home import LocalHome
+    from etl_assets.engines.local.runner import stop_warm_spark
 
     home = LocalHome(tmp_path / "home")
     monkeypatch.setenv("ETL_ASSETS_HOME", str(home.root))

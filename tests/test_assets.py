@@ -12,11 +12,11 @@ from dagster import (
     materialize,
 )
 
-from etl_assets.assets import build_table_assets
-from etl_assets.config import load_config
+from etl_assets.dagster.assets import build_table_assets
+from etl_assets.project.config import load_config
 from etl_assets.errors import ConfigError
-from etl_assets.factory import build_definitions
-from etl_assets.translator import TableTranslator
+from etl_assets.dagster.definitions import build_definitions
+from etl_assets.dagster.translator import TableTranslator
 from tests.conftest import REPO
 
 
@@ -138,7 +138,7 @@ def names(keys) -> set[str]:
 def test_selection_through_dagsters_parser(asset_graph, config, selection, expected):
     assert names(AssetSelection.from_string(selection).resolve(asset_graph)) == expected
     if selection.startswith("tag:daily and tag:critical"):
-        from etl_assets.graph import TableGraph
+        from etl_assets.project.graph import TableGraph
 
         assert set(TableGraph(config).select_by_tags(["daily", "critical"], "all")) == expected
 

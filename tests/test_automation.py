@@ -20,10 +20,10 @@ from dagster import (
     materialize,
 )
 
-from etl_assets.alerts import failure_alerts
-from etl_assets.datagen import generate
+from etl_assets.dagster.alerts import failure_alerts
+from etl_assets.example.datagen import generate
 from etl_assets.errors import ConfigError
-from etl_assets.factory import build_definitions
+from etl_assets.dagster.definitions import build_definitions
 from tests.conftest import REPO
 
 

@@ -121,7 +121,7 @@ def test_dagster_asset_materialize_tag_daily_on_databricks_without_credentials_f
 
 @pytest.mark.slow
 def test_dagster_asset_materialize_tag_daily_runs_the_daily_tables_locally(local_home):
-    from etl_assets.datagen import generate
+    from etl_assets.example.datagen import generate
 
     generate(local_home.landing, rows=200, seed=4)
     result = _dagster("asset", "materialize", "-m", "etl_assets.definitions", "--select", "tag:daily")

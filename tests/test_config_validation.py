@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from etl_assets.config import load_config
+from etl_assets.project.config import load_config
 from etl_assets.errors import ConfigError
 
 GOOD_TABLE = "  - name: raw\n    layer: bronze\n"

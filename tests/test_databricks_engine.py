@@ -8,12 +8,12 @@ from types import SimpleNamespace
 import pytest
 from dagster import AssetKey, instance_for_test, materialize
 
-from etl_assets.assets import build_table_assets
-from etl_assets.config import load_config
-from etl_assets.databricks.client import DatabricksApiError
-from etl_assets.databricks.engine import DatabricksEngine
-from etl_assets.databricks.settings import DatabricksSettings
-from etl_assets.engines import RefreshRequest
+from etl_assets.dagster.assets import build_table_assets
+from etl_assets.project.config import load_config
+from etl_assets.engines.databricks.client import DatabricksApiError
+from etl_assets.engines.databricks.updates import DatabricksEngine
+from etl_assets.engines.databricks.settings import DatabricksSettings
+from etl_assets.engines.base import RefreshRequest
 from tests.conftest import REPO
 from tests.fake_databricks import FakeDatabricks, canceled, failing, long_running
 

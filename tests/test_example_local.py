@@ -7,11 +7,11 @@ from datetime import date
 import pytest
 from dagster import instance_for_test, materialize
 
-from etl_assets.assets import build_table_assets
-from etl_assets.config import load_config
-from etl_assets.datagen import generate
-from etl_assets.local.home import LocalHome
-from etl_assets.local.tables import read_rows
+from etl_assets.dagster.assets import build_table_assets
+from etl_assets.project.config import load_config
+from etl_assets.example.datagen import generate
+from etl_assets.engines.local.home import LocalHome
+from etl_assets.engines.local.tables import read_rows
 from tests import reference
 from tests.conftest import REPO
 
@@ -21,7 +21,7 @@ ROWS = 400
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    from etl_assets.local.runner import stop_warm_spark
+    from etl_assets.engines.local.runner import stop_warm_spark
 
     home = LocalHome(tmp_path_factory.mktemp("etl_home"))
     yield home

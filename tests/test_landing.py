@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dagster import AssetKey, instance_for_test, materialize
 
-from etl_assets.config import load_config
-from etl_assets.datagen import generate
-from etl_assets.exploration import profile_landing
-from etl_assets.factory import build_definitions
-from etl_assets.landing_assets import build_landing_definitions
+from etl_assets.project.config import load_config
+from etl_assets.example.datagen import generate
+from etl_assets.example.exploration import profile_landing
+from etl_assets.dagster.definitions import build_definitions
+from etl_assets.dagster.landing import build_landing_definitions
 from tests.conftest import REPO
 
 

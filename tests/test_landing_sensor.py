@@ -8,8 +8,8 @@ import json
 import pytest
 from dagster import build_sensor_context, instance_for_test
 
-from etl_assets.factory import build_definitions
-from etl_assets.landing_sensor import WINDOW_MS, new_files
+from etl_assets.dagster.definitions import build_definitions
+from etl_assets.dagster.landing_sensor import WINDOW_MS, new_files
 from tests.conftest import REPO
 from tests.fake_databricks import LANDING_VOLUME
 from tests.test_databricks_engine import fake  # noqa: F401  (the fake workspace fixture)

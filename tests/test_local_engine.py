@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from dagster import instance_for_test, materialize
 
-from etl_assets.assets import build_table_assets
-from etl_assets.config import load_config
-from etl_assets.local.progress import FlowEvent, RunEvent, parse_line
+from etl_assets.dagster.assets import build_table_assets
+from etl_assets.project.config import load_config
+from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
 from tests.conftest import REPO
 
 SCENARIO = REPO / "tests" / "scenarios" / "plain" / "config.yml"
@@ -52,7 +52,7 @@ def test_selected_tables_run_on_spark_and_report_row_counts(local_home, tmp_path
 
 @pytest.mark.slow
 def test_a_failing_table_fails_the_step_and_keeps_what_completed(local_home, monkeypatch):
-    from etl_assets.local.tables import count_rows
+    from etl_assets.engines.local.tables import count_rows
 
     assets = build_table_assets(load_config(SCENARIO))
     with instance_for_test() as instance:
@@ -76,8 +76,8 @@ def test_a_failing_table_fails_the_step_and_keeps_what_completed(local_home, mon
 
 
 def test_selection_maps_to_refresh_or_full_refresh(tmp_path, monkeypatch):
-    from etl_assets.local.home import LocalHome
-    from etl_assets.local.runner import LocalRunner
+    from etl_assets.engines.local.home import LocalHome
+    from etl_assets.engines.local.runner import LocalRunner
 
     runner = LocalRunner(load_config(SCENARIO), LocalHome(tmp_path / "home"))
     command = runner.command("numbers", ["numbers_bronze", "numbers_silver"], full_refresh=False)

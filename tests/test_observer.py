@@ -17,9 +17,9 @@ from dagster import (
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
 
-from etl_assets.assets import build_table_assets
-from etl_assets.config import load_config
-from etl_assets.factory import build_definitions
+from etl_assets.dagster.assets import build_table_assets
+from etl_assets.project.config import load_config
+from etl_assets.dagster.definitions import build_definitions
 from tests.conftest import REPO
 from tests.fake_databricks import continuous, successful
 from tests.test_databricks_engine import fake  # noqa: F401  (the fake workspace fixture)
@@ -162,7 +162,7 @@ PLAIN = REPO / "tests" / "scenarios" / "plain" / "config.yml"
 
 def run_outside_dagster(config, tables):
     """What `spark-pipelines run` by hand does: an update no Dagster run knows of."""
-    from etl_assets.local.runner import LocalRunner
+    from etl_assets.engines.local.runner import LocalRunner
 
     outcome = list(LocalRunner(config).run("numbers", tables))[-1]
     assert outcome.run_status == "COMPLETED", outcome.error_text()

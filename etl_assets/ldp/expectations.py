@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from etl_assets.ldp.runtime import engine
-from etl_assets.pipeline_conf import quality_dataset_name
+from etl_assets.conventions import quality_dataset_name
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

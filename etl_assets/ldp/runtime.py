@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from etl_assets.pipeline_conf import ENGINE_CONF, LANDING_CONF
+from etl_assets.conventions import ENGINE_CONF, LANDING_CONF
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

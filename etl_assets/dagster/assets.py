@@ -8,10 +8,10 @@ from typing import Any
 
 from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetsDefinition, Config, multi_asset
 
-from etl_assets.config import Pipeline, ProjectConfig
-from etl_assets.engines import RefreshRequest, get_engine
-from etl_assets.graph import TableGraph
-from etl_assets.translator import TableTranslator
+from etl_assets.project.config import Pipeline, ProjectConfig
+from etl_assets.engines.base import RefreshRequest, get_engine
+from etl_assets.project.graph import TableGraph
+from etl_assets.dagster.translator import TableTranslator
 
 
 class RefreshConfig(Config):

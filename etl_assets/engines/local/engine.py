@@ -9,13 +9,13 @@ from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, Failure, MaterializeResult, MetadataValue
 
-from etl_assets.engines import RefreshRequest
+from etl_assets.engines.base import RefreshRequest
 from etl_assets.errors import EngineUnavailableError
-from etl_assets.graph import TableGraph
-from etl_assets.local.home import LocalHome
-from etl_assets.local.progress import FlowEvent, RunEvent
-from etl_assets.local.runner import LocalRunner, RunOutcome
-from etl_assets.local.tables import (
+from etl_assets.project.graph import TableGraph
+from etl_assets.engines.local.home import LocalHome
+from etl_assets.engines.local.progress import FlowEvent, RunEvent
+from etl_assets.engines.local.runner import LocalRunner, RunOutcome
+from etl_assets.engines.local.tables import (
     count_rows,
     is_streaming_output,
     parquet_files,
@@ -24,7 +24,7 @@ from etl_assets.local.tables import (
     snapshot,
     table_version,
 )
-from etl_assets.pipeline_conf import quality_dataset_name
+from etl_assets.conventions import quality_dataset_name
 
 _TIME = "%Y-%m-%d %H:%M:%S"
 

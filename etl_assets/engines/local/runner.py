@@ -12,12 +12,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from etl_assets.config import ProjectConfig
+from etl_assets.project.config import ProjectConfig
 from etl_assets.errors import EngineUnavailableError
-from etl_assets.local.home import LocalHome
-from etl_assets.local.progress import FlowEvent, RunEvent, parse_line
-from etl_assets.local.spec import write_spec
-from etl_assets.pipeline_conf import quality_dataset_name
+from etl_assets.engines.local.home import LocalHome
+from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
+from etl_assets.engines.local.spec import write_spec
+from etl_assets.conventions import quality_dataset_name
 
 
 @dataclass

@@ -14,9 +14,9 @@ from typing import Any
 
 from dagster import AssetCheckEvaluation, AssetKey, AssetMaterialization, RunsFilter, SensorEvaluationContext
 
-from etl_assets.config import Pipeline, ProjectConfig
-from etl_assets.databricks.client import call, workspace_client
-from etl_assets.databricks.engine import (
+from etl_assets.project.config import Pipeline, ProjectConfig
+from etl_assets.engines.databricks.client import call, workspace_client
+from etl_assets.engines.databricks.updates import (
     TERMINAL,
     UPDATE_TAG_PREFIX,
     TableProgress,
@@ -25,9 +25,9 @@ from etl_assets.databricks.engine import (
     materialization_metadata,
     update_link,
 )
-from etl_assets.databricks.events import EventReader
-from etl_assets.databricks.lookup import resolve_pipeline_id
-from etl_assets.databricks.settings import DatabricksSettings
+from etl_assets.engines.databricks.events import EventReader
+from etl_assets.engines.databricks.lookup import resolve_pipeline_id
+from etl_assets.engines.databricks.settings import DatabricksSettings
 
 REMEMBERED = 200  # reported update ids kept per pipeline in the cursor
 LISTED = 25  # most recent updates looked at per pipeline and tick

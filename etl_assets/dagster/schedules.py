@@ -26,8 +26,8 @@ from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGra
 from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
 from dagster._utils.schedules import is_valid_cron_string
 
-from etl_assets.assets import RefreshConfig
-from etl_assets.config import ProjectConfig, Schedule
+from etl_assets.dagster.assets import RefreshConfig
+from etl_assets.project.config import ProjectConfig, Schedule
 from etl_assets.errors import ConfigProblem
 
 SCHEDULE_TAG = "etl_assets/schedule"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from databricks.sdk import WorkspaceClient
 
-from etl_assets.config import Pipeline
-from etl_assets.databricks.client import DatabricksApiError, call
+from etl_assets.project.config import Pipeline
+from etl_assets.engines.databricks.client import DatabricksApiError, call
 
 
 def resolve_pipeline_id(w: WorkspaceClient, pipeline: Pipeline) -> str:

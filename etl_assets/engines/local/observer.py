@@ -14,9 +14,9 @@ from typing import Any
 
 from dagster import AssetKey, AssetMaterialization, DagsterRunStatus, MetadataValue, RunsFilter, SensorEvaluationContext
 
-from etl_assets.config import ProjectConfig
-from etl_assets.local.home import LocalHome
-from etl_assets.local.tables import count_rows, table_version, version_time
+from etl_assets.project.config import ProjectConfig
+from etl_assets.engines.local.home import LocalHome
+from etl_assets.engines.local.tables import count_rows, table_version, version_time
 
 IN_PROGRESS = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
                DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]

@@ -26,12 +26,12 @@ from dagster import (
     multi_asset_check,
 )
 
-from etl_assets.config import ProjectConfig
-from etl_assets.datagen import DATASETS, generate
-from etl_assets.engines import selected_engine_name
+from etl_assets.project.config import ProjectConfig
+from etl_assets.example.datagen import DATASETS, generate
+from etl_assets.engines.base import selected_engine_name
 from etl_assets.errors import EngineUnavailableError
-from etl_assets.exploration import KNOWN, MAX_NULL_KEY_SHARE, MAX_UNPARSEABLE_SHARE, explore
-from etl_assets.local.home import LocalHome
+from etl_assets.example.exploration import KNOWN, MAX_NULL_KEY_SHARE, MAX_UNPARSEABLE_SHARE, explore
+from etl_assets.engines.local.home import LocalHome
 
 LANDING_GROUP = "landing"
 

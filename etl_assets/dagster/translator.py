@@ -7,7 +7,7 @@ from typing import Any
 
 from dagster import AssetCheckSpec, AssetKey, AssetSpec, AutomationCondition, MetadataValue
 
-from etl_assets.config import Expectation, ProjectConfig, Table
+from etl_assets.project.config import Expectation, ProjectConfig, Table
 
 
 class TableTranslator:
@@ -73,7 +73,7 @@ class TableTranslator:
 
     def get_source_key(self, table: Table) -> AssetKey | None:
         """The asset of the raw files a table reads (`source:` in config), if any."""
-        from etl_assets.landing_assets import raw_key
+        from etl_assets.dagster.landing import raw_key
 
         return raw_key(table.source.path) if table.source is not None else None
 

@@ -6,16 +6,16 @@ import os
 
 from dagster import Definitions
 
-from etl_assets.alerts import failure_alerts
-from etl_assets.assets import build_table_assets
-from etl_assets.config import load_config
+from etl_assets.dagster.alerts import failure_alerts
+from etl_assets.dagster.assets import build_table_assets
+from etl_assets.project.config import load_config
 from etl_assets.errors import ConfigError
-from etl_assets.graph import TableGraph
-from etl_assets.landing_assets import build_landing_definitions
-from etl_assets.landing_sensor import build_landing_sensor
-from etl_assets.observer import build_pipeline_observer
-from etl_assets.schedules import build_schedules, check_automation, check_schedules
-from etl_assets.translator import TableTranslator
+from etl_assets.project.graph import TableGraph
+from etl_assets.dagster.landing import build_landing_definitions
+from etl_assets.dagster.landing_sensor import build_landing_sensor
+from etl_assets.dagster.observer import build_pipeline_observer
+from etl_assets.dagster.schedules import build_schedules, check_automation, check_schedules
+from etl_assets.dagster.translator import TableTranslator
 
 
 def build_definitions(

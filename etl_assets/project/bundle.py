@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
-from etl_assets.config import ProjectConfig
+from etl_assets.project.config import ProjectConfig
 from etl_assets.errors import ConfigProblem
-from etl_assets.validation import did_you_mean
-from etl_assets.yaml_lines import key_line, load_yaml_with_lines
+from etl_assets.project.validation import did_you_mean
+from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
 
 BUNDLE_FILE = "databricks.yml"
 _VAR = re.compile(r"\$\{var\.([A-Za-z0-9_]+)\}")

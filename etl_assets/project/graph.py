@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
-from etl_assets.config import ProjectConfig
+from etl_assets.project.config import ProjectConfig
 
 TagMatch = Literal["all", "any"]
 

@@ -12,7 +12,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 from databricks.sdk.errors import DatabricksError, NotFound, PermissionDenied, Unauthenticated
 
-from etl_assets.databricks.settings import DatabricksSettings
+from etl_assets.engines.databricks.settings import DatabricksSettings
 from etl_assets.errors import EtlAssetsError
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from etl_assets.pipeline_conf import is_data_file
+from etl_assets.conventions import is_data_file
 
 
 @dataclass

@@ -11,8 +11,8 @@ import json
 
 from dagster import AssetKey, DefaultSensorStatus, SensorDefinition, SensorEvaluationContext, SensorResult, sensor
 
-from etl_assets.config import ProjectConfig
-from etl_assets.engines import selected_engine_name
+from etl_assets.project.config import ProjectConfig
+from etl_assets.engines.base import selected_engine_name
 
 OBSERVER = "pipeline_observer"
 
@@ -26,12 +26,12 @@ def build_pipeline_observer(config: ProjectConfig, keys: dict[str, AssetKey]) ->
         engine = selected_engine_name()
         cursor = _load(context.cursor)
         if engine == "databricks":
-            from etl_assets.databricks.observer import DatabricksObserver
+            from etl_assets.engines.databricks.observer import DatabricksObserver
 
             events, cursor["databricks"] = DatabricksObserver(config, keys, context).tick(cursor.get("databricks", {}))
             nothing = "no update started outside Dagster has refreshed tables since the last tick"
         else:
-            from etl_assets.local_observer import LocalObserver
+            from etl_assets.engines.local.observer import LocalObserver
 
             events, cursor["local"] = LocalObserver(config, keys, context).tick(cursor.get("local", {}))
             nothing = "no table was changed outside Dagster since the last tick"

@@ -6,7 +6,7 @@ from typing import Any
 
 from databricks.sdk import WorkspaceClient
 
-from etl_assets.databricks.client import call
+from etl_assets.engines.databricks.client import call
 
 PAGE_SIZE = 250
 

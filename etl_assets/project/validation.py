@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from etl_assets.config import (
+from etl_assets.project.config import (
     DEFAULT_PIPELINE_KEY,
     LAYERS,
     Pipeline,
@@ -23,8 +23,8 @@ from etl_assets.config import (
     transformation_relpath,
 )
 from etl_assets.errors import ConfigError, ConfigProblem
-from etl_assets.graph import find_cycles
-from etl_assets.yaml_lines import LineDict, key_line, line_of, load_yaml_fast, load_yaml_with_lines
+from etl_assets.project.graph import find_cycles
+from etl_assets.project.yaml_lines import LineDict, key_line, line_of, load_yaml_fast, load_yaml_with_lines
 
 # Names reach SQL, API filter strings and Dagster keys: keep them plain identifiers.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")

@@ -25,12 +25,12 @@ from dagster import (
     sensor,
 )
 
-from etl_assets.config import ProjectConfig
-from etl_assets.engines import selected_engine_name
+from etl_assets.project.config import ProjectConfig
+from etl_assets.engines.base import selected_engine_name
 from etl_assets.errors import EtlAssetsError
-from etl_assets.graph import TableGraph
-from etl_assets.local.home import LocalHome
-from etl_assets.pipeline_conf import LANDING_CONF, is_data_file
+from etl_assets.project.graph import TableGraph
+from etl_assets.engines.local.home import LocalHome
+from etl_assets.conventions import LANDING_CONF, is_data_file
 
 LANDING_SENSOR = "landing_files"
 VOLUME_ENV_VAR = "ETL_ASSETS_LANDING_VOLUME"
@@ -59,7 +59,7 @@ def volume_listing(w: Any, directory: str) -> dict[str, int] | None:
     None when the directory does not exist (yet)."""
     from databricks.sdk.errors import NotFound
 
-    from etl_assets.databricks.client import api_errors
+    from etl_assets.engines.databricks.client import api_errors
 
     listing: dict[str, int] = {}
     pending = [directory.rstrip("/")]
@@ -87,7 +87,7 @@ def directory_exists(w: Any, directory: str) -> bool:
     """One request: the first page of the directory, at most one entry."""
     from databricks.sdk.errors import NotFound
 
-    from etl_assets.databricks.client import api_errors
+    from etl_assets.engines.databricks.client import api_errors
 
     with api_errors(w.config, f"listing {directory}"):
         try:
@@ -141,8 +141,8 @@ class _Folders:
 
     def _client(self) -> Any:
         if self._w is None:
-            from etl_assets.databricks.client import workspace_client
-            from etl_assets.databricks.settings import DatabricksSettings
+            from etl_assets.engines.databricks.client import workspace_client
+            from etl_assets.engines.databricks.settings import DatabricksSettings
 
             self._w = workspace_client(DatabricksSettings.from_env())
         return self._w
@@ -157,8 +157,8 @@ class _Folders:
 
     def _pipeline_landing(self, pipeline_key: str) -> str:
         """The landing path the deployed pipeline reads: the sensor watches what bronze reads."""
-        from etl_assets.databricks.client import call
-        from etl_assets.databricks.lookup import resolve_pipeline_id
+        from etl_assets.engines.databricks.client import call
+        from etl_assets.engines.databricks.lookup import resolve_pipeline_id
 
         w = self._client()
         pipeline = self.config.pipelines[pipeline_key]

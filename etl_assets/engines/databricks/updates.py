@@ -13,13 +13,13 @@ from dagster import AssetCheckResult, AssetCheckSeverity, Failure, MaterializeRe
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidState, ResourceConflict
 
-from etl_assets.config import Expectation
-from etl_assets.databricks.client import DatabricksApiError, api_errors, call, workspace_client
-from etl_assets.databricks.events import EventReader
-from etl_assets.databricks.lookup import resolve_pipeline_id
-from etl_assets.databricks.settings import DatabricksSettings
-from etl_assets.engines import RefreshRequest
-from etl_assets.graph import TableGraph
+from etl_assets.project.config import Expectation
+from etl_assets.engines.databricks.client import DatabricksApiError, api_errors, call, workspace_client
+from etl_assets.engines.databricks.events import EventReader
+from etl_assets.engines.databricks.lookup import resolve_pipeline_id
+from etl_assets.engines.databricks.settings import DatabricksSettings
+from etl_assets.engines.base import RefreshRequest
+from etl_assets.project.graph import TableGraph
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELED"}
 ACTIVE = {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RESETTING", "SETTING_UP_TABLES",

@@ -118,7 +118,7 @@ class ProjectConfig:
 
     @cached_property
     def _lines(self) -> dict[tuple[str, str], int]:
-        from etl_assets.yaml_lines import key_line, load_yaml_with_lines
+        from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
 
         doc = load_yaml_with_lines(self.path.read_text(encoding="utf-8"))
         lines: dict[tuple[str, str], int] = {}
@@ -184,7 +184,7 @@ def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     elif os.environ.get(CONFIG_ENV_VAR):
         candidates = [Path(os.environ[CONFIG_ENV_VAR])]
     else:
-        candidates = [Path.cwd() / "config.yml", Path(__file__).resolve().parent.parent / "config.yml"]
+        candidates = [Path.cwd() / "config.yml", Path(__file__).resolve().parents[2] / "config.yml"]
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
@@ -207,7 +207,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, check_files: bool
     >>> [t.name for t in cfg.tables][:2]            # doctest: +SKIP
     ['customers_cdc_bronze', 'customers_cdc_clean']
     """
-    from etl_assets.validation import parse_and_validate
+    from etl_assets.project.validation import parse_and_validate
 
     config_path = find_config_path(path)
     try:

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from etl_assets.config import Pipeline, ProjectConfig
+from etl_assets.project.config import Pipeline, ProjectConfig
 from etl_assets.errors import EngineUnavailableError
 
 ENGINE_ENV_VAR = "ETL_ASSETS_ENGINE"
@@ -47,9 +47,9 @@ def selected_engine_name(name: str | None = None) -> str:
 def get_engine(name: str | None = None) -> Engine:
     """The engine to run updates with: local (Spark Declarative Pipelines) or databricks."""
     if selected_engine_name(name) == "local":
-        from etl_assets.local_engine import LocalEngine
+        from etl_assets.engines.local.engine import LocalEngine
 
         return LocalEngine()
-    from etl_assets.databricks.engine import DatabricksEngine
+    from etl_assets.engines.databricks.updates import DatabricksEngine
 
     return DatabricksEngine()
