@@ -27,10 +27,10 @@ sys.path.insert(0, str(REPO / "bench"))
 from dagster import AssetKey  # noqa: E402
 from gen_config import generate  # noqa: E402
 
-from etl_assets.project.config import load_config  # noqa: E402
-from etl_assets.engines.databricks.updates import DatabricksEngine  # noqa: E402
-from etl_assets.engines.databricks.settings import DatabricksSettings  # noqa: E402
 from etl_assets.engines.base import RefreshRequest  # noqa: E402
+from etl_assets.engines.databricks.settings import DatabricksSettings  # noqa: E402
+from etl_assets.engines.databricks.updates import DatabricksEngine  # noqa: E402
+from etl_assets.project.config import load_config  # noqa: E402
 from etl_assets.project.graph import TableGraph  # noqa: E402
 from tests.fake_databricks import FakeDatabricks, FakeUpdate, Step, flow_event  # noqa: E402
 

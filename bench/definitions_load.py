@@ -50,7 +50,7 @@ def all_tables(context):
 defs = dg.Definitions(assets=[all_tables])
 """,
     "job per schedule": """
-from etl_assets.project.config import load_config
+from etl_assets.project.load import load_config
 from etl_assets.dagster.assets import build_table_assets
 config = load_config(config_path)
 assets = build_table_assets(config)

@@ -20,7 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from etl_assets.dagster.landing_sensor import new_files, volume_listing  # noqa: E402
+from etl_assets.dagster.landing_sensor import new_files  # noqa: E402
+from etl_assets.engines.databricks.volumes import volume_listing  # noqa: E402
 from tests.fake_databricks import LANDING_VOLUME, FakeDatabricks  # noqa: E402
 
 MINUTE_MS = 60_000

@@ -26,11 +26,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from etl_assets.project.config import load_config  # noqa: E402
-from etl_assets.example.datagen import generate  # noqa: E402
 from etl_assets.engines.local.home import LocalHome  # noqa: E402
 from etl_assets.engines.local.runner import LocalRunner, RunOutcome, stop_warm_spark  # noqa: E402
 from etl_assets.engines.local.spec import write_spec  # noqa: E402
+from etl_assets.example.datagen import generate  # noqa: E402
+from etl_assets.project.config import load_config  # noqa: E402
 
 PIPELINES = ("customers_cdc", "orders")
 

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from etl_assets import __version__
-from etl_assets.project.config import ProjectConfig, load_config
 from etl_assets.errors import ConfigError, EtlAssetsError
+from etl_assets.project.config import ProjectConfig
 from etl_assets.project.graph import TableGraph
+from etl_assets.project.load import load_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,9 +123,12 @@ def _schedule_problems(config: ProjectConfig) -> list:
               "(pip install 'etl-assets[dagster]')", file=sys.stderr)
         return []
     from etl_assets.dagster.assets import build_table_assets
+    from etl_assets.dagster.resources import ENGINE_RESOURCE_KEY, LocalPipelinesResource
     from etl_assets.dagster.schedules import check_schedules
 
-    graph = Definitions(assets=build_table_assets(config)).resolve_asset_graph()
+    # The engine does not change the asset graph; any resource satisfies the assets' need.
+    assets = build_table_assets(config)
+    graph = Definitions(assets=assets, resources={ENGINE_RESOURCE_KEY: LocalPipelinesResource()}).resolve_asset_graph()
     return check_schedules(config, graph)
 
 
@@ -172,8 +176,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from etl_assets.example.datagen import generate
     from etl_assets.engines.local.home import LocalHome
+    from etl_assets.example.datagen import generate
 
     landing = Path(args.landing) if args.landing else LocalHome.for_project(load_config(args.config).root).landing
     for written in generate(landing, rows=args.rows, seed=args.seed):
@@ -182,9 +186,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _explore(args: argparse.Namespace) -> int:
+    from etl_assets.engines.local.home import LocalHome
     from etl_assets.example.datagen import DATASETS
     from etl_assets.example.exploration import explore
-    from etl_assets.engines.local.home import LocalHome
 
     landing = Path(args.landing) if args.landing else LocalHome.for_project(load_config(args.config).root).landing
     blocking = []

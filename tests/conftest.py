@@ -59,3 +59,13 @@ def local_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ETL_ASSETS_HOME", str(home.root))
     yield home
     stop_warm_spark(home)
+
+
+def tick_sensor(repo, name: str, instance, cursor=None):
+    """Evaluate one tick of a sensor of `repo` with the repository's resources (the engine)."""
+    from dagster import build_sensor_context
+
+    sensor = repo.get_sensor_def(name)
+    context = build_sensor_context(instance=instance, cursor=cursor, repository_def=repo,
+                                   resources=repo.get_top_level_resources())
+    return sensor.evaluate_tick(context)

@@ -13,10 +13,11 @@ from dagster import (
 )
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.project.config import load_config
-from etl_assets.errors import ConfigError
 from etl_assets.dagster.definitions import build_definitions
+from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource, default_engine_resource
 from etl_assets.dagster.translator import TableTranslator
+from etl_assets.errors import ConfigError
+from etl_assets.project.load import load_config
 from tests.conftest import REPO
 
 
@@ -112,7 +113,8 @@ def test_translator_subclass_changes_keys_and_deps(config):
         def get_group_name(self, table):
             return f"medallion_{table.layer}"
 
-    graph = Definitions(assets=build_table_assets(config, Prefixed())).resolve_asset_graph()
+    graph = Definitions(assets=build_table_assets(config, Prefixed()),
+                        resources={"engine": LocalPipelinesResource()}).resolve_asset_graph()
     node = graph.get(AssetKey(["lakehouse", "orders_silver"]))
     assert node.parent_keys == {AssetKey(["lakehouse", "orders_bronze"]), AssetKey(["lakehouse", "customers"])}
     assert node.group_name == "medallion_silver"
@@ -194,11 +196,11 @@ def test_bad_schedule_is_a_config_error_at_load(project, cron, selection, messag
     assert str(problem).startswith("config.yml:2: schedule 's':")
 
 
-def test_databricks_engine_without_credentials_fails_clearly_and_records_nothing(config, monkeypatch):
-    monkeypatch.setenv("ETL_ASSETS_ENGINE", "databricks")
+def test_databricks_engine_without_credentials_fails_clearly_and_records_nothing(config):
     assets = build_table_assets(config)
     with instance_for_test() as instance:
-        result = materialize(assets, selection="tag:daily and tag:critical", instance=instance, raise_on_error=False)
+        result = materialize(assets, selection="tag:daily and tag:critical", instance=instance, raise_on_error=False,
+                             resources={"engine": DatabricksPipelinesResource()})
         logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
         assert not result.success
         assert result.get_asset_materialization_events() == []
@@ -207,10 +209,14 @@ def test_databricks_engine_without_credentials_fails_clearly_and_records_nothing
         assert any("refresh of 3 table(s): customers_cdc_bronze, customers_cdc_clean, customers" in m for m in logs)
 
 
-def test_unknown_engine_name_is_refused(config, monkeypatch):
-    monkeypatch.setenv("ETL_ASSETS_ENGINE", "snowflake")
-    with instance_for_test() as instance:
-        result = materialize(build_table_assets(config), selection="orders_bronze", instance=instance,
-                             raise_on_error=False)
-        message = result.get_step_failure_events()[0].step_failure_data.error.cause.message
-    assert "ETL_ASSETS_ENGINE='snowflake' names no engine" in message
+def test_the_default_code_location_picks_its_engine_from_the_environment():
+    assert isinstance(default_engine_resource({}), LocalPipelinesResource)
+    assert not default_engine_resource({"ETL_ASSETS_WARM_SPARK": "0"}).warm_spark
+    chosen = default_engine_resource({"ETL_ASSETS_ENGINE": "Databricks", "ETL_ASSETS_DATABRICKS_POLL_SECONDS": "7"})
+    assert isinstance(chosen, DatabricksPipelinesResource) and chosen.poll_seconds == 7
+
+
+def test_unknown_engine_name_is_refused():
+    with pytest.raises(ConfigError) as info:
+        default_engine_resource({"ETL_ASSETS_ENGINE": "snowflake"})
+    assert "ETL_ASSETS_ENGINE='snowflake' names no engine" in str(info.value)

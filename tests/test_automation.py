@@ -15,21 +15,19 @@ from dagster import (
     DagsterEventType,
     asset,
     build_run_status_sensor_context,
-    build_sensor_context,
     instance_for_test,
     materialize,
 )
 
 from etl_assets.dagster.alerts import failure_alerts
-from etl_assets.example.datagen import generate
-from etl_assets.errors import ConfigError
 from etl_assets.dagster.definitions import build_definitions
-from tests.conftest import REPO
+from etl_assets.errors import ConfigError
+from etl_assets.example.datagen import generate
+from tests.conftest import REPO, tick_sensor
 
 
 def tick(repo, instance, cursor=None):
-    sensor = repo.get_sensor_def("landing_files")
-    return sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor, repository_def=repo))
+    return tick_sensor(repo, "landing_files", instance, cursor)
 
 
 def test_landing_sensor_triggers_once_per_new_file(local_home):

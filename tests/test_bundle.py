@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from etl_assets.project.bundle import check_bundle, check_code, defined_datasets
 from etl_assets.cli import main
-from etl_assets.project.config import load_config
+from etl_assets.project.bundle import check_bundle, check_code, defined_datasets
+from etl_assets.project.load import load_config
 from tests.conftest import REPO
 
 

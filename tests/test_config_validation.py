@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from etl_assets.project.config import load_config
 from etl_assets.errors import ConfigError
+from etl_assets.project.load import load_config
 
 GOOD_TABLE = "  - name: raw\n    layer: bronze\n"
 

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-from types import SimpleNamespace
-
 import pytest
-from dagster import AssetKey, instance_for_test, materialize
+from dagster import instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.project.config import load_config
-from etl_assets.engines.databricks.client import DatabricksApiError
-from etl_assets.engines.databricks.updates import DatabricksEngine
-from etl_assets.engines.databricks.settings import DatabricksSettings
+from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource
 from etl_assets.engines.base import RefreshRequest
+from etl_assets.engines.databricks.settings import DatabricksSettings
+from etl_assets.engines.databricks.updates import DatabricksEngine
+from etl_assets.errors import DatabricksApiError
+from etl_assets.project.load import load_config
 from tests.conftest import REPO
 from tests.fake_databricks import FakeDatabricks, canceled, failing, long_running
 
-FAST = {"ETL_ASSETS_DATABRICKS_POLL_SECONDS": "0.01", "ETL_ASSETS_DATABRICKS_MAX_POLL_SECONDS": "0.02",
-        "ETL_ASSETS_DATABRICKS_RETRY_TIMEOUT_SECONDS": "5", "ETL_ASSETS_DATABRICKS_WAIT_ACTIVE_SECONDS": "5"}
+FAST = {"poll_seconds": 0.01, "max_poll_seconds": 0.02, "retry_timeout_seconds": 5, "wait_active_seconds": 5}
+FAST_SETTINGS = DatabricksSettings(**FAST)
 
 
 @pytest.fixture
@@ -31,17 +29,16 @@ def fake(monkeypatch, tmp_path):
         monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no.databrickscfg"))
         monkeypatch.setenv("DATABRICKS_HOST", server.url)
         monkeypatch.setenv("DATABRICKS_TOKEN", server.token)
-        monkeypatch.setenv("ETL_ASSETS_ENGINE", "databricks")
-        for name, value in FAST.items():
-            monkeypatch.setenv(name, value)
+        # Credentials come from the environment (the SDK's default chain), timings from the resource.
+        server.resource = DatabricksPipelinesResource(**FAST)
         yield server
 
 
-def run(selection, run_config: dict | None = None):
+def run(selection, run_config: dict | None = None, engine=None):
     assets = build_table_assets(load_config(REPO / "config.yml"))
     with instance_for_test() as instance:
         result = materialize(assets, instance=instance, selection=selection, run_config=run_config,
-                             raise_on_error=False)
+                             resources={"engine": engine or DatabricksPipelinesResource(**FAST)}, raise_on_error=False)
         logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
     return result, logs
 
@@ -115,10 +112,9 @@ def test_waits_for_an_active_update_then_starts(fake):
     assert len(starts(fake)) == 1
 
 
-def test_active_update_past_the_bound_fails_without_starting(fake, monkeypatch):
-    monkeypatch.setenv("ETL_ASSETS_DATABRICKS_WAIT_ACTIVE_SECONDS", "0.05")
+def test_active_update_past_the_bound_fails_without_starting(fake):
     fake.start_outside_update(fake.orders, ["orders_gold"], long_running(10_000))
-    result, _ = run("orders_bronze")
+    result, _ = run("orders_bronze", engine=DatabricksPipelinesResource(**{**FAST, "wait_active_seconds": 0.05}))
     assert not result.success
     assert "still has an active update" in failure_text(result)
     assert starts(fake) == []
@@ -178,12 +174,11 @@ def test_an_id_in_config_skips_the_lookup_and_404_names_it(fake, project):
         tables:
           - {name: orders_bronze, layer: bronze}
     """)
-    engine = DatabricksEngine(settings=DatabricksSettings.from_env())
+    engine = DatabricksEngine(settings=FAST_SETTINGS)
     config = load_config(path)
-    request = RefreshRequest(config, config.pipelines["orders"], ["orders_bronze"],
-                             asset_keys={"orders_bronze": AssetKey("orders_bronze")})
+    request = RefreshRequest(config, config.pipelines["orders"], ["orders_bronze"])
     with pytest.raises(DatabricksApiError, match="reading pipeline 'orders' \\(id 9999-missing from config.yml\\)"):
-        list(engine.refresh(request, SimpleNamespace(log=logging.getLogger("test"))))
+        list(engine.refresh(request))
     assert [c for c in fake.requests if c[1] == "/api/2.0/pipelines"] == []  # no lookup by name
     assert starts(fake) == []
 
@@ -193,8 +188,7 @@ def test_terminated_run_stops_the_update_it_started(fake):
 
     fake.scripts[fake.orders] = long_running(10_000)
     config = load_config(REPO / "config.yml")
-    request = RefreshRequest(config, config.pipelines["orders"], ["orders_bronze"],
-                             asset_keys={"orders_bronze": AssetKey("orders_bronze")})
+    request = RefreshRequest(config, config.pipelines["orders"], ["orders_bronze"])
     ticks = []
 
     def sleep(seconds: float) -> None:
@@ -203,9 +197,9 @@ def test_terminated_run_stops_the_update_it_started(fake):
         if len(ticks) == 3:
             raise DagsterExecutionInterruptedError()
 
-    engine = DatabricksEngine(settings=DatabricksSettings.from_env(), sleep=sleep)
+    engine = DatabricksEngine(settings=FAST_SETTINGS, sleep=sleep)
     with pytest.raises(DagsterExecutionInterruptedError):
-        list(engine.refresh(request, SimpleNamespace(log=logging.getLogger("test"))))
+        list(engine.refresh(request))
     assert len(fake.calls("POST", "/stop")) == 1
     assert fake.updates["update-001"].state == "CANCELED"
 
@@ -224,10 +218,11 @@ CONTINUOUS = """
 """
 
 
-def run_config_file(path, selection="*"):
+def run_config_file(path, selection="*", engine=None):
     assets = build_table_assets(load_config(path))
     with instance_for_test() as instance:
-        return materialize(assets, instance=instance, selection=selection, raise_on_error=False)
+        return materialize(assets, instance=instance, selection=selection, raise_on_error=False,
+                           resources={"engine": engine or DatabricksPipelinesResource(**FAST)})
 
 
 def test_continuous_pipeline_not_running_is_started_once_without_a_selection(fake, project):
@@ -249,8 +244,7 @@ def test_continuous_pipeline_running_reports_what_it_refreshed(fake, project):
     assert found["orders_silver"]["continuous"] is True and found["orders_silver"]["update_id"] == running.update_id
 
 
-def test_continuous_pipeline_on_the_local_engine_says_so(project, monkeypatch):
-    monkeypatch.setenv("ETL_ASSETS_ENGINE", "local")
-    result = run_config_file(project(CONTINUOUS))
+def test_continuous_pipeline_on_the_local_engine_says_so(project):
+    result = run_config_file(project(CONTINUOUS), engine=LocalPipelinesResource())
     assert not result.success
     assert "has no continuous mode" in failure_text(result)

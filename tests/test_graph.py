@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from etl_assets.project.config import load_config
 from etl_assets.project.graph import TableGraph, find_cycles, topological_levels
+from etl_assets.project.load import load_config
 from tests.conftest import REPO
 
 SEED_EXAMPLE = """

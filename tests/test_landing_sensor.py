@@ -6,19 +6,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from dagster import build_sensor_context, instance_for_test
+from dagster import instance_for_test
 
 from etl_assets.dagster.definitions import build_definitions
 from etl_assets.dagster.landing_sensor import WINDOW_MS, new_files
-from tests.conftest import REPO
+from etl_assets.dagster.resources import DatabricksPipelinesResource
+from tests.conftest import REPO, tick_sensor
 from tests.fake_databricks import LANDING_VOLUME
-from tests.test_databricks_engine import fake  # noqa: F401  (the fake workspace fixture)
+from tests.test_databricks_engine import FAST, fake  # noqa: F401  (the fake workspace fixture)
 
 
-def tick(instance, cursor=None, config=REPO / "config.yml"):
-    repo = build_definitions(config).get_repository_def()
-    sensor = repo.get_sensor_def("landing_files")
-    return sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor, repository_def=repo))
+def tick(instance, cursor=None, config=REPO / "config.yml", engine=None):
+    repo = build_definitions(config, engine=engine or DatabricksPipelinesResource(**FAST)).get_repository_def()
+    return tick_sensor(repo, "landing_files", instance, cursor)
 
 
 def requested(result) -> dict[str, tuple[set[str], str]]:
@@ -58,12 +58,11 @@ def test_the_volume_is_the_one_the_deployed_pipeline_reads(fake):  # noqa: F811
     assert requested(result) == {"orders": ({"orders_bronze"}, "1")}
 
 
-def test_the_environment_can_name_the_volume(fake, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("ETL_ASSETS_LANDING_VOLUME", "/Volumes/dev/me/landing")
+def test_the_resource_can_name_the_volume(fake):  # noqa: F811
     fake.put_file("/Volumes/dev/me/landing/customers/a.json")
     fake.put_file("/Volumes/dev/me/landing/customers/b.json")
     with instance_for_test() as instance:
-        result = tick(instance)
+        result = tick(instance, engine=DatabricksPipelinesResource(**FAST, landing_volume="/Volumes/dev/me/landing"))
     assert requested(result) == {"customers": ({"customers_cdc_bronze"}, "2")}
 
 
@@ -71,7 +70,7 @@ def test_a_missing_volume_is_an_error_that_says_what_to_do(fake):  # noqa: F811
     with instance_for_test() as instance, pytest.raises(Exception) as error:
         tick(instance)
     text = str(error.value)
-    assert f"the landing volume {LANDING_VOLUME} does not exist" in text and "ETL_ASSETS_LANDING_VOLUME" in text
+    assert f"the landing volume {LANDING_VOLUME} does not exist" in text and "landing_volume" in text
 
 
 def test_a_pipeline_without_a_landing_path_is_an_error(fake):  # noqa: F811

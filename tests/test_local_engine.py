@@ -6,11 +6,13 @@ import pytest
 from dagster import instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.project.config import load_config
+from etl_assets.dagster.resources import LocalPipelinesResource
 from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
+from etl_assets.project.load import load_config
 from tests.conftest import REPO
 
 SCENARIO = REPO / "tests" / "scenarios" / "plain" / "config.yml"
+LOCAL = {"engine": LocalPipelinesResource()}
 
 
 def test_progress_lines_are_parsed():
@@ -35,7 +37,7 @@ def materialized(result) -> dict[str, dict]:
 def test_selected_tables_run_on_spark_and_report_row_counts(local_home, tmp_path):
     assets = build_table_assets(load_config(SCENARIO))
     with instance_for_test() as instance:
-        result = materialize(assets, instance=instance, selection="tag:daily")
+        result = materialize(assets, instance=instance, selection="tag:daily", resources=LOCAL)
         logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
     assert result.success
     found = materialized(result)
@@ -56,10 +58,10 @@ def test_a_failing_table_fails_the_step_and_keeps_what_completed(local_home, mon
 
     assets = build_table_assets(load_config(SCENARIO))
     with instance_for_test() as instance:
-        assert materialize(assets, instance=instance).success
+        assert materialize(assets, instance=instance, resources=LOCAL).success
     monkeypatch.setenv("ETL_ASSETS_TEST_BREAK_SILVER", "1")
     with instance_for_test() as instance:
-        result = materialize(assets, instance=instance, raise_on_error=False)
+        result = materialize(assets, instance=instance, raise_on_error=False, resources=LOCAL)
     assert not result.success
     message = result.get_step_failure_events()[0].step_failure_data.error.message
     assert "pipeline 'numbers' failed" in message
@@ -88,5 +90,5 @@ def test_selection_maps_to_refresh_or_full_refresh(tmp_path, monkeypatch):
     env = runner.environment()
     assert env["SPARK_CONF_DIR"] == str(tmp_path / "home" / "conf")
     assert env["SPARK_LOCAL_CONNECT_DISCOVERY"] == str(tmp_path / "home" / "connect" / "discovery.json")
-    monkeypatch.setenv("ETL_ASSETS_WARM_SPARK", "0")
-    assert "SPARK_LOCAL_CONNECT_REUSE" not in runner.environment()
+    cold = LocalRunner(load_config(SCENARIO), LocalHome(tmp_path / "home"), warm_spark=False)
+    assert "SPARK_LOCAL_CONNECT_REUSE" not in cold.environment()

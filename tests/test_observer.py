@@ -10,7 +10,6 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     DagsterRunStatus,
-    build_sensor_context,
     instance_for_test,
     materialize,
 )
@@ -18,17 +17,17 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.project.config import load_config
 from etl_assets.dagster.definitions import build_definitions
-from tests.conftest import REPO
+from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource
+from etl_assets.project.load import load_config
+from tests.conftest import REPO, tick_sensor
 from tests.fake_databricks import continuous, successful
-from tests.test_databricks_engine import fake  # noqa: F401  (the fake workspace fixture)
+from tests.test_databricks_engine import FAST, fake  # noqa: F401  (the fake workspace fixture)
 
 
-def observe(instance, cursor=None, config=REPO / "config.yml"):
-    repo = build_definitions(config).get_repository_def()
-    sensor = repo.get_sensor_def("pipeline_observer")
-    return sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor, repository_def=repo))
+def observe(instance, cursor=None, config=REPO / "config.yml", engine=None):
+    repo = build_definitions(config, engine=engine or DatabricksPipelinesResource(**FAST)).get_repository_def()
+    return tick_sensor(repo, "pipeline_observer", instance, cursor)
 
 
 def test_an_outside_update_is_reported_once_with_our_metadata(fake):  # noqa: F811
@@ -48,7 +47,7 @@ def test_an_outside_update_is_reported_once_with_our_metadata(fake):  # noqa: F8
 def test_updates_dagster_started_are_not_reported_again(fake):  # noqa: F811
     with instance_for_test() as instance:
         result = materialize(build_table_assets(load_config(REPO / "config.yml")), selection="orders_bronze",
-                             instance=instance)
+                             instance=instance, resources={"engine": DatabricksPipelinesResource(**FAST)})
         assert result.success
         tick = observe(instance)
         assert tick.asset_events == []
@@ -137,7 +136,8 @@ def test_a_continuous_update_dagster_started_is_observed_too(fake, project):  # 
     config = project(CONTINUOUS)
     fake.scripts[fake.orders] = continuous(["orders_bronze", "orders_silver"], [3])
     with instance_for_test() as instance:
-        run = materialize(build_table_assets(load_config(config)), instance=instance)
+        run = materialize(build_table_assets(load_config(config)), instance=instance,
+                          resources={"engine": DatabricksPipelinesResource(**FAST)})
         assert run.success and run.get_asset_materialization_events() == []  # started, nothing to report yet
         update = fake.active_update(fake.orders)
         fake.advance(update)
@@ -173,17 +173,18 @@ def test_local_tables_changed_outside_dagster_are_reported_once(local_home):
     config = load_config(PLAIN)
     run_outside_dagster(config, ["numbers_bronze", "numbers_silver"])
     with instance_for_test() as instance:
-        first = observe(instance, config=PLAIN)
+        first = observe(instance, config=PLAIN, engine=LocalPipelinesResource())
         rows = reported(first)
         assert set(rows) == {"numbers_bronze", "numbers_silver"}
         assert rows["numbers_silver"]["dagster/row_count"] == 5 and rows["numbers_silver"]["observed"] is True
         assert rows["numbers_silver"]["table_location"] == str(local_home.table_location("numbers_silver"))
-        assert observe(instance, first.cursor, config=PLAIN).asset_events == []
+        assert observe(instance, first.cursor, config=PLAIN, engine=LocalPipelinesResource()).asset_events == []
 
         # What a Dagster run writes, it records itself.
-        ours = materialize(build_table_assets(config), instance=instance, selection="numbers_silver")
+        ours = materialize(build_table_assets(config), instance=instance, selection="numbers_silver",
+                           resources={"engine": LocalPipelinesResource()})
         assert ours.success
-        after_ours = observe(instance, first.cursor, config=PLAIN)
+        after_ours = observe(instance, first.cursor, config=PLAIN, engine=LocalPipelinesResource())
         assert after_ours.asset_events == []
 
         # While a run that may write the table is in progress, the observer waits for it.
@@ -194,9 +195,9 @@ def test_local_tables_changed_outside_dagster_are_reported_once(local_home):
         busy = DagsterRun(job_name="__ASSET_JOB", run_id=make_new_run_id(), status=DagsterRunStatus.STARTED,
                           asset_selection=frozenset({AssetKey("numbers_silver")}))
         instance.add_run(busy)
-        waiting = observe(instance, after_ours.cursor, config=PLAIN)
+        waiting = observe(instance, after_ours.cursor, config=PLAIN, engine=LocalPipelinesResource())
         assert waiting.asset_events == []
         instance.delete_run(busy.run_id)
-        last = observe(instance, waiting.cursor, config=PLAIN)
+        last = observe(instance, waiting.cursor, config=PLAIN, engine=LocalPipelinesResource())
         assert set(reported(last)) == {"numbers_silver"}
         assert reported(last)["numbers_silver"]["table_version"] != rows["numbers_silver"]["table_version"]

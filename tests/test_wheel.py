@@ -26,7 +26,9 @@ def test_wheel_without_extras_has_no_dagster_and_the_helpers_import(tmp_path):
         "assert u.find_spec('dagster') is None, 'dagster is installed'\n"
         "assert u.find_spec('pyspark') is None, 'pyspark is installed'\n"
         "from etl_assets.ldp import Rule, auto_cdc, read_landing, table, materialized_view\n"
-        "from etl_assets.project.config import load_config\n"
+        "from etl_assets.project.load import load_config\n"
+        "import etl_assets\n"
+        "assert etl_assets.load_config is load_config and 'LocalPipelinesResource' in etl_assets.__all__\n"
         "print('helpers ok')\n"
     )
     result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)

@@ -4,14 +4,18 @@
 # at definition time and cannot resolve it from a string inside a closure.
 
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetsDefinition, Config, multi_asset
 
-from etl_assets.project.config import Pipeline, ProjectConfig
-from etl_assets.engines.base import RefreshRequest, get_engine
-from etl_assets.project.graph import TableGraph
+from etl_assets.dagster.resources import PipelinesEngineResource
+from etl_assets.dagster.results import DagsterResult, stream_results
 from etl_assets.dagster.translator import TableTranslator
+from etl_assets.engines.base import RefreshRequest
+from etl_assets.engines.events import UpdateStarted
+from etl_assets.project.config import Pipeline, ProjectConfig
+from etl_assets.project.graph import TableGraph
+
+UPDATE_TAG_PREFIX = "etl_assets/update."
 
 
 class RefreshConfig(Config):
@@ -74,16 +78,25 @@ def _pipeline_asset(
         description=pipeline.description or f"Lakeflow Declarative Pipeline '{pipeline.name}'",
         op_tags={"etl_assets/pipeline": pipeline.key},
     )
-    def _refresh(context: AssetExecutionContext, config: RefreshConfig) -> Iterator[Any]:
+    def _refresh(context: AssetExecutionContext, config: RefreshConfig,
+                 engine: PipelinesEngineResource) -> Iterator[DagsterResult]:
         selected = graph.in_config_order(
             names_by_key[k] for k in context.selected_asset_keys if k in names_by_key
         )
-        request = RefreshRequest(project, pipeline, selected, full_refresh=config.full_refresh, asset_keys=keys)
+        request = RefreshRequest(project, pipeline, selected, full_refresh=config.full_refresh)
         context.log.info(
             f"pipeline '{pipeline.name}': {'full refresh' if config.full_refresh else 'refresh'} of "
             f"{len(selected)} table(s): {', '.join(selected)}"
         )
-        yield from get_engine().refresh(request, context)
+
+        def tag_update(started: UpdateStarted) -> None:
+            # Lets the pipeline observer tell the updates our runs started apart.
+            context.instance.add_run_tags(context.run.run_id, {f"{UPDATE_TAG_PREFIX}{started.pipeline}": started.update_id})
+
+        yield from stream_results(
+            engine.get_engine().refresh(request), request, keys, context.log,
+            selected_checks=context.selected_asset_check_keys, on_update_started=tag_update,
+        )
 
     project = config
     return _refresh

@@ -7,16 +7,16 @@ materialized, which appends a new file; other sources are shown as external asse
 
 # No `from __future__ import annotations`: Dagster reads the `config` annotation at definition
 # time and cannot resolve it from a string inside a closure.
-import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetsDefinition,
     AssetSpec,
     Config,
@@ -26,19 +26,15 @@ from dagster import (
     multi_asset_check,
 )
 
-from etl_assets.project.config import ProjectConfig
-from etl_assets.example.datagen import DATASETS, generate
-from etl_assets.engines.base import selected_engine_name
+from etl_assets.dagster.resources import PipelinesEngineResource
+from etl_assets.dagster.translator import TableTranslator
+from etl_assets.engines.local.engine import LocalEngine
 from etl_assets.errors import EngineUnavailableError
+from etl_assets.example.datagen import DATASETS, generate
 from etl_assets.example.exploration import KNOWN, MAX_NULL_KEY_SHARE, MAX_UNPARSEABLE_SHARE, explore
-from etl_assets.engines.local.home import LocalHome
+from etl_assets.project.config import ProjectConfig
 
 LANDING_GROUP = "landing"
-
-
-def raw_key(source_path: str) -> AssetKey:
-    """The asset key of the raw files under a source path: `raw_<path>`."""
-    return AssetKey(f"raw_{re.sub(r'[^A-Za-z0-9_]', '_', source_path.strip('/'))}")
 
 
 class ExampleDataConfig(Config):
@@ -48,22 +44,27 @@ class ExampleDataConfig(Config):
     seed: int = 42
 
 
-def build_landing_definitions(config: ProjectConfig) -> tuple[list[AssetsDefinition | AssetSpec], list]:
-    """(assets, asset checks) for every files source in config."""
+def build_landing_definitions(config: ProjectConfig, translator: TableTranslator | None = None
+                              ) -> tuple[list[AssetsDefinition | AssetSpec], list[AssetChecksDefinition]]:
+    """(assets, asset checks) for every files source in config; keys from the translator.
+
+    >>> assets, checks = build_landing_definitions(load_config())      # doctest: +SKIP
+    """
+    translator = translator or TableTranslator()
     paths = list(dict.fromkeys(t.source.path for t in config.tables if t.source is not None))
     if not paths:
         return [], []
     generated = [p for p in paths if p in DATASETS]
-    assets: list[AssetsDefinition | AssetSpec] = [_spec(config, p) for p in paths if p not in generated]
+    assets: list[AssetsDefinition | AssetSpec] = [_spec(config, translator, p) for p in paths if p not in generated]
     if generated:
-        assets.append(_example_data(config, generated))
-    return assets, [_exploration(config, p) for p in paths]
+        assets.append(_example_data(config, translator, generated))
+    return assets, [_exploration(config, translator, p) for p in paths]
 
 
-def _spec(config: ProjectConfig, path: str) -> AssetSpec:
+def _spec(config: ProjectConfig, translator: TableTranslator, path: str) -> AssetSpec:
     readers = [t.name for t in config.tables if t.source is not None and t.source.path == path]
     return AssetSpec(
-        key=raw_key(path),
+        key=translator.get_landing_key(path),
         group_name=LANDING_GROUP,
         kinds={"json"},
         description=f"Raw files under landing/{path}, read by {', '.join(readers)}",
@@ -71,30 +72,33 @@ def _spec(config: ProjectConfig, path: str) -> AssetSpec:
     )
 
 
-def _local_landing(config: ProjectConfig, what: str) -> LocalHome:
-    engine = selected_engine_name()
-    if engine != "local":
+def _local_landing(config: ProjectConfig, engine: PipelinesEngineResource, what: str) -> Path:
+    running = engine.get_engine()
+    if not isinstance(running, LocalEngine):
         raise EngineUnavailableError(
-            f"{what} reads and writes the local landing folder; with ETL_ASSETS_ENGINE={engine} the landing "
+            f"{what} reads and writes the local landing folder; on the {running.name} engine the landing "
             "data lives in the workspace volume, so run the bundle's data generation and exploration tasks there"
         )
-    return LocalHome.for_project(config.root)
+    return running.home_for(config).landing
 
 
-def _example_data(config: ProjectConfig, paths: Sequence[str]) -> AssetsDefinition:
+def _example_data(config: ProjectConfig, translator: TableTranslator, paths: Sequence[str]) -> AssetsDefinition:
+    keys = {p: translator.get_landing_key(p) for p in paths}
+
     @multi_asset(
         name="example_data",
-        specs=[_spec(config, p) for p in paths],
+        specs=[_spec(config, translator, p) for p in paths],
         can_subset=True,
         description="Appends one new file of example raw data per selected source (the CDC tutorial's generator).",
     )
-    def example_data(context: AssetExecutionContext, config: ExampleDataConfig) -> Iterator[MaterializeResult]:
-        home = _local_landing(project, "example data generation")
-        selected = tuple(p for p in paths if raw_key(p) in context.selected_asset_keys)
-        for written in generate(home.landing, rows=config.rows, seed=config.seed, datasets=selected):
+    def example_data(context: AssetExecutionContext, config: ExampleDataConfig,
+                     engine: PipelinesEngineResource) -> Iterator[MaterializeResult]:
+        landing = _local_landing(project, engine, "example data generation")
+        selected = tuple(p for p in paths if keys[p] in context.selected_asset_keys)
+        for written in generate(landing, rows=config.rows, seed=config.seed, datasets=selected):
             context.log.info(f"wrote {written.rows} rows to {written.path}")
             yield MaterializeResult(
-                asset_key=raw_key(written.path.parent.name),
+                asset_key=keys[written.path.parent.name],
                 metadata={
                     "file": MetadataValue.path(str(written.path)),
                     "rows_written": written.rows,
@@ -107,8 +111,8 @@ def _example_data(config: ProjectConfig, paths: Sequence[str]) -> AssetsDefiniti
     return example_data
 
 
-def _exploration(config: ProjectConfig, path: str):
-    key = raw_key(path)
+def _exploration(config: ProjectConfig, translator: TableTranslator, path: str) -> AssetChecksDefinition:
+    key = translator.get_landing_key(path)
     known = KNOWN.get(path)
     specs = [
         AssetCheckSpec("row_count", asset=key, blocking=True, description="the landing folder has rows"),
@@ -123,10 +127,11 @@ def _exploration(config: ProjectConfig, path: str):
                                     description="APPEND, UPDATE and DELETE events all occur"))
 
     @multi_asset_check(specs=specs, name=f"explore_{key.path[-1]}", can_subset=True)
-    def explore_landing(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
-        home = _local_landing(project, "exploration")
+    def explore_landing(context: AssetCheckExecutionContext,
+                        engine: PipelinesEngineResource) -> Iterator[AssetCheckResult]:
+        landing = _local_landing(project, engine, "exploration")
         selected = {k.name for k in context.selected_asset_check_keys}
-        for finding in explore(home.landing / path, path):
+        for finding in explore(landing / path, path):
             if finding.check in selected:
                 yield AssetCheckResult(
                     asset_key=key, check_name=finding.check, passed=finding.passed, metadata=finding.figures,

@@ -27,8 +27,8 @@ from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NA
 from dagster._utils.schedules import is_valid_cron_string
 
 from etl_assets.dagster.assets import RefreshConfig
-from etl_assets.project.config import ProjectConfig, Schedule
 from etl_assets.errors import ConfigProblem
+from etl_assets.project.config import ProjectConfig, Schedule
 
 SCHEDULE_TAG = "etl_assets/schedule"
 

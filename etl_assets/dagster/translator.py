@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -71,11 +72,17 @@ class TableTranslator:
             return AutomationCondition.on_cron(table.automation.on_cron, table.automation.timezone)
         return None
 
+    def get_landing_key(self, source_path: str) -> AssetKey:
+        """The asset of the raw files under a landing source path: `raw_<path>`.
+
+        >>> TableTranslator().get_landing_key("customers")
+        AssetKey(['raw_customers'])
+        """
+        return AssetKey(f"raw_{re.sub(r'[^A-Za-z0-9_]', '_', source_path.strip('/'))}")
+
     def get_source_key(self, table: Table) -> AssetKey | None:
         """The asset of the raw files a table reads (`source:` in config), if any."""
-        from etl_assets.dagster.landing import raw_key
-
-        return raw_key(table.source.path) if table.source is not None else None
+        return self.get_landing_key(table.source.path) if table.source is not None else None
 
     def get_asset_spec(self, table: Table, config: ProjectConfig, keys: Mapping[str, AssetKey]) -> AssetSpec:
         """The full spec; `keys` maps every table name to its asset key (for deps)."""

@@ -1,55 +1,92 @@
-"""Which engine runs the pipelines: chosen by $ETL_ASSETS_ENGINE, local by default."""
+"""The engine interface: what every engine does, and what an update request holds.
+
+An engine runs one pipeline update and yields neutral events (`etl_assets.engines.events`);
+it knows nothing of Dagster. Capabilities are class attributes, so callers ask the engine
+rather than compare names.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol
 
+from etl_assets.engines.events import EngineEvent
 from etl_assets.project.config import Pipeline, ProjectConfig
-from etl_assets.errors import EngineUnavailableError
 
-ENGINE_ENV_VAR = "ETL_ASSETS_ENGINE"
 ENGINE_NAMES = ("local", "databricks")
-DEFAULT_ENGINE = "local"
+
+Verdict = Literal["ours", "theirs", "busy"]
+"""Who made a refresh the observer found: one of our runs, someone else, or a run of ours
+still in progress (look again later)."""
 
 
 @dataclass(frozen=True)
 class RefreshRequest:
-    """One pipeline update: the tables to refresh (config order) and whether fully."""
+    """One pipeline update: the tables to refresh (any order) and whether fully.
+
+    Args:
+        config: the validated project config.
+        pipeline: the config pipeline to update.
+        tables: names of the tables of that pipeline to refresh.
+        full_refresh: rebuild the tables (and reset streaming checkpoints) instead of refreshing.
+    """
 
     config: ProjectConfig
     pipeline: Pipeline
     tables: Sequence[str]
     full_refresh: bool = False
-    asset_keys: Mapping[str, Any] = field(default_factory=dict)  # table name -> Dagster AssetKey
+
+
+@dataclass(frozen=True)
+class ObservedRefresh:
+    """A refresh that no run of ours made, as the pipeline observer reports it.
+
+    `events` are the same neutral events a run yields (completions, quality), so observed and
+    run-made materializations carry the same metadata.
+    """
+
+    pipeline: str
+    events: Sequence[EngineEvent]
+    key: str  # what the refresh is known by: an update id or a table version
+    metadata: dict[str, Any]
 
 
 class Engine(Protocol):
-    """Runs one pipeline update and yields Dagster results as tables finish."""
+    """Runs pipeline updates and reports what they did.
 
-    name: str
+    Attributes:
+        name: `local` or `databricks`.
+        kind: the Dagster kind shown on assets it runs.
+        runs_continuous: whether it can run `continuous: true` pipelines.
+        has_local_landing: whether landing files live on this machine (example data, exploration).
+    """
 
-    def refresh(self, request: RefreshRequest, context: Any) -> Iterator[Any]: ...
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    runs_continuous: ClassVar[bool]
+    has_local_landing: ClassVar[bool]
 
+    def refresh(self, request: RefreshRequest) -> Iterator[EngineEvent]:
+        """Run one update and yield events as the pipeline reports them, `RunFinished` last.
 
-def selected_engine_name(name: str | None = None) -> str:
-    """The engine named by `name` or $ETL_ASSETS_ENGINE (default: local), checked."""
-    name = (name or os.environ.get(ENGINE_ENV_VAR, DEFAULT_ENGINE)).strip().lower() or DEFAULT_ENGINE
-    if name not in ENGINE_NAMES:
-        raise EngineUnavailableError(
-            f"{ENGINE_ENV_VAR}={name!r} names no engine; set it to one of: {', '.join(ENGINE_NAMES)}"
-        )
-    return name
+        Closing the iterator early (the Dagster run was terminated) stops the update.
+        """
+        ...
 
+    def table_name(self, config: ProjectConfig, table: str) -> str:
+        """The name a table has on this engine (for `dagster/table_name`)."""
+        ...
 
-def get_engine(name: str | None = None) -> Engine:
-    """The engine to run updates with: local (Spark Declarative Pipelines) or databricks."""
-    if selected_engine_name(name) == "local":
-        from etl_assets.engines.local.engine import LocalEngine
+    def landing_listing(self, config: ProjectConfig, source_path: str, pipeline_key: str) -> tuple[str, dict[str, int]]:
+        """Where a source's raw files are, and each data file there with its arrival time (ms)."""
+        ...
 
-        return LocalEngine()
-    from etl_assets.engines.databricks.updates import DatabricksEngine
+    def observe(self, config: ProjectConfig, cursor: dict[str, Any],
+                judge: Callable[[str, str], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
+        """Refreshes made outside our runs since `cursor`, and the next cursor.
 
-    return DatabricksEngine()
+        `judge(subject, key)` says who made the refresh `key` (an update id or a table version)
+        of `subject` (a pipeline key or a table name, as the engine observes).
+        """
+        ...

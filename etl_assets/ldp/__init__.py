@@ -8,11 +8,11 @@ here needs Dagster.
 
 from __future__ import annotations
 
+from etl_assets.conventions import ENGINE_CONF, LANDING_CONF, quality_dataset_name
 from etl_assets.ldp.cdc import auto_cdc
 from etl_assets.ldp.expectations import Rule, materialized_view, table
 from etl_assets.ldp.landing import read_landing
 from etl_assets.ldp.runtime import engine, landing_path
-from etl_assets.conventions import ENGINE_CONF, LANDING_CONF, quality_dataset_name
 
 __all__ = [
     "ENGINE_CONF",

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from etl_assets.ldp.runtime import engine
 from etl_assets.conventions import quality_dataset_name
+from etl_assets.ldp.runtime import engine
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

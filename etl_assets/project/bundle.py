@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from etl_assets.project.config import ProjectConfig
 from etl_assets.errors import ConfigProblem
+from etl_assets.project.config import ProjectConfig
 from etl_assets.project.validation import did_you_mean
 from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
 

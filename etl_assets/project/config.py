@@ -1,12 +1,10 @@
-"""config.yml: the typed model of tables, pipelines and schedules, and its loader.
+"""config.yml: the typed model of tables, pipelines and schedules.
 
-`load_config` parses the file, checks every rule and raises one `ConfigError` listing every
-problem (file:line, table, hint). Invalid config means nothing runs.
+`etl_assets.project.load.load_config` reads and checks a file into a `ProjectConfig`.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,10 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from etl_assets.errors import ConfigError
+from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
 
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")
-CONFIG_ENV_VAR = "ETL_ASSETS_CONFIG"
 DEFAULT_PIPELINE_KEY = "default"
 
 
@@ -118,8 +115,6 @@ class ProjectConfig:
 
     @cached_property
     def _lines(self) -> dict[tuple[str, str], int]:
-        from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
-
         doc = load_yaml_with_lines(self.path.read_text(encoding="utf-8"))
         lines: dict[tuple[str, str], int] = {}
         for section in ("tables", "schedules"):
@@ -170,50 +165,3 @@ class ProjectConfig:
 def transformation_relpath(table: Table) -> str:
     """transformations/<layer>/<name>.py: where a table's LDP code lives in the project."""
     return f"transformations/{table.layer}/{table.name}.py"
-
-
-def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Locate config.yml: `explicit`, else $ETL_ASSETS_CONFIG, else ./config.yml.
-
-    Falls back to the config.yml beside the package's source tree (an editable install run
-    from elsewhere). Raises `ConfigError` naming the places looked in when none exists.
-    """
-    candidates: list[Path]
-    if explicit:
-        candidates = [Path(explicit)]
-    elif os.environ.get(CONFIG_ENV_VAR):
-        candidates = [Path(os.environ[CONFIG_ENV_VAR])]
-    else:
-        candidates = [Path.cwd() / "config.yml", Path(__file__).resolve().parents[2] / "config.yml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
-    from etl_assets.errors import ConfigProblem
-
-    looked = ", ".join(str(c) for c in candidates)
-    raise ConfigError([
-        ConfigProblem(
-            file=str(candidates[0]), line=None,
-            message=f"config file not found (looked in: {looked})",
-            hint=f"run from the project folder, pass --config PATH, or set {CONFIG_ENV_VAR}",
-        )
-    ])
-
-
-def load_config(path: str | os.PathLike[str] | None = None, *, check_files: bool = True) -> ProjectConfig:
-    """Load and validate config.yml; raise `ConfigError` with every problem found.
-
-    >>> cfg = load_config("config.yml")            # doctest: +SKIP
-    >>> [t.name for t in cfg.tables][:2]            # doctest: +SKIP
-    ['customers_cdc_bronze', 'customers_cdc_clean']
-    """
-    from etl_assets.project.validation import parse_and_validate
-
-    config_path = find_config_path(path)
-    try:
-        text = config_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        from etl_assets.errors import ConfigProblem
-
-        raise ConfigError([ConfigProblem(str(config_path), None, f"cannot read config: {exc.strerror}")]) from exc
-    return parse_and_validate(text, config_path, check_files=check_files)

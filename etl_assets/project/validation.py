@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from etl_assets.errors import ConfigError, ConfigProblem
 from etl_assets.project.config import (
     DEFAULT_PIPELINE_KEY,
     LAYERS,
@@ -22,7 +23,6 @@ from etl_assets.project.config import (
     Table,
     transformation_relpath,
 )
-from etl_assets.errors import ConfigError, ConfigProblem
 from etl_assets.project.graph import find_cycles
 from etl_assets.project.yaml_lines import LineDict, key_line, line_of, load_yaml_fast, load_yaml_with_lines
 

@@ -12,25 +12,23 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 from databricks.sdk.errors import DatabricksError, NotFound, PermissionDenied, Unauthenticated
 
-from etl_assets.engines.databricks.settings import DatabricksSettings
-from etl_assets.errors import EtlAssetsError
+from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings
+from etl_assets.errors import DatabricksApiError
 
 T = TypeVar("T")
 _CREDENTIAL_VARS = ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
                     "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE")
 
 
-class DatabricksApiError(EtlAssetsError):
-    """The Pipelines API refused or failed a request."""
-
-
-def workspace_client(settings: DatabricksSettings) -> WorkspaceClient:
-    """The SDK's default authentication: environment variables, else a ~/.databrickscfg profile.
+def workspace_client(settings: DatabricksSettings, credentials: DatabricksCredentials | None = None) -> WorkspaceClient:
+    """A client authenticated by `credentials` where given, else by the SDK's default chain
+    (environment variables, then a ~/.databrickscfg profile).
 
     HTTP 429 and 503 are retried by the SDK for at most `settings.retry_timeout_seconds`.
     """
+    given = {k: v for k, v in (credentials or DatabricksCredentials()).as_sdk_config().items() if v}
     try:
-        config = Config(retry_timeout_seconds=int(settings.retry_timeout_seconds))
+        config = Config(retry_timeout_seconds=int(settings.retry_timeout_seconds), **given)
     except ValueError as exc:  # the SDK raises ValueError when no credentials are configured
         raise DatabricksApiError(
             f"no Databricks credentials: {_first_line(exc)}. Set DATABRICKS_HOST and DATABRICKS_TOKEN (or "
@@ -68,6 +66,7 @@ def api_errors(config: Config, what: str) -> Iterator[None]:
 
 
 def call(config: Config, what: str, fn: Callable[[], T]) -> T:
+    """`fn()`, with SDK errors turned into one `DatabricksApiError` line saying what was being done."""
     with api_errors(config, what):
         return fn()
 

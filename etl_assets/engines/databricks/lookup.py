@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from databricks.sdk import WorkspaceClient
 
+from etl_assets.engines.databricks.client import call
+from etl_assets.errors import DatabricksApiError
 from etl_assets.project.config import Pipeline
-from etl_assets.engines.databricks.client import DatabricksApiError, call
 
 
 def resolve_pipeline_id(w: WorkspaceClient, pipeline: Pipeline) -> str:

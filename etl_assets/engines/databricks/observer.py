@@ -1,134 +1,114 @@
-"""Pipeline updates Dagster did not start, reported as materializations, each exactly once.
+"""Pipeline updates no run of ours started, read from the workspace, each reported once.
 
 The bundle's job, a manual refresh in the workspace UI or a schedule in Databricks refresh
 tables too. A triggered update is read once it has ended; a continuous pipeline's update never
-ends, so it is read as it goes: each tick reports what the update refreshed since the last one.
-The sensor's cursor keeps, per pipeline, the updates already reported and where reading of
-running ones stopped.
+ends, so it is read as it goes: each call reports what the update refreshed since the last.
+The cursor keeps, per pipeline, the updates already reported and where reading of running
+ones stopped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
-from dagster import AssetCheckEvaluation, AssetKey, AssetMaterialization, RunsFilter, SensorEvaluationContext
+from databricks.sdk import WorkspaceClient
 
-from etl_assets.project.config import Pipeline, ProjectConfig
-from etl_assets.engines.databricks.client import call, workspace_client
-from etl_assets.engines.databricks.updates import (
-    TERMINAL,
-    UPDATE_TAG_PREFIX,
-    TableProgress,
-    apply_event,
-    expectation_outcomes,
-    materialization_metadata,
-    update_link,
-)
-from etl_assets.engines.databricks.events import EventReader
+from etl_assets.engines.base import ObservedRefresh, Verdict
+from etl_assets.engines.databricks.client import call
+from etl_assets.engines.databricks.event_log import EventReader
 from etl_assets.engines.databricks.lookup import resolve_pipeline_id
-from etl_assets.engines.databricks.settings import DatabricksSettings
+from etl_assets.engines.databricks.progress import TERMINAL, TableProgress, apply_event, completion_events, update_link
+from etl_assets.engines.events import EngineEvent, TableCompleted
+from etl_assets.project.config import Pipeline, ProjectConfig
 
 REMEMBERED = 200  # reported update ids kept per pipeline in the cursor
-LISTED = 25  # most recent updates looked at per pipeline and tick
-
-AssetEvent = AssetMaterialization | AssetCheckEvaluation
+LISTED = 25  # most recent updates looked at per pipeline and call
 
 
-@dataclass
-class DatabricksObserver:
-    """One tick of the observer against the workspace: events to record and the next cursor."""
+def observe_updates(w: WorkspaceClient, config: ProjectConfig, cursor: dict[str, Any],
+                    judge: Callable[[str, str], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
+    """Refreshes made by updates we did not start since `cursor`, and the next cursor.
 
-    config: ProjectConfig
-    keys: dict[str, AssetKey]
-    context: SensorEvaluationContext
+    `judge(pipeline_key, update_id)` says whether one of our runs started the update.
+    """
+    found: list[ObservedRefresh] = []
+    for pipeline in config.pipelines.values():
+        tables = [t.name for t in config.tables_of(pipeline.key)]
+        if not tables:
+            continue
+        state = _pipeline_state(cursor.get(pipeline.key))
+        found += _pipeline(w, pipeline, tables, state, judge)
+        cursor[pipeline.key] = state
+    return found, cursor
 
-    def tick(self, cursor: dict[str, Any]) -> tuple[list[AssetEvent], dict[str, Any]]:
-        w = workspace_client(DatabricksSettings.from_env())
-        events: list[AssetEvent] = []
-        for pipeline in self.config.pipelines.values():
-            tables = [t.name for t in self.config.tables_of(pipeline.key)]
-            if not tables:
+
+def _pipeline(w: WorkspaceClient, pipeline: Pipeline, tables: list[str], state: dict[str, Any],
+              judge: Callable[[str, str], Verdict]) -> list[ObservedRefresh]:
+    pipeline_id = resolve_pipeline_id(w, pipeline)
+    listing = call(w.config, f"listing updates of '{pipeline.name}'",
+                   lambda: w.pipelines.list_updates(pipeline_id, max_results=LISTED))
+    updates = list(reversed(listing.updates or []))  # oldest first
+    done, reading = state["done"], state["reading"]
+    found: list[ObservedRefresh] = []
+    for update in updates:
+        update_id = update.update_id
+        status = update.state.value if update.state is not None else None
+        if update_id is None or update_id in done or status is None:
+            continue
+        finished = status in TERMINAL
+        if not pipeline.continuous:
+            # A triggered update is reported whole once it has ended, unless a run of ours
+            # started it (that run reported it as it went).
+            if not finished:
                 continue
-            state = _pipeline_state(cursor.get(pipeline.key))
-            events += self._pipeline(w, pipeline, tables, state)
-            cursor[pipeline.key] = state
-        return events, cursor
-
-    def _pipeline(self, w: Any, pipeline: Pipeline, tables: list[str], state: dict[str, Any]) -> list[AssetEvent]:
-        pipeline_id = resolve_pipeline_id(w, pipeline)
-        listing = call(w.config, f"listing updates of '{pipeline.name}'",
-                       lambda: w.pipelines.list_updates(pipeline_id, max_results=LISTED))
-        updates = list(reversed(listing.updates or []))  # oldest first
-        done, reading = state["done"], state["reading"]
-        events: list[AssetEvent] = []
-        for update in updates:
-            update_id = update.update_id
-            status = update.state.value if update.state is not None else None
-            if update_id in done or status is None:
+            done.append(update_id)
+            if judge(pipeline.key, update_id) == "ours":
                 continue
-            finished = status in TERMINAL
-            if not pipeline.continuous:
-                # A triggered update is reported whole once it has ended, unless a run of ours
-                # started it (that run reported it as it went).
-                if not finished:
-                    continue
-                done.append(update_id)
-                if self._ours(pipeline.key, update_id):
-                    continue
-                reader = EventReader(w, pipeline_id, update_id)
-            else:
-                # A continuous update is only ever reported here, whoever started it.
-                position = reading.get(update_id)
-                reader = (EventReader.resume(w, pipeline_id, update_id, position) if position
-                          else EventReader(w, pipeline_id, update_id))
-            events += self._report(w, pipeline, pipeline_id, update_id, reader.read_new(), tables)
-            if not pipeline.continuous:
-                continue
-            if finished:
-                done.append(update_id)
-                reading.pop(update_id, None)
-            else:
-                reading[update_id] = reader.position
-        listed = {u.update_id for u in updates}
-        for update_id in [u for u in reading if u not in listed]:
-            # Gone from the listing without being seen to end: nothing more can be read of it.
-            reading.pop(update_id)
-        del done[:-REMEMBERED]
-        return events
+            reader = EventReader(w, pipeline_id, update_id)
+        else:
+            # A continuous update is only ever reported here, whoever started it.
+            position = reading.get(update_id)
+            reader = (EventReader.resume(w, pipeline_id, update_id, position) if position
+                      else EventReader(w, pipeline_id, update_id))
+        refresh = _refresh(w.config.host, pipeline, pipeline_id, update_id, reader.read_new(), tables)
+        if refresh is not None:
+            found.append(refresh)
+        if not pipeline.continuous:
+            continue
+        if finished:
+            done.append(update_id)
+            reading.pop(update_id, None)
+        else:
+            reading[update_id] = reader.position
+    listed = {u.update_id for u in updates}
+    for update_id in [u for u in reading if u not in listed]:
+        # Gone from the listing without being seen to end: nothing more can be read of it.
+        reading.pop(update_id)
+    del done[:-REMEMBERED]
+    return found
 
-    def _ours(self, pipeline_key: str, update_id: str) -> bool:
-        runs = self.context.instance.get_run_records(
-            RunsFilter(tags={f"{UPDATE_TAG_PREFIX}{pipeline_key}": update_id}), limit=1)
-        return bool(runs)
 
-    def _report(self, w: Any, pipeline: Pipeline, pipeline_id: str, update_id: str, slice_: list[dict],
-                tables: list[str]) -> list[AssetEvent]:
-        """What these events of an update refreshed: a table whose flow completed, or, in a
-        continuous update, a table whose flow wrote rows (the metrics are this slice's)."""
-        if not slice_:
-            return []
-        progress = {t: TableProgress() for t in tables}
-        log = _QuietLog(self.context.log)
-        for event in slice_:
-            apply_event(event, progress, [], log)
-        refreshed = [t for t in tables
-                     if progress[t].completed or (pipeline.continuous and any(progress[t].metrics.values()))]
-        if not refreshed:
-            return []
-        link = update_link(w, pipeline_id, update_id)
-        self.context.log.info(f"update {update_id} of pipeline '{pipeline.name}' refreshed {', '.join(refreshed)}")
-        events: list[AssetEvent] = []
-        for table in refreshed:
-            metadata = {**materialization_metadata(progress[table], update_id, pipeline_id, link, False),
-                        "observed": True}
-            if pipeline.continuous:
-                metadata["continuous"] = True
-            events.append(AssetMaterialization(asset_key=self.keys[table], metadata=metadata))
-            for outcome in expectation_outcomes(self.config.table(table).expectations, progress[table], update_id,
-                                                missing_fails=False):
-                events.append(AssetCheckEvaluation(asset_key=self.keys[table], **outcome))
-        return events
+def _refresh(host: str, pipeline: Pipeline, pipeline_id: str, update_id: str, slice_: Iterable[dict[str, Any]],
+             tables: list[str]) -> ObservedRefresh | None:
+    """What these events of an update refreshed: a table whose flow completed, or, in a
+    continuous update, a table whose flow wrote rows (the metrics are this slice's)."""
+    progress = {t: TableProgress() for t in tables}
+    for event in slice_:
+        apply_event(event, progress, [])
+    refreshed = [t for t in tables
+                 if progress[t].completed or (pipeline.continuous and any(progress[t].metrics.values()))]
+    if not refreshed:
+        return None
+    link = update_link(host, pipeline_id, update_id)
+    events: list[EngineEvent] = []
+    for table in refreshed:
+        for event in completion_events(table, progress[table], update_id, pipeline_id, link, False):
+            if isinstance(event, TableCompleted) and pipeline.continuous:
+                event = replace(event, metadata={**event.metadata, "continuous": True})
+            events.append(event)
+    return ObservedRefresh(pipeline.key, events, key=update_id, metadata={"observed": True})
 
 
 def _pipeline_state(saved: Any) -> dict[str, Any]:
@@ -137,16 +117,3 @@ def _pipeline_state(saved: Any) -> dict[str, Any]:
         return {"done": saved, "reading": {}}
     saved = saved or {}
     return {"done": list(saved.get("done", [])), "reading": dict(saved.get("reading", {}))}
-
-
-class _QuietLog:
-    """A log that keeps per-table progress lines out of the sensor's log, errors as warnings."""
-
-    def __init__(self, log: Any):
-        self._log = log
-
-    def info(self, message: str) -> None:
-        pass
-
-    def error(self, message: str) -> None:
-        self._log.warning(message)

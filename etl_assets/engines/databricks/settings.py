@@ -1,24 +1,46 @@
-"""Timing bounds of the Databricks engine, from the environment."""
+"""Credentials and timing bounds of the Databricks engine."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from etl_assets.errors import EtlAssetsError
+from etl_assets.errors import ConfigError, ConfigProblem
 
 
-def _seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise EtlAssetsError(f"{name}={raw!r} is not a number of seconds") from None
+        raise ConfigError([ConfigProblem("environment", None, f"{name}={raw!r} is not a number of seconds")]) from None
     if value < 0:
-        raise EtlAssetsError(f"{name}={raw!r} must not be negative")
+        raise ConfigError([ConfigProblem("environment", None, f"{name}={raw!r} must not be negative")])
     return value
+
+
+@dataclass(frozen=True)
+class DatabricksCredentials:
+    """Explicit credentials; each None field is left to the SDK's default chain (environment
+    variables such as DATABRICKS_HOST / DATABRICKS_TOKEN, then the config profile)."""
+
+    host: str | None = None
+    token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    profile: str | None = None
+
+    def as_sdk_config(self) -> dict[str, str | None]:
+        """Keyword arguments of `databricks.sdk.core.Config`."""
+        return {"host": self.host, "token": self.token, "client_id": self.client_id,
+                "client_secret": self.client_secret, "profile": self.profile}
+
+    def __repr__(self) -> str:  # never show a secret, even in a traceback
+        shown = {k: ("***" if k in ("token", "client_secret") and v else v) for k, v in self.as_sdk_config().items()}
+        return f"DatabricksCredentials({', '.join(f'{k}={v!r}' for k, v in shown.items() if v)})"
 
 
 @dataclass(frozen=True)
@@ -32,13 +54,14 @@ class DatabricksSettings:
     reconnect_seconds: float = 300.0
 
     @classmethod
-    def from_env(cls) -> DatabricksSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DatabricksSettings:
         """ETL_ASSETS_DATABRICKS_{POLL,MAX_POLL,WAIT_ACTIVE,RETRY_TIMEOUT,RECONNECT}_SECONDS."""
+        env = os.environ if environ is None else environ
         prefix = "ETL_ASSETS_DATABRICKS_"
         return cls(
-            poll_seconds=_seconds(f"{prefix}POLL_SECONDS", cls.poll_seconds),
-            max_poll_seconds=_seconds(f"{prefix}MAX_POLL_SECONDS", cls.max_poll_seconds),
-            wait_active_seconds=_seconds(f"{prefix}WAIT_ACTIVE_SECONDS", cls.wait_active_seconds),
-            retry_timeout_seconds=_seconds(f"{prefix}RETRY_TIMEOUT_SECONDS", cls.retry_timeout_seconds),
-            reconnect_seconds=_seconds(f"{prefix}RECONNECT_SECONDS", cls.reconnect_seconds),
+            poll_seconds=_seconds(env, f"{prefix}POLL_SECONDS", cls.poll_seconds),
+            max_poll_seconds=_seconds(env, f"{prefix}MAX_POLL_SECONDS", cls.max_poll_seconds),
+            wait_active_seconds=_seconds(env, f"{prefix}WAIT_ACTIVE_SECONDS", cls.wait_active_seconds),
+            retry_timeout_seconds=_seconds(env, f"{prefix}RETRY_TIMEOUT_SECONDS", cls.retry_timeout_seconds),
+            reconnect_seconds=_seconds(env, f"{prefix}RECONNECT_SECONDS", cls.reconnect_seconds),
         )

@@ -1,79 +1,110 @@
-"""The Databricks engine on the Dagster side: one pipeline update per step with
-`refresh_selection`, followed to its end, each table's result reported as it arrives."""
+"""The Databricks engine: one pipeline update per request with `refresh_selection`, followed to
+its end through the Pipelines API, each table's result yielded as the event log reports it."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any, ClassVar
 
 import requests
-from dagster import AssetCheckResult, AssetCheckSeverity, Failure, MaterializeResult, MetadataValue
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidState, ResourceConflict
 
-from etl_assets.project.config import Expectation
-from etl_assets.engines.databricks.client import DatabricksApiError, api_errors, call, workspace_client
-from etl_assets.engines.databricks.events import EventReader
+from etl_assets.engines.base import ObservedRefresh, RefreshRequest, Verdict
+from etl_assets.engines.databricks.client import api_errors, call, workspace_client
+from etl_assets.engines.databricks.event_log import EventReader
 from etl_assets.engines.databricks.lookup import resolve_pipeline_id
-from etl_assets.engines.databricks.settings import DatabricksSettings
-from etl_assets.engines.base import RefreshRequest
-from etl_assets.project.graph import TableGraph
+from etl_assets.engines.databricks.observer import observe_updates
+from etl_assets.engines.databricks.progress import (
+    ACTIVE,
+    TERMINAL,
+    TableProgress,
+    apply_event,
+    completion_events,
+    update_link,
+)
+from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings
+from etl_assets.engines.databricks.volumes import VolumeLanding
+from etl_assets.engines.events import (
+    EngineEvent,
+    Log,
+    RunFinished,
+    TableCompleted,
+    TableFailed,
+    TableSkipped,
+    UpdateStarted,
+)
+from etl_assets.errors import DatabricksApiError
+from etl_assets.project.config import ProjectConfig
 
-TERMINAL = {"COMPLETED", "FAILED", "CANCELED"}
-ACTIVE = {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RESETTING", "SETTING_UP_TABLES",
-          "RUNNING", "STOPPING"}
-
-
-@dataclass
-class TableProgress:
-    """What the event log said of one table in this update."""
-
-    status: str | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    dropped_records: int = 0
-    expectations: dict[str, list[int]] = field(default_factory=dict)  # name -> [passed, failed]
-    errors: list[str] = field(default_factory=list)
-    completed: bool = False  # a flow of the table completed in these events (its last status may differ)
+logger = logging.getLogger(__name__)
+_NOT_REFRESHED = {"SKIPPED": "upstream_failure", "EXCLUDED": "excluded", "STOPPED": "stopped"}
 
 
 class DatabricksEngine:
-    """Runs updates on a Databricks workspace through the Pipelines API."""
+    """Runs updates on a Databricks workspace through the Pipelines API.
 
-    name = "databricks"
+    Args:
+        credentials: explicit credentials; None fields come from the SDK's default chain.
+        settings: polling, waiting and retry bounds.
+        client_factory: builds the workspace client (tests pass one bound to a local server).
+        sleep: how to wait between polls.
+    """
 
-    def __init__(self, client_factory: Callable[[DatabricksSettings], WorkspaceClient] = workspace_client,
-                 settings: DatabricksSettings | None = None, sleep: Callable[[float], None] = time.sleep):
-        self.client_factory = client_factory
-        self.settings = settings or DatabricksSettings.from_env()
+    name: ClassVar[str] = "databricks"
+    kind: ClassVar[str] = "databricks"
+    runs_continuous: ClassVar[bool] = True
+    has_local_landing: ClassVar[bool] = False
+
+    def __init__(self, credentials: DatabricksCredentials | None = None, settings: DatabricksSettings | None = None,
+                 client_factory: Callable[[DatabricksSettings, DatabricksCredentials], WorkspaceClient] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, landing_volume: str | None = None):
+        self.credentials = credentials or DatabricksCredentials()
+        self.settings = settings or DatabricksSettings()
+        self.client_factory = client_factory or workspace_client
         self.sleep = sleep
+        self.landing_volume = landing_volume
+        self._client: WorkspaceClient | None = None
+        self._landing: VolumeLanding | None = None
 
-    def refresh(self, request: RefreshRequest, context: Any) -> Iterator[MaterializeResult | AssetCheckResult]:
-        w = self.client_factory(self.settings)
+    def client(self) -> WorkspaceClient:
+        """The workspace client (made once per engine)."""
+        if self._client is None:
+            self._client = self.client_factory(self.settings, self.credentials)
+        return self._client
+
+    def table_name(self, config: ProjectConfig, table: str) -> str:
+        """The table's name as the deployed pipeline publishes it (its target schema's table)."""
+        return table
+
+    def refresh(self, request: RefreshRequest) -> Iterator[EngineEvent]:
+        """Start one update refreshing the request's tables and follow it to its end."""
+        w = self.client()
         pipeline_id = resolve_pipeline_id(w, request.pipeline)
-        graph = TableGraph(request.config)
-        selected = graph.execution_order(request.tables)
+        selected = list(request.tables)
         if request.pipeline.continuous:
-            yield from self._continuous(w, pipeline_id, request, graph, selected, context)
+            yield from self._continuous(w, pipeline_id, request, selected)
             return
-        update_id = self._start(w, pipeline_id, request, selected, context)
-        tag_update(context, request.pipeline.key, update_id)
-        link = update_link(w, pipeline_id, update_id)
-        context.log.info(f"pipeline '{request.pipeline.name}': update {update_id} started: {link}")
+        update_id = yield from self._start(w, pipeline_id, request, selected)
+        link = update_link(w.config.host, pipeline_id, update_id)
+        yield UpdateStarted(request.pipeline.key, update_id, link)
+        yield Log(f"pipeline '{request.pipeline.name}': update {update_id} started: {link}")
         progress: dict[str, TableProgress] = {t: TableProgress() for t in selected}
         run_errors: list[str] = []
-        reported: list[str] = []
+        told: dict[str, str] = {}  # table -> last status turned into an event
         reader = EventReader(w, pipeline_id, update_id)
         finished = False
+        state = "UNKNOWN"
         try:
-            state = None
             delay = self.settings.poll_seconds
             while True:
-                state = self._state(w, pipeline_id, update_id, context)
+                state = yield from self._state(w, pipeline_id, update_id)
                 for event in reader.read_new():
-                    apply_event(event, progress, run_errors, context.log)
-                yield from self._ready(request, graph, selected, progress, reported, update_id, pipeline_id, link)
+                    yield from apply_event(event, progress, run_errors)
+                yield from self._news(progress, told, update_id, pipeline_id, link, request.full_refresh)
                 if state in TERMINAL:
                     break
                 self.sleep(delay)
@@ -81,62 +112,62 @@ class DatabricksEngine:
             finished = True
         finally:
             if not finished:
-                self._stop(w, pipeline_id, update_id, context)
-        yield from self._ready(request, graph, selected, progress, reported, update_id, pipeline_id, link, final=True)
-        yield from self._checks(request, progress, reported, update_id)
-        if state == "COMPLETED":
-            missing = [t for t in selected if t not in reported]
-            if missing:
-                context.log.warning(f"update {update_id} completed without reporting {', '.join(missing)}")
-            return
-        failed = [t for t in selected if progress[t].status == "FAILED"]
-        skipped = [t for t in selected if progress[t].status in ("SKIPPED", "EXCLUDED", "STOPPED")]
-        messages = [m for t in failed for m in progress[t].errors] + run_errors
-        raise Failure(
-            description=(
-                f"pipeline '{request.pipeline.name}' update {update_id} {state}; failed: {', '.join(failed) or 'none'}; "
-                f"not refreshed: {', '.join(skipped) or 'none'}; refreshed: {', '.join(reported) or 'none'}\n"
-                + "\n".join(dict.fromkeys(messages))
-            ),
-            metadata={"update_id": update_id, "update_url": MetadataValue.url(link), "failed": failed,
-                      "refreshed": reported},
-        )
+                self._stop(w, pipeline_id, update_id)
+        messages = [m for t in selected if progress[t].status == "FAILED" for m in progress[t].errors] + run_errors
+        yield RunFinished(status=state, detail=f"update {update_id}", error_text="\n".join(dict.fromkeys(messages)),
+                          metadata={"update_id": update_id, "update_url": link})
+
+    @staticmethod
+    def _news(progress: dict[str, TableProgress], told: dict[str, str], update_id: str, pipeline_id: str,
+              link: str, full_refresh: bool) -> Iterator[EngineEvent]:
+        for table, record in progress.items():
+            status = record.status
+            if status is None or told.get(table) == status or told.get(table) == "COMPLETED":
+                continue
+            if status == "COMPLETED":
+                yield from completion_events(table, record, update_id, pipeline_id, link, full_refresh)
+            elif status == "FAILED":
+                yield TableFailed(table, "\n".join(record.errors))
+            elif status in _NOT_REFRESHED:
+                yield TableSkipped(table, _NOT_REFRESHED[status])  # type: ignore[arg-type]
+            else:
+                continue
+            told[table] = status
 
     # -- continuous pipelines -----------------------------------------------------------
 
-    def _continuous(self, w: WorkspaceClient, pipeline_id: str, request: RefreshRequest, graph: TableGraph,
-                    selected: list[str], context: Any) -> Iterator[MaterializeResult]:
+    def _continuous(self, w: WorkspaceClient, pipeline_id: str, request: RefreshRequest,
+                    selected: list[str]) -> Iterator[EngineEvent]:
         """A continuous pipeline already refreshes everything: make sure it runs, then report
         what its current update has refreshed so far. No update per materialization."""
         update_id = self._active_update(w, pipeline_id)
         if update_id is None:
             update_id = call(w.config, f"starting continuous pipeline '{request.pipeline.name}'",
                              lambda: w.pipelines.start_update(pipeline_id)).update_id
-            tag_update(context, request.pipeline.key, update_id)
-            context.log.info(f"continuous pipeline '{request.pipeline.name}' was not running: started update "
-                             f"{update_id}; its tables are reported as it refreshes them (pipeline observer)")
+            yield UpdateStarted(request.pipeline.key, update_id, update_link(w.config.host, pipeline_id, update_id))
+            yield Log(f"continuous pipeline '{request.pipeline.name}' was not running: started update "
+                      f"{update_id}; its tables are reported as it refreshes them (pipeline observer)")
+            yield RunFinished(status="COMPLETED", detail=f"update {update_id}")
             return
         progress: dict[str, TableProgress] = {t: TableProgress() for t in selected}
         for event in EventReader(w, pipeline_id, update_id).read_new():
-            apply_event(event, progress, [], context.log)
-        link = update_link(w, pipeline_id, update_id)
+            apply_event(event, progress, [])
+        link = update_link(w.config.host, pipeline_id, update_id)
         refreshed = [t for t in selected if progress[t].status in ("COMPLETED", "RUNNING", "IDLE")
                      and progress[t].metrics]
-        context.log.info(f"continuous pipeline '{request.pipeline.name}' is running (update {update_id}); "
-                         f"refreshed so far: {', '.join(refreshed) or 'nothing reported yet'}")
+        yield Log(f"continuous pipeline '{request.pipeline.name}' is running (update {update_id}); "
+                  f"refreshed so far: {', '.join(refreshed) or 'nothing reported yet'}")
         for table in refreshed:
-            yield MaterializeResult(
-                asset_key=request.asset_keys[table],
-                metadata={**materialization_metadata(progress[table], update_id, pipeline_id, link, False),
-                          "continuous": True},
-            )
+            for event in completion_events(table, progress[table], update_id, pipeline_id, link, False,
+                                           with_quality=False):
+                yield _continuous_event(event)
+        yield RunFinished(status="COMPLETED", detail=f"update {update_id}", metadata={"continuous": True})
 
     # -- starting -----------------------------------------------------------------------
 
-    def _start(self, w: WorkspaceClient, pipeline_id: str, request: RefreshRequest, selected: list[str],
-               context: Any) -> str:
-        selection = request.config.tables_of(request.pipeline.key)
-        ordered = [t.name for t in selection if t.name in set(selected)]  # config order
+    def _start(self, w: WorkspaceClient, pipeline_id: str, request: RefreshRequest,
+               selected: list[str]) -> Iterator[EngineEvent | str]:
+        ordered = [t.name for t in request.config.tables_of(request.pipeline.key) if t.name in set(selected)]
         kwargs = {"full_refresh_selection": ordered} if request.full_refresh else {"refresh_selection": ordered}
         deadline = time.monotonic() + self.settings.wait_active_seconds
         waited = False
@@ -150,16 +181,15 @@ class DatabricksEngine:
                         # Another update began between our look and our start: wait for it too.
                         active = "(started by someone else just now)"
             if time.monotonic() >= deadline:
-                raise Failure(
-                    description=(
-                        f"pipeline '{request.pipeline.name}' still has an active update {active} after "
-                        f"{self.settings.wait_active_seconds:.0f} s; nothing was started. Stop it in the workspace or "
-                        "raise ETL_ASSETS_DATABRICKS_WAIT_ACTIVE_SECONDS."
-                    )
+                raise DatabricksApiError(
+                    f"pipeline '{request.pipeline.name}' still has an active update {active} after "
+                    f"{self.settings.wait_active_seconds:.0f} s; nothing was started. Stop it in the workspace or "
+                    "raise wait_active_seconds on the Databricks engine resource "
+                    "(ETL_ASSETS_DATABRICKS_WAIT_ACTIVE_SECONDS for the default code location)."
                 )
             if not waited:
-                context.log.info(f"pipeline '{request.pipeline.name}' has an active update {active}; waiting for it "
-                                 f"to end (at most {self.settings.wait_active_seconds:.0f} s)")
+                yield Log(f"pipeline '{request.pipeline.name}' has an active update {active}; waiting for it "
+                          f"to end (at most {self.settings.wait_active_seconds:.0f} s)")
                 waited = True
             self.sleep(self.settings.poll_seconds)
 
@@ -173,7 +203,7 @@ class DatabricksEngine:
 
     # -- following ----------------------------------------------------------------------
 
-    def _state(self, w: WorkspaceClient, pipeline_id: str, update_id: str, context: Any) -> str:
+    def _state(self, w: WorkspaceClient, pipeline_id: str, update_id: str) -> Iterator[EngineEvent | str]:
         deadline = time.monotonic() + self.settings.reconnect_seconds
         while True:
             try:
@@ -184,129 +214,37 @@ class DatabricksEngine:
                 if time.monotonic() >= deadline:
                     raise DatabricksApiError(
                         f"lost the connection to {w.config.host} for {self.settings.reconnect_seconds:.0f} s while "
-                        f"following update {update_id}; it may still be running: {link_hint(w, pipeline_id)}"
+                        f"following update {update_id}; it may still be running: "
+                        f"{w.config.host.rstrip('/')}/#joblist/pipelines/{pipeline_id}"
                     ) from exc
-                context.log.warning(f"connection to {w.config.host} lost while polling; retrying")
+                yield Log(f"connection to {w.config.host} lost while polling; retrying", "warning")
                 self.sleep(self.settings.poll_seconds)
 
-    @staticmethod
-    def _ready(request: RefreshRequest, graph: TableGraph, selected: list[str], progress: dict[str, TableProgress],
-               reported: list[str], update_id: str, pipeline_id: str, link: str,
-               final: bool = False) -> Iterator[MaterializeResult]:
-        # Dagster wants a multi-asset's outputs in dependency order.
-        for table in selected:
-            if table in reported or progress[table].status != "COMPLETED":
-                continue
-            if not final and any(up in selected and up not in reported for up in graph.upstream[table]):
-                continue
-            reported.append(table)
-            yield MaterializeResult(
-                asset_key=request.asset_keys[table],
-                metadata=materialization_metadata(progress[table], update_id, pipeline_id, link, request.full_refresh),
-            )
-
-    @staticmethod
-    def _checks(request: RefreshRequest, progress: dict[str, TableProgress], reported: list[str],
-                update_id: str) -> Iterator[AssetCheckResult]:
-        for table in reported:
-            for outcome in expectation_outcomes(request.config.table(table).expectations, progress[table], update_id):
-                yield AssetCheckResult(asset_key=request.asset_keys[table], **outcome)
-
-    def _stop(self, w: WorkspaceClient, pipeline_id: str, update_id: str, context: Any) -> None:
+    def _stop(self, w: WorkspaceClient, pipeline_id: str, update_id: str) -> None:
         """The run ended before the update: stop the update we started, if it still runs."""
         try:
             state = w.pipelines.get_update(pipeline_id, update_id).update.state.value
             if state in ACTIVE:
                 w.pipelines.stop(pipeline_id)
-                context.log.warning(f"stopped update {update_id} of pipeline {pipeline_id}")
-        except Exception as exc:  # the run is ending anyway; say what could not be done
-            context.log.error(f"could not stop update {update_id} of pipeline {pipeline_id}: {exc}")
+                logger.warning("stopped update %s of pipeline %s", update_id, pipeline_id)
+        except Exception as exc:  # noqa: BLE001 - the run is ending anyway; say what could not be done
+            logger.error("could not stop update %s of pipeline %s: %s", update_id, pipeline_id, exc)
+
+    # -- landing and observation ----------------------------------------------------------
+
+    def landing_listing(self, config: ProjectConfig, source_path: str, pipeline_key: str) -> tuple[str, dict[str, int]]:
+        """Data files under the source's folder of the landing volume the pipeline reads."""
+        if self._landing is None:
+            self._landing = VolumeLanding(self.client(), config, self.landing_volume)
+        return self._landing.listing(source_path, pipeline_key)
+
+    def observe(self, config: ProjectConfig, cursor: dict[str, Any],
+                judge: Callable[[str, str], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
+        """Updates no run of ours started (the bundle's job, the workspace UI, continuous pipelines)."""
+        return observe_updates(self.client(), config, cursor, judge)
 
 
-def apply_event(event: dict, progress: dict[str, TableProgress], run_errors: list[str], log: Any) -> None:
-    """Fold one event-log event into the tables' progress; errors of no table go to `run_errors`."""
-    origin = event.get("origin") or {}
-    table = origin.get("dataset_name")
-    errors = [e.get("message", "") for e in ((event.get("error") or {}).get("exceptions") or [])]
-    if event.get("level") == "ERROR" or errors:
-        text = "; ".join(m for m in errors if m) or event.get("message", "")
-        if table in progress:
-            progress[table].errors.append(f"{table}: {text}")
-        else:
-            run_errors.append(text)
-        log.error(f"{table or 'pipeline'}: {text}")
-    flow = (event.get("details") or {}).get("flow_progress")
-    if event.get("event_type") != "flow_progress" or not flow or table not in progress:
-        if event.get("event_type") == "update_progress":
-            log.info(event.get("message", ""))
-        return
-    record = progress[table]
-    record.status = flow.get("status", record.status)
-    record.completed = record.completed or record.status == "COMPLETED"
-    log.info(f"{table}: {record.status}")
-    metrics = flow.get("metrics") or {}
-    for key, value in metrics.items():
-        record.metrics[key] = record.metrics.get(key, 0) + (value or 0)
-    quality = flow.get("data_quality") or {}
-    record.dropped_records += quality.get("dropped_records") or 0
-    for expectation in quality.get("expectations") or []:
-        counts = record.expectations.setdefault(expectation.get("name"), [0, 0])
-        counts[0] += expectation.get("passed_records") or 0
-        counts[1] += expectation.get("failed_records") or 0
-
-
-UPDATE_TAG_PREFIX = "etl_assets/update."
-
-
-def tag_update(context: Any, pipeline_key: str, update_id: str) -> None:
-    """Record on the Dagster run which update it started, so observers can tell ours apart."""
-    instance, run = getattr(context, "instance", None), getattr(context, "run", None)
-    if instance is not None and run is not None:
-        instance.add_run_tags(run.run_id, {f"{UPDATE_TAG_PREFIX}{pipeline_key}": update_id})
-
-
-def update_link(w: WorkspaceClient, pipeline_id: str, update_id: str) -> str:
-    return f"{w.config.host.rstrip('/')}/#joblist/pipelines/{pipeline_id}/updates/{update_id}"
-
-
-def materialization_metadata(record: TableProgress, update_id: str, pipeline_id: str, link: str,
-                             full_refresh: bool) -> dict[str, Any]:
-    """What a table's materialization says of an update, whoever started it."""
-    return {
-        "num_output_rows": record.metrics.get("num_output_rows", 0),
-        "num_upserted_rows": record.metrics.get("num_upserted_rows", 0),
-        "num_deleted_rows": record.metrics.get("num_deleted_rows", 0),
-        "dropped_records": record.dropped_records,
-        "update_id": update_id,
-        "pipeline_id": pipeline_id,
-        "update_url": MetadataValue.url(link),
-        "full_refresh": full_refresh,
-        "engine": "databricks",
-    }
-
-
-def expectation_outcomes(expectations: Sequence[Expectation], record: TableProgress, update_id: str,
-                         missing_fails: bool = True) -> list[dict[str, Any]]:
-    """check_name, passed, severity and metadata of each expectation, from what an update reported.
-
-    An expectation the update said nothing about fails (`missing_fails`), or is left out.
-    """
-    outcomes = []
-    for expectation in expectations:
-        severity = AssetCheckSeverity.ERROR if expectation.action == "fail" else AssetCheckSeverity.WARN
-        counts = record.expectations.get(expectation.name)
-        metadata: dict[str, Any] = {"action": expectation.action, "condition": expectation.condition,
-                                    "update_id": update_id}
-        if counts is None:
-            if missing_fails:
-                metadata["error"] = f"update {update_id} reported no results for expectation '{expectation.name}'"
-                outcomes.append({"check_name": expectation.name, "passed": False, "severity": severity,
-                                 "metadata": metadata})
-            continue
-        outcomes.append({"check_name": expectation.name, "passed": counts[1] == 0, "severity": severity,
-                         "metadata": {**metadata, "passed_records": counts[0], "failed_records": counts[1]}})
-    return outcomes
-
-
-def link_hint(w: WorkspaceClient, pipeline_id: str) -> str:
-    return f"{w.config.host.rstrip('/')}/#joblist/pipelines/{pipeline_id}"
+def _continuous_event(event: EngineEvent) -> EngineEvent:
+    if isinstance(event, TableCompleted):
+        return replace(event, metadata={**event.metadata, "continuous": True})
+    return event

@@ -12,12 +12,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from etl_assets.project.config import ProjectConfig
-from etl_assets.errors import EngineUnavailableError
+from etl_assets.conventions import quality_dataset_name
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
 from etl_assets.engines.local.spec import write_spec
-from etl_assets.conventions import quality_dataset_name
+from etl_assets.errors import EngineUnavailableError
+from etl_assets.project.config import ProjectConfig
 
 
 @dataclass
@@ -51,14 +51,6 @@ def spark_pipelines_command() -> list[str]:
         "the local engine needs Apache Spark Declarative Pipelines: pip install 'etl-assets[local]' "
         "(pyspark[pipelines] 4.3) and Java 17"
     )
-
-
-WARM_ENV_VAR = "ETL_ASSETS_WARM_SPARK"
-
-
-def warm_spark_enabled() -> bool:
-    """Keep a Spark Connect server running between runs ($ETL_ASSETS_WARM_SPARK, default on)."""
-    return os.environ.get(WARM_ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 _START_SERVER = """
@@ -95,7 +87,7 @@ def ensure_warm_spark(home: LocalHome) -> None:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
         raise EngineUnavailableError(
             f"could not start the local Spark server (logs in {home.connect_discovery.parent / 'logs'}); "
-            f"set {WARM_ENV_VAR}=0 to start Spark per run instead:\n{tail}"
+            f"set warm_spark: false on the local engine resource to start Spark per run instead:\n{tail}"
         )
 
 
@@ -114,9 +106,10 @@ def stop_warm_spark(home: LocalHome) -> bool:
 class LocalRunner:
     """Runs config pipelines on local Spark, with all state under one `LocalHome`."""
 
-    def __init__(self, config: ProjectConfig, home: LocalHome | None = None):
+    def __init__(self, config: ProjectConfig, home: LocalHome | None = None, warm_spark: bool = True):
         self.config = config
         self.home = home or LocalHome.for_project(config.root)
+        self.warm_spark = warm_spark
 
     def datasets(self, tables: Sequence[str]) -> list[str]:
         """The datasets an update of `tables` refreshes: the tables, plus the companion holding
@@ -133,7 +126,7 @@ class LocalRunner:
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env["SPARK_CONF_DIR"] = str(self.home.conf_dir)
-        if warm_spark_enabled():
+        if self.warm_spark:
             # One long-lived Spark Connect server per home (its warehouse and metastore):
             # later runs skip the JVM and metastore start-up, and each server picks a free
             # port, so runs of several pipelines or projects at once do not collide on 15002.
@@ -151,7 +144,7 @@ class LocalRunner:
         """Start the update and yield each output line and parsed event as it happens,
         then the `RunOutcome` last."""
         command = self.command(pipeline_key, tables, full_refresh)
-        if warm_spark_enabled():
+        if self.warm_spark:
             yield "starting or reusing the warm local Spark server"
             ensure_warm_spark(self.home)
         outcome = RunOutcome()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from etl_assets.project.config import ProjectConfig
-from etl_assets.engines.local.home import LocalHome
 from etl_assets.conventions import ENGINE_CONF, LANDING_CONF
+from etl_assets.engines.local.home import LocalHome
+from etl_assets.project.config import ProjectConfig
 
 
 def write_spec(config: ProjectConfig, pipeline_key: str, home: LocalHome) -> Path:

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from etl_assets.errors import EtlAssetsError
 from etl_assets.conventions import is_data_file
+from etl_assets.errors import EtlAssetsError
 
 
 def read_rows(location: Path, limit: int | None = None) -> tuple[list[str], list[dict[str, Any]]]:

@@ -1,0 +1,104 @@
+"""The neutral event stream every engine yields while it runs a pipeline update.
+
+Engines know nothing of Dagster: they say what happened to each table, in the order the
+pipeline reports it. One Dagster-side module (`etl_assets.dagster.results`) turns the stream
+into materializations, check results and one failure, identically for every engine.
+
+Metadata values are plain Python values; two wrappers say how a value should be shown:
+`Link` (a URL) and `pathlib.Path` (a local file or folder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class Link(str):
+    """A metadata value that is a URL (shown as a link)."""
+
+
+@dataclass(frozen=True)
+class Log:
+    """A line for the run's log (progress, warnings), at `level`."""
+
+    message: str
+    level: LogLevel = "info"
+
+
+@dataclass(frozen=True)
+class UpdateStarted:
+    """The engine started an update: its id and where a person can follow it."""
+
+    pipeline: str
+    update_id: str
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class TableStarted:
+    """A table's flow began running."""
+
+    table: str
+
+
+@dataclass(frozen=True)
+class TableCompleted:
+    """A table was refreshed. `row_count` is the table's rows after the update, if known."""
+
+    table: str
+    row_count: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableFailed:
+    """A table's flow failed; `message` is the engine's error text for it."""
+
+    table: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TableSkipped:
+    """A table was not refreshed: `reason` is `upstream_failure`, `excluded` or `stopped`."""
+
+    table: str
+    reason: Literal["upstream_failure", "excluded", "stopped"] = "upstream_failure"
+
+
+@dataclass(frozen=True)
+class QualityReported:
+    """Per-rule results of a table's expectations in this update.
+
+    `counts` maps rule name to (passed, failed) records; a rule of the table's config missing
+    from it gets a failed check whose message ends with `hint` (where to declare it).
+    """
+
+    table: str
+    counts: Mapping[str, tuple[int, int]]
+    dropped_records: int | None = None
+    hint: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The update ended. `status` is COMPLETED, FAILED or CANCELED; `detail` names the run
+    (`update 0123`, `local run, exit code 1`); `error_text` is the engine's error output."""
+
+    status: str
+    detail: str = ""
+    error_text: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "COMPLETED"
+
+
+EngineEvent = Log | UpdateStarted | TableStarted | TableCompleted | TableFailed | TableSkipped | QualityReported | RunFinished
+
