@@ -11,7 +11,7 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from etl_assets import __version__
@@ -31,6 +31,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("ETL_ASSETS_DEBUG"):
             raise
         _error(str(exc))
+        return 1
+    except OSError as exc:  # the file system refused: say which file and why
+        if os.environ.get("ETL_ASSETS_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error(f"{where}{exc.strerror or exc}; check that the path exists and is writable "
+               "(ETL_ASSETS_HOME sets where local state goes)")
         return 1
 
 
@@ -55,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate-data", help="append example raw JSON files to the local landing folder")
     _config_option(generate)
-    generate.add_argument("--rows", type=int, default=1000, help="rows per file (default: 1000)")
+    generate.add_argument("--rows", type=_count(1, 10_000_000), default=1000, help="rows per file (default: 1000)")
     generate.add_argument("--seed", type=int, default=42, help="same seed, same files (default: 42)")
     generate.add_argument("--landing", metavar="PATH", help="landing folder or volume (default: ETL_ASSETS_HOME/landing)")
     generate.set_defaults(run=_generate)
@@ -68,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print a local table's rows")
     _config_option(show)
     show.add_argument("table", help="a table name from config.yml")
-    show.add_argument("--limit", type=int, default=20, help="rows to print (default: 20)")
+    show.add_argument("--limit", type=_count(0, 1_000_000_000), default=20, help="rows to print (default: 20)")
     show.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     show.set_defaults(run=_show)
 
@@ -78,15 +85,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _count(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give a number from {low} to {high:,}")
+        return value
+    return parse
+
+
 def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="PATH", help="config file (default: $ETL_ASSETS_CONFIG or ./config.yml)")
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from etl_assets.project.bundle import BUNDLE_FILE, check_bundle, check_code
+    from etl_assets.project.bundle import BUNDLE_FILE, check_bundle, check_code, resource_fields_checkable
 
     config = load_config(args.config)
     problems = check_code(config) + check_bundle(config) + _schedule_problems(config) + _databricks_cli(config)
+    if (config.root / BUNDLE_FILE).is_file() and not resource_fields_checkable():
+        print("note: databricks-bundles is not installed; bundle resource fields were not checked "
+              "(pip install 'etl-assets[deploy]')", file=sys.stderr)
     if problems:
         raise ConfigError(problems)
     bundle = "and databricks.yml " if (config.root / BUNDLE_FILE).is_file() else ""

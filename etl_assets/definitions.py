@@ -6,6 +6,28 @@ $ETL_ASSETS_ENGINE says databricks (see `etl_assets.dagster.resources.default_en
 
 from __future__ import annotations
 
-from etl_assets.dagster.definitions import build_definitions
+import sys
+from types import TracebackType
 
-defs = build_definitions()
+from etl_assets.dagster.definitions import build_definitions
+from etl_assets.errors import EtlAssetsError
+
+_default_hook = sys.excepthook
+
+
+def _short_errors(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    # A command such as `dagster asset materialize` would print the whole import traceback
+    # (about 70 lines) before our message; the message already says what is wrong and where.
+    if isinstance(error, EtlAssetsError):
+        print(f"Error: {error}", file=sys.stderr)
+    else:
+        _default_hook(kind, error, trace)
+
+
+try:
+    defs = build_definitions()
+except EtlAssetsError as exc:
+    # Code servers catch the error and show its message in the UI; the hook only changes what
+    # an uncaught error prints when a command loads this module directly.
+    sys.excepthook = _short_errors
+    raise exc.with_traceback(None) from None

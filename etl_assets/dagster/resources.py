@@ -57,11 +57,16 @@ class LocalPipelinesResource(PipelinesEngineResource):
         default=True,
         description="Keep one Spark Connect server per home running between runs (skips the JVM start-up).",
     )
+    lock_timeout_seconds: float = Field(
+        default=3600.0, ge=0,
+        description="How long an update waits for another run of the same pipeline (or of a pipeline whose "
+                    "tables it reads) before giving up without refreshing anything.",
+    )
 
     def get_engine(self) -> Engine:
         from etl_assets.engines.local.engine import LocalEngine
 
-        return LocalEngine(home=self.home, warm_spark=self.warm_spark)
+        return LocalEngine(home=self.home, warm_spark=self.warm_spark, lock_timeout_seconds=self.lock_timeout_seconds)
 
 
 class DatabricksPipelinesResource(PipelinesEngineResource):

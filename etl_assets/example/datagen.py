@@ -6,12 +6,16 @@ only on the seed and on how many files are already there: the same seed gives th
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from etl_assets.errors import DataError
 
 # The tutorial's operation mix (the remaining 9% falls to the first choices by weight).
 OPERATIONS = (("APPEND", 0.5), ("DELETE", 0.1), ("UPDATE", 0.3), (None, 0.01))
@@ -53,13 +57,21 @@ def generate(
     ['part-00000.json', 'part-00000.json']
     """
     if rows < 1:
-        raise ValueError(f"rows must be at least 1, got {rows}")
+        raise DataError(f"rows must be at least 1, got {rows}: pass --rows 1 or more")
     unknown = set(datasets) - set(DATASETS)
     if unknown:
-        raise ValueError(f"no example data for {sorted(unknown)}; known: {', '.join(DATASETS)}")
+        raise DataError(f"no example data for {sorted(unknown)}; known: {', '.join(DATASETS)}")
     customers_dir, orders_dir = landing / "customers", landing / "orders"
     customers_dir.mkdir(parents=True, exist_ok=True)
     orders_dir.mkdir(parents=True, exist_ok=True)
+    # Generators running at once would pick the same next file number: one at a time per landing.
+    with open(landing / ".generate.lock", "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        return _generate(customers_dir, orders_dir, rows, seed, malformed_share, datasets)
+
+
+def _generate(customers_dir: Path, orders_dir: Path, rows: int, seed: int, malformed_share: float,
+              datasets: tuple[str, ...]) -> list[GeneratedFile]:
     index = max(_count_files(customers_dir), _count_files(orders_dir))
     rng = random.Random(f"{seed}/{index}")
     pool = customer_ids(seed, max(10, rows // 3))
@@ -83,7 +95,7 @@ def _unique_times(rng: random.Random, rows: int, index: int) -> list[datetime]:
     # in random order: arrival order says nothing about sequence order.
     span = 365 * 24 * 3600 // _SLOTS
     if rows > span:
-        raise ValueError(f"at most {span} rows per file")
+        raise DataError(f"at most {span} rows per file")
     return [START + timedelta(seconds=s * _SLOTS + index % _SLOTS) for s in rng.sample(range(span), rows)]
 
 
@@ -122,8 +134,15 @@ def _order_lines(rng: random.Random, pool: list[str], rows: int, index: int) -> 
 
 
 def _write(path: Path, lines: list[str]) -> GeneratedFile:
-    tmp = path.with_name(f".{path.name}.tmp")  # hidden: Spark file sources skip dot files
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # hidden: Spark file sources skip dot files
     tmp.write_text("\n".join(lines) + "\n")
-    tmp.rename(path)  # appear whole: a streaming read never sees half a file
+    try:
+        # A link appears whole (a streaming read never sees half a file) and, unlike a rename,
+        # never replaces a file already there.
+        os.link(tmp, path)
+    except FileExistsError:
+        raise DataError(f"{path} already exists; nothing was overwritten. Generate again for the next file") from None
+    finally:
+        tmp.unlink()
     malformed = sum(1 for line in lines if not line.endswith("}"))
     return GeneratedFile(path, len(lines), malformed)

@@ -97,17 +97,22 @@ def check_code(config: ProjectConfig) -> list[ConfigProblem]:
             problems.append(ConfigProblem(config.relative_transformation_path(table), exc.lineno,
                                           f"Python syntax error: {exc.msg}", table.name, "fix the file"))
             continue
+        except UnicodeDecodeError as exc:
+            problems.append(ConfigProblem(config.relative_transformation_path(table), None,
+                                          f"not UTF-8 text (byte {exc.start}: {exc.reason})", table.name,
+                                          "save the file as UTF-8"))
+            continue
         if table.name not in datasets:
             problems.append(ConfigProblem(
                 config.path.name, config.line_of("tables", table.name),
                 f"{config.relative_transformation_path(table)} defines no dataset named '{table.name}'"
                 f" (it defines: {', '.join(datasets) or 'nothing'})",
                 table.name, "name the dataset after the table, e.g. @dp.materialized_view(name=...)"))
-    for path in sorted((config.root / "transformations").rglob("*.py")):
+    for path in sorted(p for p in (config.root / "transformations").rglob("*.py") if p.is_file()):
         try:
             datasets = defined_datasets(path)
-        except SyntaxError:
-            continue
+        except (SyntaxError, UnicodeDecodeError, OSError):
+            continue  # reported above when it is a table's file
         for name, line in datasets.items():
             if name not in configured:
                 relative = path.relative_to(config.root).as_posix()
@@ -130,7 +135,19 @@ def load_bundle(root: Path) -> tuple[Bundle | None, list[ConfigProblem]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return None, [ConfigProblem(BUNDLE_FILE, mark.line + 1 if mark else None, f"YAML syntax error: {exc}")]
-    for pattern in doc.get("include") or []:
+    except UnicodeDecodeError as exc:
+        return None, [ConfigProblem(BUNDLE_FILE, None, f"not UTF-8 text (byte {exc.start}: {exc.reason})",
+                                    hint="save the file as UTF-8")]
+    if not isinstance(doc, dict):
+        return None, [ConfigProblem(BUNDLE_FILE, None, "the bundle must be a mapping of top-level keys",
+                                    hint="see databricks.yml in the project template")]
+    include = doc.get("include") or []
+    if not isinstance(include, list) or not all(isinstance(p, str) for p in include):
+        problems.append(ConfigProblem(BUNDLE_FILE, key_line(doc, "include"),
+                                      f"`include` must be a list of file patterns, not {include!r}",
+                                      hint="e.g. include: [resources/*.yml]"))
+        include = []
+    for pattern in include:
         paths.extend(sorted(p for p in root.glob(pattern) if p.is_file()))
     for path in paths:
         try:
@@ -139,6 +156,18 @@ def load_bundle(root: Path) -> tuple[Bundle | None, list[ConfigProblem]]:
             mark = getattr(exc, "problem_mark", None)
             problems.append(ConfigProblem(_rel(root, path), mark.line + 1 if mark else None, f"YAML syntax error: {exc}"))
             continue
+        except UnicodeDecodeError as exc:
+            problems.append(ConfigProblem(_rel(root, path), None, f"not UTF-8 text (byte {exc.start}: {exc.reason})",
+                                          hint="save the file as UTF-8"))
+            continue
+        if not isinstance(data, dict):
+            problems.append(ConfigProblem(_rel(root, path), None, "a bundle file must be a mapping of top-level keys"))
+            continue
+        malformed = _malformed_sections(data)
+        if malformed:
+            problems += [ConfigProblem(_rel(root, path), key_line(data, key), message, hint=hint)
+                         for key, message, hint in malformed]
+            continue
         bundle.files[path] = data
         for name in (data.get("variables") or {}):
             bundle.variables[str(name)] = (path, key_line(data["variables"], str(name)))
@@ -146,6 +175,21 @@ def load_bundle(root: Path) -> tuple[Bundle | None, list[ConfigProblem]]:
             for key, value in (entries or {}).items():
                 bundle.resources.setdefault(kind, {})[str(key)] = (value, path, key_line(entries, str(key)))
     return bundle, problems
+
+
+def _malformed_sections(data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, message, hint) for `variables` and `resources` that are not shaped as bundles need."""
+    found = []
+    variables = data.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        found.append(("variables", f"`variables` must map names to definitions, not {variables!r}",
+                      "e.g. variables: {catalog: {default: main}}"))
+    resources = data.get("resources")
+    if resources is not None and (not isinstance(resources, dict)
+                                  or not all(isinstance(v, dict) or v is None for v in resources.values())):
+        found.append(("resources", f"`resources` must map kinds (pipelines, jobs, volumes) to named resources, "
+                      f"not {resources!r}", "e.g. resources: {pipelines: {my_pipeline: {name: ...}}}"))
+    return found
 
 
 def check_bundle(config: ProjectConfig) -> list[ConfigProblem]:
@@ -201,17 +245,20 @@ def _matches(file: Path, entry: tuple[str, Path]) -> bool:
     return fnmatch.fnmatch(str(file), pattern) or str(file).startswith(pattern.rstrip("*/"))
 
 
-def _check_resource_fields(bundle: Bundle) -> list[ConfigProblem]:
-    try:
-        from databricks.bundles.jobs import Job
-        from databricks.bundles.pipelines import Pipeline
-        from databricks.bundles.volumes import Volume
-    except ImportError:
-        import sys
+def resource_fields_checkable() -> bool:
+    """Whether databricks-bundles is installed, so resource fields are checked offline."""
+    import importlib.util
 
-        print("note: databricks-bundles is not installed; bundle resource fields were not checked "
-              "(pip install 'etl-assets[deploy]')", file=sys.stderr)
-        return []
+    return importlib.util.find_spec("databricks.bundles") is not None
+
+
+def _check_resource_fields(bundle: Bundle) -> list[ConfigProblem]:
+    if not resource_fields_checkable():
+        return []  # the CLI says so; a library does not print
+    from databricks.bundles.jobs import Job
+    from databricks.bundles.pipelines import Pipeline
+    from databricks.bundles.volumes import Volume
+
     classes = {"pipelines": Pipeline, "jobs": Job, "volumes": Volume}
     problems = []
     for kind, entries in bundle.resources.items():

@@ -49,6 +49,9 @@ def load_config(path: str | os.PathLike[str] | None = None, *, check_files: bool
     config_path = find_config_path(path)
     try:
         text = config_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigProblem(str(config_path), None, f"not UTF-8 text (byte {exc.start}: {exc.reason})",
+                                         hint="save the file as UTF-8")]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(config_path), None, f"cannot read config: {exc.strerror}")]) from exc
     return parse_and_validate(text, config_path, check_files=check_files)

@@ -26,14 +26,16 @@ from etl_assets.project.config import (
 from etl_assets.project.graph import find_cycles
 from etl_assets.project.yaml_lines import LineDict, key_line, line_of, load_yaml_fast, load_yaml_with_lines
 
-# Names reach SQL, API filter strings and Dagster keys: keep them plain identifiers.
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+# Names reach SQL, API filter strings, Dagster keys and file names (a table's folder, its
+# checkpoint and its expectation companion `etl_quality__<name>`): plain identifiers of at most
+# 128 characters keep every derived file name within the 255 bytes file systems allow.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # Dagster's own rule for tag keys (an optional prefix/ then a name).
 TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
 OWNER = re.compile(r"^([^@\s]+@[^@\s]+\.[^@\s]+|team:[A-Za-z0-9_.-]+)$")
 TOP_LEVEL_KEYS = ("pipelines", "schedules", "tables")
 
-_IDENTIFIER_HINT = "use letters, digits and underscores, starting with a letter or underscore"
+_IDENTIFIER_HINT = "use at most 128 letters, digits and underscores, starting with a letter or underscore"
 
 
 def parse_and_validate(text: str, path: Path, *, check_files: bool = True) -> ProjectConfig:
@@ -346,6 +348,10 @@ class _Checker:
         relative = transformation_relpath(table)
         if (self.path.parent / relative).is_file():
             return True
+        if (self.path.parent / relative).exists():
+            self.problem(line, f"transformation file {relative} is a folder, not a file", table.name,
+                         f"remove or rename the folder and put the code of '{table.name}' in {relative}")
+            return False
         self.problem(line, f"transformation file {relative} is missing", table.name,
                      f"create {relative} defining the dataset '{table.name}' with pyspark.pipelines")
         return False

@@ -6,6 +6,7 @@ printed progress becomes neutral events; the engine knows nothing of Dagster.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -23,20 +24,15 @@ from etl_assets.engines.events import (
     TableSkipped,
     TableStarted,
 )
+from etl_assets.engines.local.guard import UpdateGuard
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.engines.local.landing import local_listing
+from etl_assets.engines.local.locks import update_locks
 from etl_assets.engines.local.progress import FlowEvent, RunEvent
 from etl_assets.engines.local.runner import LocalRunner, RunOutcome
-from etl_assets.engines.local.tables import (
-    count_rows,
-    is_streaming_output,
-    parquet_files,
-    restore,
-    rule_counts,
-    snapshot,
-    table_version,
-)
-from etl_assets.errors import EngineUnavailableError
+from etl_assets.engines.local.server import stop_warm_spark
+from etl_assets.engines.local.tables import committed_since, count_rows, parquet_files, rule_counts, table_version
+from etl_assets.errors import DataError, EngineUnavailableError
 from etl_assets.project.config import ProjectConfig
 from etl_assets.project.graph import TableGraph
 
@@ -61,9 +57,10 @@ class LocalEngine:
     runs_continuous: ClassVar[bool] = False
     has_local_landing: ClassVar[bool] = True
 
-    def __init__(self, home: str | Path | None = None, warm_spark: bool = True):
+    def __init__(self, home: str | Path | None = None, warm_spark: bool = True, lock_timeout_seconds: float = 3600):
         self.home = Path(home) if home else None
         self.warm_spark = warm_spark
+        self.lock_timeout_seconds = lock_timeout_seconds
 
     def home_for(self, config: ProjectConfig) -> LocalHome:
         """The local state folder serving `config`'s project."""
@@ -85,49 +82,116 @@ class LocalEngine:
         runner = LocalRunner(request.config, home, warm_spark=self.warm_spark)
         graph = TableGraph(request.config)
         selected = graph.execution_order(request.tables)
+        writes = runner.datasets(selected)
+        pipeline = request.pipeline.key
+        reads = sorted({up for t in selected for up in graph.upstream.get(t, ())
+                        if request.config.pipeline_of(up).key != pipeline})
+        waits: list[str] = []
+        with update_locks(home.locks, pipeline, writes, reads, timeout=self.lock_timeout_seconds,
+                          on_wait=waits.append):
+            for message in waits:
+                yield Log(message, "warning")
+            guard = UpdateGuard(home, pipeline)
+            if guard.pending() and self.warm_spark:
+                # The unfinished update's flows may still be running on the server: stop it first.
+                stop_warm_spark(home)
+            recovered = guard.recover()
+            if recovered:
+                yield Log(f"an earlier update of pipeline '{request.pipeline.name}' did not finish: put back "
+                          f"{', '.join(recovered)} as they were before it", "warning")
+            if not request.full_refresh:
+                _refuse_lost_streaming_tables(request, home, graph, selected)
+            guard.protect(writes)
+            try:
+                yield from self._run(request, home, runner, graph, selected, writes, guard)
+            except BaseException:
+                # Interrupted (the run was terminated, Ctrl-C): the server may still be running our
+                # flows, so stop it before putting tables back; the next run starts a new one.
+                if self.warm_spark:
+                    stop_warm_spark(home)
+                guard.rollback()
+                raise
+
+    def _run(self, request: RefreshRequest, home: LocalHome, runner: LocalRunner, graph: TableGraph,
+             selected: list[str], writes: list[str], guard: UpdateGuard) -> Iterator[EngineEvent]:
         running_since: dict[str, str] = {}
         completed: list[str] = []
-        snapshots = _snapshot_views(home, request.pipeline.key, selected)
         quality_before = {
             t: parquet_files(home.table_location(quality_dataset_name(t)))
             for t in selected if request.config.table(t).expectations
         }
         outcome = RunOutcome()
+        started_ns = time.time_ns()
+        # Spark prints a streaming flow's COMPLETED before a failure of the same flow surfaces
+        # (then retries it), so a completion is final only once a flow reading the table starts,
+        # or the run has ended with the table still COMPLETED.
+        done_at: dict[str, str] = {}  # dataset -> time of its last COMPLETED, not yet final
+        last: dict[str, str] = {}
+
+        def finalize(datasets: list[str]) -> Iterator[EngineEvent]:
+            for dataset in datasets:
+                if dataset not in done_at or last.get(dataset) != "COMPLETED":
+                    continue
+                finished_at = done_at.pop(dataset)
+                guard.release(dataset)
+                if dataset in selected and dataset not in completed:
+                    completed.append(dataset)
+                    yield self._completed(request, home, dataset, running_since.get(dataset), finished_at)
+
         for item in runner.run(request.pipeline.key, selected, request.full_refresh):
             if isinstance(item, str):
                 if item.strip() and not item.lstrip().startswith("at "):
                     yield Log(item, "debug")
             elif isinstance(item, FlowEvent):
                 yield _flow_log(item)
-                if item.table not in selected:
+                table = item.table
+                last[table] = item.status
+                if item.status == "COMPLETED" and table in writes:
+                    done_at[table] = item.timestamp
+                elif item.status in ("FAILED", "SKIPPED", "EXCLUDED"):
+                    done_at.pop(table, None)
+                if item.status in ("STARTING", "RUNNING"):
+                    yield from finalize(list(graph.upstream.get(table, ())))
+                if table not in selected:
                     continue
-                if item.status == "RUNNING" and item.table not in running_since:
-                    running_since[item.table] = item.timestamp
-                    yield TableStarted(item.table)
-                    waiting = [up for up in graph.upstream.get(item.table, ())
-                               if up in selected and up not in completed]
+                if item.status == "RUNNING" and table not in running_since:
+                    running_since[table] = item.timestamp
+                    yield TableStarted(table)
+                    waiting = [up for up in graph.upstream.get(table, ())
+                               if up in selected and up not in completed and up not in done_at]
                     if waiting:
-                        yield Log(_early_warning(item.table, waiting), "warning")
-                elif item.status == "COMPLETED" and item.table not in completed:
-                    completed.append(item.table)
-                    yield self._completed(request, home, item.table, running_since.get(item.table), item.timestamp)
+                        yield Log(_early_warning(table, waiting), "warning")
                 elif item.status == "FAILED":
-                    yield TableFailed(item.table)
+                    yield TableFailed(table)
                 elif item.status == "SKIPPED":
-                    yield TableSkipped(item.table, "upstream_failure")
+                    yield TableSkipped(table, "upstream_failure")
                 elif item.status == "EXCLUDED":
-                    yield TableSkipped(item.table, "excluded")
+                    yield TableSkipped(table, "excluded")
             elif isinstance(item, RunEvent):
                 yield Log(f"pipeline '{request.pipeline.name}': run {item.status}")
             else:
                 outcome = item
         succeeded = outcome.returncode == 0 and outcome.run_status == "COMPLETED"
+        if not succeeded:
+            # The run failed: Spark's last word on a flow may be a COMPLETED printed before its
+            # failure. Only what storage shows as committed during this run counts.
+            for dataset in list(done_at):
+                if not committed_since(home, request.pipeline.key, dataset, started_ns):
+                    done_at.pop(dataset)
+        yield from finalize(list(done_at))
         if succeeded:
+            for dataset in writes:
+                guard.release(dataset)
             # Tables whose flows carry other names: the run completed, so they were refreshed.
             for table in selected:
                 if table not in completed:
                     completed.append(table)
                     yield self._completed(request, home, table, None, None)
+        else:
+            for table in guard.rollback():
+                # Open-source Spark empties a view's files before computing it and may move a
+                # checkpoint on before committing: a table the run did not complete goes back.
+                yield Log(f"{table} was not refreshed: its previous data was put back", "warning")
         for table in completed:
             if request.config.table(table).expectations:
                 yield QualityReported(
@@ -136,13 +200,6 @@ class LocalEngine:
                     hint=(f"declare the rule in {request.config.relative_transformation_path(table)} with "
                           "etl_assets.ldp (table/materialized_view expectations=)"),
                 )
-        if not succeeded:
-            for table, saved in snapshots.items():
-                if table not in completed:
-                    # Open-source Spark empties a view's Parquet files before computing it: a failed
-                    # or skipped refresh would leave it empty, where Databricks keeps the last version.
-                    restore(home.table_location(table), saved)
-                    yield Log(f"{table} was not refreshed: its previous data was put back", "warning")
         yield RunFinished(
             status="COMPLETED" if succeeded else (outcome.run_status if outcome.run_status not in (None, "COMPLETED")
                                                   else "FAILED"),
@@ -194,15 +251,23 @@ class LocalEngine:
         return found, cursor
 
 
-def _snapshot_views(home: LocalHome, pipeline_key: str, tables: list[str]) -> dict[str, Path]:
-    """Hard-link snapshots of the batch-written tables of this update, to undo a failed overwrite."""
-    saved = {}
-    root = home.root / "snapshots" / pipeline_key
-    for table in tables:
-        location = home.table_location(table)
-        if not is_streaming_output(location) and snapshot(location, root / table):
-            saved[table] = root / table
-    return saved
+def _refuse_lost_streaming_tables(request: RefreshRequest, home: LocalHome, graph: TableGraph,
+                                  selected: list[str]) -> None:
+    """A streaming table whose files are gone but whose checkpoint says data was read would
+    stay empty (the checkpoint skips what it already read) and empty everything downstream."""
+    pipeline = request.pipeline.key
+    looked = {t for t in selected} | {up for t in selected for up in graph.upstream_closure([t])
+                                     if request.config.pipeline_of(up).key == pipeline}
+    lost = [t for t in sorted(looked)
+            if any((c / "commits").is_dir() and any(c.rglob("commits/*")) for c in home.checkpoints(pipeline, t))
+            and not (home.table_location(t) / "_spark_metadata").is_dir()]
+    if lost:
+        raise DataError(
+            f"the files of streaming table(s) {', '.join(lost)} are gone ({home.table_location(lost[0])}) but their "
+            "checkpoints record data already read, so a refresh would leave them and everything downstream empty; "
+            "nothing was refreshed. Rebuild them with a full refresh (run config "
+            f"{{ops: {{{pipeline}: {{config: {{full_refresh: true}}}}}}}})"
+        )
 
 
 def _flow_log(event: FlowEvent) -> Log:

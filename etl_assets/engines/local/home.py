@@ -50,6 +50,16 @@ class LocalHome:
         """Checkpoints and pipeline metadata of one pipeline."""
         return self.root / "storage" / pipeline_key
 
+    def checkpoints(self, pipeline_key: str, table: str) -> list[Path]:
+        """The streaming checkpoint folders of a table (all its flows), if it has any."""
+        root = self.storage(pipeline_key) / "_checkpoints" / "spark_catalog" / "default" / table.lower()
+        return [root] if root.is_dir() else []
+
+    @property
+    def locks(self) -> Path:
+        """Lock files that keep concurrent runs apart (see `etl_assets.engines.local.locks`)."""
+        return self.root / "locks"
+
     def table_location(self, table: str) -> Path:
         """Where a managed table's files are (Hive layout in the default database)."""
         return self.warehouse / table.lower()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from etl_assets.conventions import quality_dataset_name
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
+from etl_assets.engines.local.server import ensure_warm_spark, server_alive, stop_warm_spark
 from etl_assets.engines.local.spec import write_spec
 from etl_assets.errors import EngineUnavailableError
 from etl_assets.project.config import ProjectConfig
@@ -28,9 +28,13 @@ class RunOutcome:
     run_status: str | None = None
     table_status: dict[str, str] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    server_lost: int | None = None  # pid of the warm server, when it stopped during the run
 
     def error_text(self, limit: int = 40) -> str:
         """Spark's own error lines (exceptions, error classes), without JVM stack frames."""
+        if self.server_lost is not None:
+            return (f"the local Spark server (pid {self.server_lost}) stopped during the run, so the run was ended; "
+                    "the next run starts a new server. Check its logs in <home>/connect/logs if this repeats.")
         keep = [
             line for line in self.lines
             if ("Error" in line or "Exception" in line or "FAILED" in line)
@@ -51,56 +55,6 @@ def spark_pipelines_command() -> list[str]:
         "the local engine needs Apache Spark Declarative Pipelines: pip install 'etl-assets[local]' "
         "(pyspark[pipelines] 4.3) and Java 17"
     )
-
-
-_START_SERVER = """
-import json, sys
-from pyspark.sql.connect.local_server import reuse_or_start_local_connect_server
-print(reuse_or_start_local_connect_server("local[*]", json.loads(sys.argv[1])))
-"""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ensure_warm_spark(home: LocalHome) -> None:
-    """Start the home's Spark Connect server unless one is already serving it.
-
-    Started here rather than by `spark-pipelines`, because the server reads its static
-    settings (Hive catalog, warehouse, metastore) only from what starts it, and the CLI hands
-    on only part of its --conf values (pyspark 4.3).
-    """
-    home.prepare()
-    env = {**os.environ, "SPARK_CONF_DIR": str(home.conf_dir),
-           "SPARK_LOCAL_CONNECT_DISCOVERY": str(home.connect_discovery)}
-    # pyspark would try 15002 first: two homes starting at once could then both record it,
-    # and one's client would reach the other's server. A free port of our own avoids that.
-    options = {**home.spark_conf(), "spark.local.connect.server.port": str(_free_port())}
-    result = subprocess.run(
-        [sys.executable, "-c", _START_SERVER, json.dumps(options)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
-        raise EngineUnavailableError(
-            f"could not start the local Spark server (logs in {home.connect_discovery.parent / 'logs'}); "
-            f"set warm_spark: false on the local engine resource to start Spark per run instead:\n{tail}"
-        )
-
-
-def stop_warm_spark(home: LocalHome) -> bool:
-    """Stop the home's warm Spark Connect server; False if none was running."""
-    if not home.connect_discovery.exists():
-        return False
-    env = {**os.environ, "SPARK_LOCAL_CONNECT_DISCOVERY": str(home.connect_discovery)}
-    result = subprocess.run(
-        [sys.executable, "-m", "pyspark.sql.connect.local_server", "--stop"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )
-    return result.returncode == 0 and result.stdout.startswith("Stopped")
 
 
 class LocalRunner:
@@ -144,15 +98,20 @@ class LocalRunner:
         """Start the update and yield each output line and parsed event as it happens,
         then the `RunOutcome` last."""
         command = self.command(pipeline_key, tables, full_refresh)
+        server: int | None = None
         if self.warm_spark:
             yield "starting or reusing the warm local Spark server"
-            ensure_warm_spark(self.home)
+            server = ensure_warm_spark(self.home)
         outcome = RunOutcome()
         process = subprocess.Popen(
             command, cwd=self.config.root, env=self.environment(), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, bufsize=1,
         )
         assert process.stdout is not None
+        done = threading.Event()
+        if server is not None:
+            # Without its server the client retries the port for many minutes, silently.
+            threading.Thread(target=self._watch, args=(server, process, outcome, done), daemon=True).start()
         try:
             for raw in process.stdout:
                 line = raw.rstrip("\n").split("\r")[-1]
@@ -167,6 +126,7 @@ class LocalRunner:
                     yield event
             outcome.returncode = process.wait()
         finally:
+            done.set()
             if process.poll() is None:  # the consumer stopped early (run terminated)
                 process.terminate()
                 try:
@@ -174,3 +134,14 @@ class LocalRunner:
                 except subprocess.TimeoutExpired:
                     process.kill()
         yield outcome
+
+    @staticmethod
+    def _watch(server: int, process: subprocess.Popen[str], outcome: RunOutcome, done: threading.Event) -> None:
+        while not done.wait(1.0):
+            if not server_alive(server):
+                outcome.server_lost = server
+                process.terminate()
+                return
+
+
+__all__ = ["LocalRunner", "RunOutcome", "ensure_warm_spark", "spark_pipelines_command", "stop_warm_spark"]

@@ -2,37 +2,81 @@
 
 from __future__ import annotations
 
-import os
-import shutil
+import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from etl_assets.conventions import is_data_file
-from etl_assets.errors import EtlAssetsError
+from etl_assets.engines.local.home import LocalHome
+from etl_assets.errors import DataError
 
 
 def read_rows(location: Path, limit: int | None = None) -> tuple[list[str], list[dict[str, Any]]]:
-    """Column names and up to `limit` rows of the table stored at `location`."""
+    """Column names and up to `limit` rows of the table stored at `location`, the files Spark
+    reads (a streaming table's commit log says which)."""
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
-    files = sorted(parquet_files(location))
+    files = data_files(location)
     if not files:
-        raise EtlAssetsError(
+        raise DataError(
             f"no data at {location}: the table has not been materialized on the local engine yet "
             "(run `dagster asset materialize -m etl_assets.definitions --select '*'` or `bash bin/demo`)"
         )
-    dataset = ds.dataset([str(f) for f in files], format="parquet")
-    table = dataset.head(limit) if limit is not None else dataset.to_table()
+    try:
+        dataset = ds.dataset([str(f) for f in files], format="parquet")
+        table = dataset.head(limit) if limit is not None else dataset.to_table()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"cannot read the table at {location}: {exc}. Remove files that are not the table's "
+                        "(Spark writes only part-*.parquet), or rebuild it with a full refresh") from None
     return table.column_names, table.to_pylist()
 
 
 def count_rows(location: Path) -> int | None:
-    """Rows in a table's Parquet files, from their footers; None when nothing is stored."""
+    """Rows of the table as Spark sees it, from the Parquet footers; None when nothing is stored
+    or a file cannot be read (a count that may be wrong is not given)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if not location.exists():
         return None
-    return sum(pq.read_metadata(f).num_rows for f in parquet_files(location))
+    try:
+        return sum(pq.read_metadata(f).num_rows for f in data_files(location))
+    except (pa.ArrowInvalid, OSError):
+        return None
+
+
+def data_files(location: Path) -> list[Path]:
+    """The Parquet files that make up the table now.
+
+    A streaming table (file sink) is what its `_spark_metadata` log lists: files a failed or
+    repeated batch left in the folder are not part of it. Other tables are every data file.
+    """
+    log = location / "_spark_metadata"
+    if not log.is_dir():
+        return sorted(parquet_files(location))
+    batches = {}
+    for entry in log.iterdir():
+        number, _, kind = entry.name.partition(".")
+        if number.isdigit() and kind in ("", "compact"):
+            batches[int(number)] = entry
+    compacted = [n for n, e in batches.items() if e.name.endswith(".compact")]
+    start = max(compacted) if compacted else 0
+    live: dict[str, Path] = {}
+    for number in sorted(n for n in batches if n >= start):
+        for line in batches[number].read_text(encoding="utf-8").splitlines()[1:]:  # first line: log version
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            path = Path(unquote(urlparse(record["path"]).path))
+            if not path.exists():
+                path = location / path.name  # the home was moved: the file keeps its name
+            if record.get("action", "add") == "delete":
+                live.pop(path.name, None)
+            else:
+                live[path.name] = path
+    return sorted(live.values())
 
 
 def parquet_files(location: Path) -> dict[Path, int]:
@@ -85,25 +129,25 @@ def rule_counts(location: Path, before: dict[Path, int]) -> dict[str, tuple[int,
     return {name: (p, f) for name, (p, f) in counts.items()}
 
 
-def is_streaming_output(location: Path) -> bool:
-    """Whether a table is written by a streaming file sink (it keeps a `_spark_metadata` log)."""
-    return (location / "_spark_metadata").is_dir()
+def committed_since(home: LocalHome, pipeline_key: str, table: str, since_ns: int) -> bool:
+    """Whether Spark committed a write of the table after `since_ns` (nanoseconds since the epoch).
 
-
-def snapshot(location: Path, destination: Path) -> bool:
-    """Hard-link a table's files into `destination` (no data copied); False if nothing stored.
-
-    Spark replaces files rather than changing them, so the links keep the previous version
-    readable after an overwrite deleted it from the table's folder.
+    A batch write commits with its `_SUCCESS` marker. A streaming write commits batch N when its
+    checkpoint holds `commits/N` for every `offsets/N`: a batch planned but not committed means
+    the stream failed part-way.
     """
-    if not location.is_dir():
+    location = home.table_location(table)
+    checkpoints = home.checkpoints(pipeline_key, table)
+    if not checkpoints:
+        marker = location / "_SUCCESS"
+        return marker.is_file() and marker.stat().st_mtime_ns >= since_ns
+    if not (location / "_spark_metadata").is_dir():
         return False
-    shutil.rmtree(destination, ignore_errors=True)
-    shutil.copytree(location, destination, copy_function=os.link)
+    for root in checkpoints:
+        for offsets in root.rglob("offsets"):
+            planned = {p.name for p in offsets.iterdir() if p.name.isdigit()}
+            done = {p.name for p in (offsets.parent / "commits").iterdir() if p.name.isdigit()} \
+                if (offsets.parent / "commits").is_dir() else set()
+            if planned - done:
+                return False
     return True
-
-
-def restore(location: Path, saved: Path) -> None:
-    """Put a snapshot back in place of the table's current files."""
-    shutil.rmtree(location, ignore_errors=True)
-    shutil.copytree(saved, location, copy_function=os.link)

@@ -1,0 +1,59 @@
+"""Reading local tables as Spark does, without Spark: commit logs, stray files."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from etl_assets.engines.local.tables import count_rows, data_files, read_rows
+from etl_assets.errors import DataError
+
+
+def write_part(folder, name: str, rows: int):
+    path = folder / name
+    pq.write_table(pa.table({"id": list(range(rows))}), path)
+    return path
+
+
+def commit(folder, batch: int, *paths, compact: bool = False):
+    log = folder / "_spark_metadata"
+    log.mkdir(exist_ok=True)
+    lines = ["v1", *(json.dumps({"path": p.as_uri(), "size": p.stat().st_size, "isDir": False, "action": "add"})
+                     for p in paths)]
+    (log / f"{batch}{'.compact' if compact else ''}").write_text("\n".join(lines) + "\n")
+
+
+def test_a_streaming_table_is_what_its_commit_log_lists(tmp_path):
+    table = tmp_path / "events_bronze"
+    table.mkdir()
+    first = write_part(table, "part-00000-a.snappy.parquet", 3)
+    second = write_part(table, "part-00000-b.snappy.parquet", 4)
+    write_part(table, "part-00000-c.snappy.parquet", 100)  # a batch that failed before its commit
+    commit(table, 0, first)
+    commit(table, 1, second)
+    assert data_files(table) == [first, second]
+    assert count_rows(table) == 7
+    assert len(read_rows(table)[1]) == 7
+
+
+def test_a_compacted_commit_log_is_read_from_its_last_compaction(tmp_path):
+    table = tmp_path / "t"
+    table.mkdir()
+    parts = [write_part(table, f"part-{i}.parquet", 1) for i in range(3)]
+    commit(table, 0, parts[0])
+    commit(table, 9, parts[0], parts[1], compact=True)
+    commit(table, 10, parts[2])
+    assert count_rows(table) == 3
+
+
+def test_a_stray_file_makes_the_count_unknown_and_show_say_which_table(tmp_path):
+    table = tmp_path / "customers"
+    table.mkdir()
+    write_part(table, "part-00000.parquet", 5)
+    (table / "junk.parquet").write_text("not parquet")
+    assert count_rows(table) is None
+    with pytest.raises(DataError, match="cannot read the table at .*customers"):
+        read_rows(table)
