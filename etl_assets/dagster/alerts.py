@@ -50,7 +50,8 @@ def _unmaterialized_assets(context: RunFailureSensorContext) -> set[AssetKey]:
 
     def keys(event_type: DagsterEventType) -> set[AssetKey]:
         records = context.instance.get_records_for_run(run_id=context.dagster_run.run_id, of_type=event_type).records
-        return {r.event_log_entry.dagster_event.asset_key for r in records if r.event_log_entry.dagster_event}
+        events = (r.event_log_entry.dagster_event for r in records)
+        return {e.asset_key for e in events if e and e.asset_key}
 
     return keys(DagsterEventType.ASSET_MATERIALIZATION_PLANNED) - keys(DagsterEventType.ASSET_MATERIALIZATION)
 
