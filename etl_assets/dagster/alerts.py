@@ -59,6 +59,10 @@ def _unmaterialized_assets(context: RunFailureSensorContext) -> set[AssetKey]:
 @run_failure_sensor(name="failure_alerts", default_status=DefaultSensorStatus.RUNNING,
                     description=f"Posts a JSON alert for each failed run to ${WEBHOOK_ENV_VAR} when it is set")
 def failure_alerts(context: RunFailureSensorContext) -> None:
+    """Post the failed run's `alert_payload` as JSON to $ETL_ASSETS_ALERT_WEBHOOK_URL when it is set.
+
+    A webhook that cannot be reached is logged, not raised, so later failures are still sent.
+    """
     url = os.environ.get(WEBHOOK_ENV_VAR)
     if not url:
         return

@@ -59,6 +59,7 @@ class LocalPipelinesResource(PipelinesEngineResource):
     )
 
     def get_engine(self) -> Engine:
+        """A `LocalEngine` on this resource's home and warm-Spark setting (pyspark is imported here)."""
         from etl_assets.engines.local.engine import LocalEngine
 
         return LocalEngine(home=self.home, warm_spark=self.warm_spark)
@@ -95,6 +96,7 @@ class DatabricksPipelinesResource(PipelinesEngineResource):
     )
 
     def get_engine(self) -> Engine:
+        """A `DatabricksEngine` with this resource's credentials, polling bounds and landing volume."""
         from etl_assets.engines.databricks.updates import DatabricksEngine
 
         return DatabricksEngine(credentials=self.credentials(), settings=self.settings(),

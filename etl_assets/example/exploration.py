@@ -23,9 +23,11 @@ class LandingProfile:
 
     @property
     def parsed(self) -> int:
+        """Rows that were JSON objects."""
         return self.rows - self.unparseable
 
     def null_share(self, column: str) -> float:
+        """The share of parsed rows where `column` is null (0.0 when no row parsed)."""
         return self.nulls[column] / self.parsed if self.parsed else 0.0
 
 

@@ -84,15 +84,18 @@ class _Checker:
         self.problems: list[ConfigProblem] = []
 
     def problem(self, line: int | None, message: str, table: str | None = None, hint: str | None = None) -> None:
+        """Record one problem of this file."""
         self.problems.append(ConfigProblem(self.file, line, message, table, hint))
 
     def syntax_error(self, exc: yaml.YAMLError) -> None:
+        """Record a YAML syntax error at the line PyYAML marks."""
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         self.problem(mark.line + 1 if mark else None, f"YAML syntax error: {problem}",
                      hint="check indentation and quoting around this line")
 
     def run(self, doc: Any) -> ProjectConfig | None:
+        """Check every rule of a parsed document; the config, or None when a problem was recorded."""
         if not isinstance(doc, dict):
             self.problem(1, "config must be a mapping with a 'tables:' list",
                          hint="start the file with 'tables:' followed by '- name: ...' entries")

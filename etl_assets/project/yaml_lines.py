@@ -36,6 +36,7 @@ class LineList(list[Any]):
 
 class _LineLoader(_BaseLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+        """A `LineDict`, recording duplicate keys instead of keeping only the last."""
         self.flatten_mapping(node)
         mapping = LineDict()
         mapping.line = node.start_mark.line + 1
@@ -56,6 +57,7 @@ class _LineLoader(_BaseLoader):
         return mapping
 
     def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:
+        """A `LineList` with the line of each item."""
         items = LineList(self.construct_object(child, deep=True) for child in node.value)
         items.line = node.start_mark.line + 1
         items.item_lines = [child.start_mark.line + 1 for child in node.value]
