@@ -10,8 +10,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
-Engine = Literal["databricks", "local"]
-ENGINES: tuple[Engine, ...] = ("databricks", "local")
+EngineName = Literal["databricks", "local"]
+ENGINES: tuple[EngineName, ...] = ("databricks", "local")
 
 
 def _spark() -> SparkSession:
@@ -22,7 +22,7 @@ def _spark() -> SparkSession:
     return spark
 
 
-def engine() -> Engine:
+def engine() -> EngineName:
     """`databricks` or `local`, from the pipeline configuration key `etl_assets.engine`."""
     value = _spark().conf.get(ENGINE_CONF, None)
     if value not in ENGINES:
