@@ -95,6 +95,8 @@ if TYPE_CHECKING:
     from dagster import Failure
 
     class PipelineFailedError(Failure, EtlAssetsError):
+        """A pipeline update failed: some tables failed or were not refreshed (a Dagster `Failure`)."""
+
         def __init__(self, description: str, metadata: Mapping[str, Any] | None = None): ...
 
 

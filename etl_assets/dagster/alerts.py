@@ -50,7 +50,8 @@ def _unmaterialized_assets(context: RunFailureSensorContext) -> set[AssetKey]:
 
     def keys(event_type: DagsterEventType) -> set[AssetKey]:
         records = context.instance.get_records_for_run(run_id=context.dagster_run.run_id, of_type=event_type).records
-        return {r.event_log_entry.dagster_event.asset_key for r in records if r.event_log_entry.dagster_event}
+        events = (r.event_log_entry.dagster_event for r in records)
+        return {e.asset_key for e in events if e and e.asset_key}
 
     return keys(DagsterEventType.ASSET_MATERIALIZATION_PLANNED) - keys(DagsterEventType.ASSET_MATERIALIZATION)
 
@@ -58,6 +59,10 @@ def _unmaterialized_assets(context: RunFailureSensorContext) -> set[AssetKey]:
 @run_failure_sensor(name="failure_alerts", default_status=DefaultSensorStatus.RUNNING,
                     description=f"Posts a JSON alert for each failed run to ${WEBHOOK_ENV_VAR} when it is set")
 def failure_alerts(context: RunFailureSensorContext) -> None:
+    """Post the failed run's `alert_payload` as JSON to $ETL_ASSETS_ALERT_WEBHOOK_URL when it is set.
+
+    A webhook that cannot be reached is logged, not raised, so later failures are still sent.
+    """
     url = os.environ.get(WEBHOOK_ENV_VAR)
     if not url:
         return

@@ -64,6 +64,7 @@ class LocalPipelinesResource(PipelinesEngineResource):
     )
 
     def get_engine(self) -> Engine:
+        """A `LocalEngine` on this resource's home and warm-Spark setting (pyspark is imported here)."""
         from etl_assets.engines.local.engine import LocalEngine
 
         return LocalEngine(home=self.home, warm_spark=self.warm_spark, lock_timeout_seconds=self.lock_timeout_seconds)
@@ -100,6 +101,7 @@ class DatabricksPipelinesResource(PipelinesEngineResource):
     )
 
     def get_engine(self) -> Engine:
+        """A `DatabricksEngine` with this resource's credentials, polling bounds and landing volume."""
         from etl_assets.engines.databricks.updates import DatabricksEngine
 
         return DatabricksEngine(credentials=self.credentials(), settings=self.settings(),

@@ -108,6 +108,8 @@ class _Run:
         self.skipped: dict[str, str] = {}
 
     def ready(self, final: bool) -> Iterator[DagsterResult]:
+        """Results of tables completed but not yet reported, each followed by its checks: only
+        those whose selected upstreams are already reported, or all of them when `final`."""
         # Dagster wants a multi-asset's outputs in dependency order; flows may report
         # completion out of it (a streaming flow can finish after its downstream view).
         for table in self.selected:
@@ -121,6 +123,7 @@ class _Run:
                 yield from self.checks(table)
 
     def checks(self, table: str) -> Iterator[AssetCheckResult]:
+        """The selected check results of a table's expectations, once per table."""
         if table in self.checked:
             return
         self.checked.add(table)
@@ -130,6 +133,7 @@ class _Run:
                 yield AssetCheckResult(asset_key=self.keys[table], **outcome)
 
     def failure(self, finished: RunFinished) -> Exception:
+        """The `PipelineFailedError` for a failed update, naming failed, skipped and refreshed tables."""
         pipeline = self.request.pipeline
         failed = [t for t in self.selected if t in self.failed]
         skipped = [t for t in self.selected if self.skipped.get(t) == "upstream_failure"]

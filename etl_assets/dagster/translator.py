@@ -23,25 +23,32 @@ class TableTranslator:
     """
 
     def get_asset_key(self, table: Table) -> AssetKey:
+        """The table's asset key: its name, e.g. `AssetKey(["orders_silver"])`."""
         return AssetKey(table.name)
 
     def get_group_name(self, table: Table) -> str:
+        """The asset group: the table's layer (`bronze`, `silver`, `gold`)."""
         return table.layer
 
     def get_tags(self, table: Table) -> Mapping[str, str]:
+        """The table's config `tags`, each a Dagster tag with an empty value (`{"daily": ""}`)."""
         # `tag:daily` in a Dagster selection matches only an empty value.
         return {tag: "" for tag in table.tags}
 
     def get_description(self, table: Table) -> str | None:
+        """The table's config `description`, if any."""
         return table.description
 
     def get_owners(self, table: Table) -> Sequence[str]:
+        """The table's config `owners` (email addresses or `team:<name>`)."""
         return table.owners
 
     def get_kinds(self, table: Table) -> set[str]:
+        """The kinds the UI shows as badges: `spark`, `databricks` and the layer."""
         return {"spark", "databricks", table.layer}
 
     def get_metadata(self, table: Table, config: ProjectConfig) -> Mapping[str, Any]:
+        """Definition metadata: layer, pipeline key and deployed name, transformation file, table name."""
         pipeline = config.pipeline_of(table)
         return {
             "layer": table.layer,
@@ -53,6 +60,7 @@ class TableTranslator:
         }
 
     def get_check_spec(self, table: Table, expectation: Expectation, asset_key: AssetKey) -> AssetCheckSpec:
+        """The asset check of one expectation, named after it; blocking when its action is `fail`."""
         # A `fail` expectation stops the update, so downstream must not run on its output.
         return AssetCheckSpec(
             name=expectation.name,

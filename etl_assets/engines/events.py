@@ -97,6 +97,7 @@ class RunFinished:
 
     @property
     def succeeded(self) -> bool:
+        """Whether the update completed (status COMPLETED)."""
         return self.status == "COMPLETED"
 
 

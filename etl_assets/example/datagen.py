@@ -100,7 +100,8 @@ def _unique_times(rng: random.Random, rows: int, index: int) -> list[datetime]:
 
 
 def _customer_lines(rng: random.Random, pool: list[str], rows: int, index: int, malformed_share: float) -> list[str]:
-    operations, weights = zip(*OPERATIONS)
+    operations = [operation for operation, _ in OPERATIONS]
+    weights = [weight for _, weight in OPERATIONS]
     lines = []
     for when in _unique_times(rng, rows, index):
         first, last = rng.choice(FIRST), rng.choice(LAST)

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from etl_assets.conventions import is_data_file
 
@@ -17,14 +18,16 @@ class LandingProfile:
     files: int = 0
     rows: int = 0
     unparseable: int = 0
-    nulls: Counter = field(default_factory=Counter)
-    values: Counter = field(default_factory=Counter)
+    nulls: Counter[str] = field(default_factory=Counter)
+    values: Counter[str] = field(default_factory=Counter)
 
     @property
     def parsed(self) -> int:
+        """Rows that were JSON objects."""
         return self.rows - self.unparseable
 
     def null_share(self, column: str) -> float:
+        """The share of parsed rows where `column` is null (0.0 when no row parsed)."""
         return self.nulls[column] / self.parsed if self.parsed else 0.0
 
 
@@ -77,7 +80,7 @@ class Finding:
 
     check: str
     passed: bool
-    figures: dict
+    figures: dict[str, Any]
     blocking: bool
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from etl_assets.conventions import quality_dataset_name
 from etl_assets.ldp.runtime import engine
@@ -55,8 +55,11 @@ def _dataset(name: str, comment: str | None, rules: Sequence[Rule], streaming: b
 
     def decorate(query: QueryFunction) -> None:
         if engine() == "databricks":
-            for action, expect in (("warn", dp.expect_all), ("drop", dp.expect_all_or_drop),
-                                   ("fail", dp.expect_all_or_fail)):
+            # The expect_all family exists only in the Databricks runtime's pyspark.pipelines,
+            # so open-source pyspark's types do not know it.
+            databricks_dp: Any = dp
+            for action, expect in (("warn", databricks_dp.expect_all), ("drop", databricks_dp.expect_all_or_drop),
+                                   ("fail", databricks_dp.expect_all_or_fail)):
                 chosen = {r.name: r.condition for r in rules if r.action == action}
                 if chosen:
                     query = expect(chosen)(query)

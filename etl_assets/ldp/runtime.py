@@ -10,7 +10,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
-ENGINES = ("databricks", "local")
+EngineName = Literal["databricks", "local"]
+ENGINES: tuple[EngineName, ...] = ("databricks", "local")
 
 
 def _spark() -> SparkSession:
@@ -21,7 +22,7 @@ def _spark() -> SparkSession:
     return spark
 
 
-def engine() -> Literal["databricks", "local"]:
+def engine() -> EngineName:
     """`databricks` or `local`, from the pipeline configuration key `etl_assets.engine`."""
     value = _spark().conf.get(ENGINE_CONF, None)
     if value not in ENGINES:
@@ -29,7 +30,7 @@ def engine() -> Literal["databricks", "local"]:
             f"pipeline configuration {ENGINE_CONF}={value!r}: set it to 'databricks' (the bundle "
             "does) or 'local' (the local runner does) so the helpers know which features exist"
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def landing_path(relative: str = "") -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ class Bundle:
     root: Path
     files: dict[Path, Any] = field(default_factory=dict)
     variables: dict[str, tuple[Path, int | None]] = field(default_factory=dict)
-    resources: dict[str, dict[str, tuple[dict, Path, int | None]]] = field(default_factory=dict)
+    resources: dict[str, dict[str, tuple[dict[Any, Any], Path, int | None]]] = field(default_factory=dict)
 
 
 def defined_datasets(path: Path) -> dict[str, int]:
@@ -224,7 +225,7 @@ def check_bundle(config: ProjectConfig) -> list[ConfigProblem]:
     return problems
 
 
-def _libraries(resource: dict, path: Path) -> list[tuple[str, Path]]:
+def _libraries(resource: dict[Any, Any], path: Path) -> list[tuple[str, Path]]:
     entries = []
     for library in resource.get("libraries") or []:
         for kind in ("file", "notebook"):
@@ -259,15 +260,17 @@ def _check_resource_fields(bundle: Bundle) -> list[ConfigProblem]:
     from databricks.bundles.pipelines import Pipeline
     from databricks.bundles.volumes import Volume
 
-    classes = {"pipelines": Pipeline, "jobs": Job, "volumes": Volume}
+    parsers: dict[str, Callable[[Any], object]] = {
+        "pipelines": Pipeline.from_dict, "jobs": Job.from_dict, "volumes": Volume.from_dict,
+    }
     problems = []
     for kind, entries in bundle.resources.items():
-        cls = classes.get(kind)
+        parse = parsers.get(kind)
         for key, (value, path, line) in entries.items():
-            if cls is None or not isinstance(value, dict):
+            if parse is None or not isinstance(value, dict):
                 continue
             try:
-                cls.from_dict(dict(value))
+                parse(dict(value))
             except (ValueError, TypeError) as exc:
                 problems.append(ConfigProblem(
                     _rel(bundle.root, path), _field_line(value, str(exc)) or line,
@@ -276,7 +279,7 @@ def _check_resource_fields(bundle: Bundle) -> list[ConfigProblem]:
     return problems
 
 
-def _field_line(value: dict, message: str) -> int | None:
+def _field_line(value: dict[Any, Any], message: str) -> int | None:
     match = re.search(r"field '([^']+)'", message)
     return key_line(value, match.group(1)) if match else None
 

@@ -133,6 +133,7 @@ class ProjectConfig:
 
     @property
     def table_names(self) -> tuple[str, ...]:
+        """Every table name, in config order."""
         return tuple(self._by_name)
 
     def pipeline_of(self, table: Table | str) -> Pipeline:

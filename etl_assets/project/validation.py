@@ -35,6 +35,9 @@ TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
 OWNER = re.compile(r"^([^@\s]+@[^@\s]+\.[^@\s]+|team:[A-Za-z0-9_.-]+)$")
 TOP_LEVEL_KEYS = ("pipelines", "schedules", "tables")
 
+# A pydantic error location: keys and list indexes from the validated mapping down.
+Loc = tuple[int | str, ...]
+
 _IDENTIFIER_HINT = "use at most 128 letters, digits and underscores, starting with a letter or underscore"
 
 
@@ -83,15 +86,18 @@ class _Checker:
         self.problems: list[ConfigProblem] = []
 
     def problem(self, line: int | None, message: str, table: str | None = None, hint: str | None = None) -> None:
+        """Record one problem of this file."""
         self.problems.append(ConfigProblem(self.file, line, message, table, hint))
 
     def syntax_error(self, exc: yaml.YAMLError) -> None:
+        """Record a YAML syntax error at the line PyYAML marks."""
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         self.problem(mark.line + 1 if mark else None, f"YAML syntax error: {problem}",
                      hint="check indentation and quoting around this line")
 
     def run(self, doc: Any) -> ProjectConfig | None:
+        """Check every rule of a parsed document; the config, or None when a problem was recorded."""
         if not isinstance(doc, dict):
             self.problem(1, "config must be a mapping with a 'tables:' list",
                          hint="start the file with 'tables:' followed by '- name: ...' entries")
@@ -118,19 +124,19 @@ class _Checker:
             for value in node:
                 self._duplicate_keys(value)
 
-    def _unknown_keys(self, mapping: dict, allowed: Iterable[str], table: str | None, what: str) -> None:
+    def _unknown_keys(self, mapping: dict[Any, Any], allowed: Iterable[str], table: str | None, what: str) -> None:
         allowed = list(allowed)
         for key in mapping:
             if key not in allowed:
                 hint = did_you_mean(str(key), allowed) or f"allowed: {', '.join(allowed)}"
                 self.problem(key_line(mapping, str(key)), f"unknown {what} '{key}'", table, hint)
 
-    def _validate_model(self, model: type[BaseModel], raw: dict, table: str | None, what: str) -> Any:
+    def _validate_model(self, model: type[BaseModel], raw: dict[Any, Any], table: str | None, what: str) -> Any:
         """The model, or None after reporting every structural problem of `raw`."""
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
-            reported: set[tuple] = set()
+            reported: set[Loc] = set()
             for error in exc.errors():
                 # A field that may take several forms fails once per form: report it once.
                 loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
@@ -140,7 +146,7 @@ class _Checker:
                 self._pydantic_problem(model, raw, {**error, "loc": loc}, table, what)
             return None
 
-    def _salvage(self, model: type[BaseModel], raw: dict) -> Any:
+    def _salvage(self, model: type[BaseModel], raw: dict[Any, Any]) -> Any:
         """`raw` without its offending keys, validated, so later rules can still be checked."""
         try:
             return model.model_validate(raw)
@@ -153,7 +159,7 @@ class _Checker:
             except ValidationError:
                 return None
 
-    def _pydantic_problem(self, model: type[BaseModel], raw: dict, error: Any, table: str | None, what: str) -> None:
+    def _pydantic_problem(self, model: type[BaseModel], raw: dict[Any, Any], error: Any, table: str | None, what: str) -> None:
         loc = tuple(error["loc"])
         line = _line_at(raw, loc)
         field = _format_loc(loc)
@@ -177,7 +183,7 @@ class _Checker:
 
     # -- sections -----------------------------------------------------------------------
 
-    def _pipelines(self, doc: dict) -> dict[str, Pipeline]:
+    def _pipelines(self, doc: dict[Any, Any]) -> dict[str, Pipeline]:
         raw = doc.get("pipelines")
         if raw is None:
             return {}
@@ -208,7 +214,7 @@ class _Checker:
             pipelines[key] = pipeline
         return pipelines
 
-    def _tables(self, doc: dict, pipelines: dict[str, Pipeline]) -> list[Table]:
+    def _tables(self, doc: dict[Any, Any], pipelines: dict[str, Pipeline]) -> list[Table]:
         raw_tables = doc.get("tables")
         if raw_tables is None:
             self.problem(1, "config has no 'tables:' list", hint="add 'tables:' with one '- name: ...' entry per table")
@@ -264,7 +270,7 @@ class _Checker:
         self._cycles(checked)
         return tables
 
-    def _layer(self, table: Table, raw: dict) -> bool:
+    def _layer(self, table: Table, raw: dict[Any, Any]) -> bool:
         if table.layer in LAYERS:
             return True
         hint = did_you_mean(table.layer, LAYERS) or f"use one of: {', '.join(LAYERS)}"
@@ -272,7 +278,7 @@ class _Checker:
         return False
 
     def _pipeline_of(
-        self, table: Table, raw: dict, line: int | None, pipelines: dict[str, Pipeline], implicit: bool
+        self, table: Table, raw: dict[Any, Any], line: int | None, pipelines: dict[str, Pipeline], implicit: bool
     ) -> str | None:
         if table.pipeline is None:
             if len(pipelines) == 1:
@@ -290,7 +296,7 @@ class _Checker:
                      table.name, hint)
         return None
 
-    def _tags(self, table: Table, raw: dict) -> bool:
+    def _tags(self, table: Table, raw: dict[Any, Any]) -> bool:
         ok = True
         lines = getattr(raw.get("tags"), "item_lines", [])
         for i, tag in enumerate(table.tags):
@@ -305,7 +311,7 @@ class _Checker:
                 ok = False
         return ok
 
-    def _depends_on(self, table: Table, raw: dict, declared: set[str]) -> bool:
+    def _depends_on(self, table: Table, raw: dict[Any, Any], declared: set[str]) -> bool:
         ok = True
         lines = getattr(raw.get("depends_on"), "item_lines", [])
         for i, dep in enumerate(table.depends_on):
@@ -316,14 +322,14 @@ class _Checker:
                 ok = False
         return ok
 
-    def _owners(self, table: Table, raw: dict) -> bool:
+    def _owners(self, table: Table, raw: dict[Any, Any]) -> bool:
         bad = [o for o in table.owners if not OWNER.match(o)]
         for owner in bad:
             self.problem(key_line(raw, "owners"), f"owner '{owner}' is neither an email address nor 'team:<name>'",
                          table.name, "Dagster accepts 'someone@example.com' or 'team:data_eng'")
         return not bad
 
-    def _expectations(self, table: Table, raw: dict) -> bool:
+    def _expectations(self, table: Table, raw: dict[Any, Any]) -> bool:
         ok = True
         raw_list = raw.get("expectations") or []
         lines = getattr(raw_list, "item_lines", [None] * len(raw_list))
@@ -386,7 +392,7 @@ class _Checker:
                          "so each must only read pipelines that run before it",
                          None, "move these tables so the pipelines depend on each other one way only")
 
-    def _schedules(self, doc: dict) -> list[Schedule]:
+    def _schedules(self, doc: dict[Any, Any]) -> list[Schedule]:
         raw = doc.get("schedules")
         if raw is None:
             return []
@@ -438,7 +444,7 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part[:1].isupper())
 
 
-def _line_at(raw: Any, loc: tuple) -> int | None:
+def _line_at(raw: Any, loc: Loc) -> int | None:
     """The line of the deepest node along a pydantic error location."""
     line = line_of(raw)
     node = raw
@@ -455,14 +461,14 @@ def _line_at(raw: Any, loc: tuple) -> int | None:
     return line
 
 
-def _format_loc(loc: tuple) -> str:
+def _format_loc(loc: Loc) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel]:
+def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel]:
     """The nested model a location points into (for listing the keys it allows)."""
     for part in loc:
         if isinstance(part, int) or part not in model.model_fields:

@@ -7,15 +7,19 @@ what the validator sees does not depend on which parser ran.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 import yaml_rs
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    # The C loader has the same Python-level constructor API; the stubs describe the pure one.
+    _BaseLoader = yaml.SafeLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class LineDict(dict):
+class LineDict(dict[Any, Any]):
     """A dict from YAML that knows its own line and the line of each key (1-based)."""
 
     line: int
@@ -23,15 +27,16 @@ class LineDict(dict):
     duplicate_keys: list[tuple[str, int]]
 
 
-class LineList(list):
+class LineList(list[Any]):
     """A list from YAML that knows its own line and the line of each item (1-based)."""
 
     line: int
     item_lines: list[int]
 
 
-class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _LineLoader(_BaseLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+        """A `LineDict`, recording duplicate keys instead of keeping only the last."""
         self.flatten_mapping(node)
         mapping = LineDict()
         mapping.line = node.start_mark.line + 1
@@ -52,6 +57,7 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         return mapping
 
     def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:
+        """A `LineList` with the line of each item."""
         items = LineList(self.construct_object(child, deep=True) for child in node.value)
         items.line = node.start_mark.line + 1
         items.item_lines = [child.start_mark.line + 1 for child in node.value]
@@ -98,7 +104,7 @@ def line_of(value: Any, default: int | None = None) -> int | None:
 
 def key_line(mapping: Any, key: str, default: int | None = None) -> int | None:
     """The line of `key` in a loaded mapping, else the mapping's own line, else `default`."""
-    lines = getattr(mapping, "key_lines", None)
+    lines: dict[str, int] | None = getattr(mapping, "key_lines", None)
     if lines and key in lines:
         return lines[key]
     return line_of(mapping, default)
