@@ -83,9 +83,12 @@ class DatabricksPipelinesResource(PipelinesEngineResource):
     """
 
     host: str | None = Field(default=None, description="Workspace URL; default: the SDK's chain (DATABRICKS_HOST)")
-    token: str | None = Field(default=None, description="Personal access token; give it as EnvVar('DATABRICKS_TOKEN')")
+    token: str | None = Field(
+        default=None, description="Personal access token; give it as EnvVar('DATABRICKS_TOKEN') "
+                                  "(in a defs.yaml: '{{ env.DATABRICKS_TOKEN }}')")
     client_id: str | None = Field(default=None, description="OAuth M2M client id (service principal)")
-    client_secret: str | None = Field(default=None, description="OAuth M2M secret; give it as an EnvVar")
+    client_secret: str | None = Field(
+        default=None, description="OAuth M2M secret; give it as an EnvVar (in a defs.yaml: '{{ env.NAME }}')")
     profile: str | None = Field(default=None, description="Profile in ~/.databrickscfg")
     poll_seconds: float = Field(default=2.0, ge=0, description="First wait between polls of an update")
     max_poll_seconds: float = Field(default=15.0, ge=0, description="Longest wait between polls")
