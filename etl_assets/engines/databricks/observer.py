@@ -4,7 +4,7 @@ The bundle's job, a manual refresh in the workspace UI or a schedule in Databric
 tables too. A triggered update is read once it has ended; a continuous pipeline's update never
 ends, so it is read as it goes: each call reports what the update refreshed since the last.
 The cursor keeps, per pipeline, the updates already reported and where reading of running
-ones stopped.
+ones stopped (with the flows named apart from their table, learnt from the update's first events).
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from etl_assets.engines.base import ObservedRefresh, Verdict
 from etl_assets.engines.databricks.client import call
 from etl_assets.engines.databricks.event_log import EventReader
 from etl_assets.engines.databricks.lookup import resolve_pipeline_id
-from etl_assets.engines.databricks.progress import TERMINAL, TableProgress, apply_event, completion_events, update_link
+from etl_assets.engines.databricks.progress import (
+    TERMINAL,
+    FlowNames,
+    TableProgress,
+    apply_event,
+    completion_events,
+    update_link,
+)
 from etl_assets.engines.events import EngineEvent, TableCompleted
 from etl_assets.project.config import Pipeline, ProjectConfig
 
@@ -67,12 +74,15 @@ def _pipeline(w: WorkspaceClient, pipeline: Pipeline, tables: list[str], state: 
             if judge(pipeline.key, update_id) == "ours":
                 continue
             reader = EventReader(w, pipeline_id, update_id)
+            flows = FlowNames(tables)
         else:
             # A continuous update is only ever reported here, whoever started it.
             position = reading.get(update_id)
             reader = (EventReader.resume(w, pipeline_id, update_id, position) if position
                       else EventReader(w, pipeline_id, update_id))
-        refresh = _refresh(w.config.host, pipeline, pipeline_id, update_id, reader.read_new(), tables)
+            # `flow_definition` events come at the update's start: keep what they said.
+            flows = FlowNames(tables, (position or {}).get("flows"))
+        refresh = _refresh(w.config.host, pipeline, pipeline_id, update_id, reader.read_new(), tables, flows)
         if refresh is not None:
             found.append(refresh)
         if not pipeline.continuous:
@@ -81,7 +91,7 @@ def _pipeline(w: WorkspaceClient, pipeline: Pipeline, tables: list[str], state: 
             done.append(update_id)
             reading.pop(update_id, None)
         else:
-            reading[update_id] = reader.position
+            reading[update_id] = {**reader.position, "flows": flows.saved()}
     listed = {u.update_id for u in updates}
     for update_id in [u for u in reading if u not in listed]:
         # Gone from the listing without being seen to end: nothing more can be read of it.
@@ -91,14 +101,15 @@ def _pipeline(w: WorkspaceClient, pipeline: Pipeline, tables: list[str], state: 
 
 
 def _refresh(host: str, pipeline: Pipeline, pipeline_id: str, update_id: str, slice_: Iterable[dict[str, Any]],
-             tables: list[str]) -> ObservedRefresh | None:
+             tables: list[str], flows: FlowNames) -> ObservedRefresh | None:
     """What these events of an update refreshed: a table whose flow completed, or, in a
-    continuous update, a table whose flow wrote rows (the metrics are this slice's)."""
+    continuous update, a table whose flow wrote rows (the counts are this slice's; backlog
+    gauges are not rows)."""
     progress = {t: TableProgress() for t in tables}
     for event in slice_:
-        apply_event(event, progress, [])
+        apply_event(event, progress, [], flows)
     refreshed = [t for t in tables
-                 if progress[t].completed or (pipeline.continuous and any(progress[t].metrics.values()))]
+                 if progress[t].completed or (pipeline.continuous and (progress[t].rows_written or 0) > 0)]
     if not refreshed:
         return None
     link = update_link(host, pipeline_id, update_id)

@@ -1,0 +1,201 @@
+"""What the Databricks engine reports matches what the event log says, in every documented shape:
+Unity Catalog and back-quoted names, flows named apart from their table, late events, backlog
+gauges, AUTO CDC counts, SDK timeouts, and updates that are not ours."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from dagster import instance_for_test
+from dagster._core.errors import DagsterExecutionInterruptedError
+
+from etl_assets.engines.base import RefreshRequest
+from etl_assets.engines.databricks.event_log import EventReader
+from etl_assets.engines.databricks.settings import DatabricksSettings
+from etl_assets.engines.databricks.updates import DatabricksEngine
+from etl_assets.engines.events import Log, RunFinished
+from etl_assets.errors import DatabricksApiError
+from etl_assets.project.load import load_config
+from tests.conftest import REPO
+from tests.fake_databricks import (
+    FakeUpdate,
+    Step,
+    continuous_with_backlog,
+    failing_flow,
+    flow_event,
+    late_completion,
+    long_running,
+    stopped,
+    unity_catalog,
+)
+from tests.test_databricks_engine import FAST, failure_text, fake, materialized, run  # noqa: F401  (fixture)
+from tests.test_observer import CONTINUOUS, observe, reported
+
+
+def request_for(pipeline: str, tables: list[str]) -> RefreshRequest:
+    config = load_config(REPO / "config.yml")
+    return RefreshRequest(config, config.pipelines[pipeline], tables)
+
+
+# -- 1. flows mapped to config tables through every naming shape ------------------------------
+
+
+def test_unity_catalog_names_and_renamed_flows_are_materialized(fake):  # noqa: F811
+    fake.scripts[fake.cdc] = unity_catalog(cdc=("customers",))
+    result, _ = run(["customers_cdc_bronze", "customers_cdc_clean", "customers"])
+    assert result.success
+    found = materialized(result)
+    assert list(found) == ["customers_cdc_bronze", "customers_cdc_clean", "customers"]
+    assert found["customers_cdc_bronze"]["rows_written"] == 10
+    assert found["customers_cdc_clean"]["rows_written"] == 10
+    assert found["customers"]["rows_written"] == 8  # its AUTO CDC flow's upserts and deletes
+
+
+def test_a_failed_flow_named_only_by_its_flow_names_the_failing_table(fake):  # noqa: F811
+    fake.scripts[fake.orders] = failing_flow("orders_silver", "[UNRESOLVED_COLUMN] amount cannot be resolved")
+    result, _ = run(["orders_bronze", "orders_silver", "orders_gold"])
+    assert not result.success
+    message = failure_text(result)
+    assert "failed: orders_silver" in message
+    assert "skipped for an upstream failure: orders_gold" in message
+    assert "orders_silver: [UNRESOLVED_COLUMN] amount cannot be resolved" in message
+    assert list(materialized(result)) == ["orders_bronze"]
+
+
+# -- 2. events that become visible late -------------------------------------------------------
+
+
+def test_an_event_visible_only_after_a_later_poll_is_not_lost(fake):  # noqa: F811
+    fake.scripts[fake.orders] = late_completion("orders_bronze")
+    result, logs = run(["orders_bronze", "orders_silver"])
+    assert result.success
+    found = materialized(result)
+    assert list(found) == ["orders_bronze", "orders_silver"]
+    assert found["orders_bronze"]["rows_written"] == 10  # read again in the overlap, counted once
+    assert not any("completed without reporting" in m for m in logs)
+    assert fake.events_served_twice() == 0
+
+
+def test_the_reader_position_stays_small_json_and_reports_each_event_once(fake):  # noqa: F811
+    def chatty(update):
+        return [Step("RUNNING", [flow_event("orders_bronze", "RUNNING", rows=1) for _ in range(300)]),
+                Step("RUNNING", [flow_event("orders_bronze", "RUNNING", rows=1) for _ in range(5)]),
+                Step("COMPLETED")]
+
+    update = fake.start_outside_update(fake.orders, ["orders_bronze"], chatty)
+    w = DatabricksEngine(settings=DatabricksSettings(**FAST)).client()
+    reader = EventReader(w, fake.orders, update.update_id)
+    assert len(reader.read_new()) == 300
+    position = json.loads(json.dumps(reader.position))
+    # Only the ids inside the overlap window are kept (events are 0.5 s apart in the fake).
+    assert len(position["ids"]) <= 12
+    assert reader.read_new() == []
+    fake.advance(update)
+    resumed = EventReader.resume(w, fake.orders, update.update_id, position)
+    fresh = resumed.read_new()
+    assert len(fresh) == 5 and resumed.read_new() == []
+
+
+# -- 3. backlog gauges are not rows -----------------------------------------------------------
+
+
+def test_backlog_gauges_are_the_latest_reading_and_never_rows(fake, project):  # noqa: F811
+    config = project(CONTINUOUS)
+    update = fake.start_outside_update(fake.orders, [], continuous_with_backlog(
+        ["orders_bronze", "orders_silver"], batches=[5, 0, 0], backlog=[4000, 1000, 500]))
+    fake.advance(update)  # a batch of 5 rows, backlog 4000 bytes
+    fake.advance(update)  # idle, backlog 1000 bytes
+    with instance_for_test() as instance:
+        first = observe(instance, config=config)
+        fake.advance(update)  # idle again: gauges only, no rows
+        second = observe(instance, first.cursor, config=config)
+    assert second.asset_events == []
+    rows = reported(first)
+    assert rows["orders_bronze"]["num_output_rows"] == 5 and rows["orders_bronze"]["rows_written"] == 5
+    assert rows["orders_bronze"]["backlog_bytes"] == 1000  # the latest gauge, not 4000 + 1000
+    assert rows["orders_bronze"]["backlog_files"] == 1
+
+
+# -- 4. SDK timeouts go through the reconnect bound -------------------------------------------
+
+
+def test_sdk_timeouts_within_the_reconnect_bound_are_waited_out(fake):  # noqa: F811
+    settings = DatabricksSettings(**{**FAST, "retry_timeout_seconds": 1, "reconnect_seconds": 120})
+    fake.fail("/updates/update-", "drop", times=2)  # each drop outlasts the SDK's own 1 s of retries
+    events = list(DatabricksEngine(settings=settings).refresh(request_for("orders", ["orders_bronze"])))
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "COMPLETED"
+    assert any(isinstance(e, Log) and "retrying" in e.message and e.level == "warning" for e in events)
+
+
+def test_past_the_reconnect_bound_the_error_names_host_and_credential_source(fake):  # noqa: F811
+    settings = DatabricksSettings(**{**FAST, "retry_timeout_seconds": 1, "reconnect_seconds": 0.5})
+    fake.fail("/updates/update-", "drop", times=20)
+    with pytest.raises(DatabricksApiError) as raised:
+        list(DatabricksEngine(settings=settings).refresh(request_for("orders", ["orders_bronze"])))
+    message = str(raised.value)
+    assert fake.url in message and "environment (DATABRICKS_HOST, DATABRICKS_TOKEN" in message
+    assert "reconnect_seconds" in message
+    assert fake.token not in message
+
+
+# -- 5. AUTO CDC row counts -------------------------------------------------------------------
+
+
+def auto_cdc(update: FakeUpdate) -> list[Step]:
+    """`customers` is written by AUTO CDC: upserts and deletes, no `num_output_rows`."""
+    def done(table: str) -> dict:
+        metrics = {"num_upserted_rows": 6, "num_deleted_rows": 2} if table == "customers" else {"num_output_rows": 10}
+        return flow_event(table, "COMPLETED", metrics=metrics)
+
+    return [Step("RUNNING", [flow_event(t, "RUNNING") for t in update.tables]),
+            Step("RUNNING", [done(t) for t in update.tables]), Step("COMPLETED")]
+
+
+def test_auto_cdc_rows_are_upserted_plus_deleted_and_say_so(fake):  # noqa: F811
+    fake.scripts[fake.cdc] = auto_cdc
+    result, _ = run(["customers_cdc_bronze", "customers_cdc_clean", "customers"])
+    meta = materialized(result)["customers"]
+    assert "num_output_rows" not in meta  # not reported by an AUTO CDC flow, so not shown as 0
+    assert meta["rows_written"] == 8
+    assert meta["rows_written_from"] == "num_upserted_rows + num_deleted_rows"
+    assert meta["num_upserted_rows"] == 6 and meta["num_deleted_rows"] == 2
+    assert "dagster/row_count" not in meta  # rows written is not the table's row count
+    assert materialized(result)["customers_cdc_bronze"]["rows_written_from"] == "num_output_rows"
+
+
+# -- 6. stop only our own update --------------------------------------------------------------
+
+
+def test_an_interrupted_run_does_not_stop_an_update_that_is_not_ours(fake, caplog):  # noqa: F811
+    fake.scripts[fake.orders] = long_running(10_000)
+    ticks = []
+
+    def sleep(seconds: float) -> None:
+        ticks.append(seconds)
+        if len(ticks) == 2:
+            # Someone else's update has become the pipeline's current one by the time Dagster
+            # stops the run, while our update still reads as active (its state lags behind).
+            fake.start_outside_update(fake.orders, ["orders_gold"], long_running(10_000))
+            raise DagsterExecutionInterruptedError()
+
+    engine = DatabricksEngine(settings=DatabricksSettings(**FAST), sleep=sleep)
+    with caplog.at_level(logging.WARNING), pytest.raises(DagsterExecutionInterruptedError):
+        list(engine.refresh(request_for("orders", ["orders_bronze"])))
+    assert fake.calls("POST", "/stop") == []
+    assert fake.updates["update-002"].state == "RUNNING"
+    assert any("not ours" in r.getMessage() and "update-002" in r.getMessage() for r in caplog.records)
+
+
+# -- 7. every documented state and status -----------------------------------------------------
+
+
+def test_a_stopped_update_through_every_state_reports_each_table_truthfully(fake):  # noqa: F811
+    fake.scripts[fake.orders] = stopped("orders_bronze", "orders_silver", "orders_gold")
+    result, logs = run(["orders_bronze", "orders_silver", "orders_gold"])
+    assert not result.success
+    message = failure_text(result)
+    assert "CANCELED" in message and "not refreshed: orders_silver, orders_gold" in message
+    assert list(materialized(result)) == ["orders_bronze"]
+    assert materialized(result)["orders_bronze"]["rows_written"] == 4
