@@ -369,6 +369,10 @@ class FakeDatabricks:
             update.position += 1
             self._emit(update, update.steps[update.position].events)
 
+    def pass_time(self, polls: int = 1) -> None:
+        """Time passes as if `polls` polls happened: events held back that long become visible."""
+        self.ticks += polls
+
     def put_file(self, path: str, last_modified: int | None = None) -> None:
         """A file lands in a volume; it arrives one second after the previous one unless told."""
         if last_modified is None:

@@ -21,6 +21,8 @@ from etl_assets.engines.events import EngineEvent, Link, Log, QualityReported, T
 TERMINAL = {"COMPLETED", "FAILED", "CANCELED"}
 ACTIVE = {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RESETTING", "SETTING_UP_TABLES",
           "RUNNING", "STOPPING"}
+# Flow statuses that are a table's last word in an update.
+FINAL_STATUSES = {"COMPLETED", "FAILED", "SKIPPED", "EXCLUDED", "STOPPED"}
 # Row counters of `flow_progress.metrics`, each a count for that event (summed over events).
 # `num_upserted_rows` / `num_deleted_rows` are what AUTO CDC flows report instead of
 # `num_output_rows` (Databricks docs, AUTO CDC: "Get data about records processed by a CDC query").

@@ -26,6 +26,7 @@ from etl_assets.engines.databricks.lookup import resolve_pipeline_id
 from etl_assets.engines.databricks.observer import observe_updates
 from etl_assets.engines.databricks.progress import (
     ACTIVE,
+    FINAL_STATUSES,
     TERMINAL,
     FlowNames,
     TableProgress,
@@ -50,7 +51,6 @@ from etl_assets.project.config import ProjectConfig
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _NOT_REFRESHED = {"SKIPPED": "upstream_failure", "EXCLUDED": "excluded", "STOPPED": "stopped"}
-_FINAL = {"COMPLETED", "FAILED", *_NOT_REFRESHED}  # flow statuses that are a table's last word
 
 
 class DatabricksEngine:
@@ -122,7 +122,7 @@ class DatabricksEngine:
                 if state in TERMINAL:
                     # Events show up seconds after they happen: a table without its last word
                     # yet gets one more read before the update is taken as ended.
-                    if settled or all(progress[t].status in _FINAL for t in selected):
+                    if settled or all(progress[t].status in FINAL_STATUSES for t in selected):
                         break
                     settled = True
                 self.sleep(delay)

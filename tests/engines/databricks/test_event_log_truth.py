@@ -98,6 +98,20 @@ def test_the_reader_position_stays_small_json_and_reports_each_event_once(fake):
     assert len(fresh) == 5 and resumed.read_new() == []
 
 
+def test_an_outside_update_that_ended_before_its_last_events_showed_is_read_once_more(fake):  # noqa: F811
+    outside = fake.start_outside_update(fake.orders, ["orders_bronze", "orders_silver"], late_completion("orders_silver"))
+    fake.finish(outside)
+    with instance_for_test() as instance:
+        first = observe(instance)
+        fake.pass_time()  # the held-back COMPLETED event of orders_silver shows up
+        second = observe(instance, first.cursor)
+        third = observe(instance, second.cursor)
+    assert [e.asset_key.path[-1] for e in first.asset_events] == ["orders_bronze"]
+    assert [e.asset_key.path[-1] for e in second.asset_events] == ["orders_silver"]
+    assert third.asset_events == []
+    assert json.loads(third.cursor)["databricks"]["orders"] == {"done": [outside.update_id], "reading": {}}
+
+
 # -- 3. backlog gauges are not rows -----------------------------------------------------------
 
 
