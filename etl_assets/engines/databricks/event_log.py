@@ -18,7 +18,7 @@ from etl_assets.engines.databricks.client import call
 
 PAGE_SIZE = 250
 OVERLAP_SECONDS = 5.0  # how late an event may become visible and still be read
-REMEMBERED_IDS = 2000  # ids kept at most, should the window hold more events than this
+REMEMBERED_IDS = 1000  # ids kept at most, should the window hold more events than this
 
 
 def _parse(stamp: str) -> datetime | None:

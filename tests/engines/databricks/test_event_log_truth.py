@@ -13,6 +13,7 @@ from dagster._core.errors import DagsterExecutionInterruptedError
 
 from etl_assets.engines.base import RefreshRequest
 from etl_assets.engines.databricks.event_log import EventReader
+from etl_assets.engines.databricks.progress import FlowNames, name_parts
 from etl_assets.engines.databricks.settings import DatabricksSettings
 from etl_assets.engines.databricks.updates import DatabricksEngine
 from etl_assets.engines.events import Log, RunFinished
@@ -24,6 +25,7 @@ from tests.fake_databricks import (
     Step,
     continuous_with_backlog,
     failing_flow,
+    flow_definition,
     flow_event,
     late_completion,
     long_running,
@@ -62,6 +64,37 @@ def test_a_failed_flow_named_only_by_its_flow_names_the_failing_table(fake):  # 
     assert "skipped for an upstream failure: orders_gold" in message
     assert "orders_silver: [UNRESOLVED_COLUMN] amount cannot be resolved" in message
     assert list(materialized(result)) == ["orders_bronze"]
+
+
+def test_names_are_parsed_like_unity_catalog_identifiers():
+    assert name_parts("`main`.`sales`.`orders.v2`") == ["main", "sales", "orders.v2"]
+    assert name_parts("main.`we``ird`.t") == ["main", "we`ird", "t"]
+    flows = FlowNames(["orders_silver"])
+    assert flows.table_of({"origin": {"dataset_name": "MAIN.Sales.Orders_Silver"}}) == "orders_silver"
+    assert flows.table_of({"origin": {"dataset_name": "main.sales.orders_gold"}}) is None
+    flows.learn(flow_definition("`main`.`sales`.`silver_cdc`", "`main`.`sales`.`orders_silver`"))
+    assert flows.table_of({"origin": {"flow_name": "main.sales.silver_cdc"}}) == "orders_silver"
+    assert FlowNames(["orders_silver"], flows.saved()).table_of({"origin": {"flow_name": "silver_cdc"}}) == "orders_silver"
+
+
+def test_a_continuous_update_keeps_its_flow_names_across_ticks(fake, project):  # noqa: F811
+    config = project(CONTINUOUS)
+
+    def renamed(update: FakeUpdate) -> list[Step]:
+        flow = "`main`.`etl`.`orders_ingest`"
+        return [Step("INITIALIZING", [flow_definition(flow, "main.etl.orders_bronze")])] + [
+            Step("RUNNING", [flow_event("orders_bronze", "RUNNING", naming="flow_only", flow=flow,
+                                        metrics={"num_output_rows": n})]) for n in (3, 4)] + [Step("CANCELED")]
+
+    update = fake.start_outside_update(fake.orders, [], renamed)
+    fake.advance(update)
+    with instance_for_test() as instance:
+        first = observe(instance, config=config)
+        fake.advance(update)  # the flow definition was read at the first tick only
+        second = observe(instance, first.cursor, config=config)
+    assert reported(first)["orders_bronze"]["rows_written"] == 3
+    assert reported(second)["orders_bronze"]["rows_written"] == 4
+    assert len(json.dumps(json.loads(second.cursor))) < 1000  # the cursor stays small
 
 
 # -- 2. events that become visible late -------------------------------------------------------
@@ -152,6 +185,16 @@ def test_past_the_reconnect_bound_the_error_names_host_and_credential_source(fak
     assert fake.url in message and "environment (DATABRICKS_HOST, DATABRICKS_TOKEN" in message
     assert "reconnect_seconds" in message
     assert fake.token not in message
+
+
+def test_a_workspace_that_does_not_answer_is_one_error_naming_host_and_credentials(fake):  # noqa: F811
+    settings = DatabricksSettings(**{**FAST, "retry_timeout_seconds": 1})
+    fake.fail("/api/2.0/pipelines", "drop", times=5)  # looking the pipeline up by name
+    with pytest.raises(DatabricksApiError) as raised:
+        list(DatabricksEngine(settings=settings).refresh(request_for("orders", ["orders_bronze"])))
+    message = str(raised.value)
+    assert f"no answer from Databricks at {fake.url}" in message and "looking up pipeline" in message
+    assert "environment (DATABRICKS_HOST, DATABRICKS_TOKEN" in message and fake.token not in message
 
 
 # -- 5. AUTO CDC row counts -------------------------------------------------------------------
