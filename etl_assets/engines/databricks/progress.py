@@ -180,11 +180,12 @@ def apply_event(event: Mapping[str, Any], progress: dict[str, TableProgress], ru
     record = progress[table]
     stamp = event.get("timestamp")
     status = flow.get("status")
-    # An event read late (its timestamp before the status we hold) does not take the status back.
-    if status and not (stamp and record.status_at and stamp < record.status_at):
+    # A METRICS-level event is a reading of counters and gauges, not a change of status; an
+    # event read late (its timestamp before the status we hold) does not take the status back.
+    late = bool(stamp and record.status_at and stamp < record.status_at)
+    if status and event.get("level") != "METRICS" and not late:
         record.status, record.status_at = status, stamp or record.status_at
-        if event.get("level") != "METRICS":
-            logs.append(Log(f"{table}: {status}"))
+        logs.append(Log(f"{table}: {status}"))
     record.completed = record.completed or status == "COMPLETED"
     record.add_metrics(flow.get("metrics") or {})
     quality = flow.get("data_quality") or {}

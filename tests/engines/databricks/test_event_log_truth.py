@@ -97,6 +97,20 @@ def test_a_continuous_update_keeps_its_flow_names_across_ticks(fake, project):  
     assert len(json.dumps(json.loads(second.cursor))) < 1000  # the cursor stays small
 
 
+def test_a_metrics_reading_after_a_failure_keeps_the_failure(fake):  # noqa: F811
+    def failed_then_metrics(update: FakeUpdate) -> list[Step]:
+        error = {**flow_event("orders_bronze", "FAILED", naming="uc"), "level": "ERROR",
+                 "error": {"fatal": True, "exceptions": [{"class_name": "SparkException", "message": "disk full"}]}}
+        reading = flow_event("orders_bronze", "RUNNING", naming="uc", level="METRICS",
+                             metrics={"num_output_rows": None, "backlog_bytes": 10})
+        return [Step("RUNNING", [error]), Step("FAILED", [reading])]
+
+    fake.scripts[fake.orders] = failed_then_metrics
+    result, _ = run("orders_bronze")
+    message = failure_text(result)
+    assert "failed: orders_bronze" in message and "disk full" in message
+
+
 # -- 2. events that become visible late -------------------------------------------------------
 
 
