@@ -5,6 +5,17 @@ start and get, events with paging and filters, stop, and volume directory listin
 Each `GET .../updates/<id>` is one tick of fake time and moves the update one step along its
 script. Every request is recorded; faults (an HTTP status, a dropped connection) can be queued
 for paths.
+
+Event payloads follow the documented event-log format (Databricks docs, "Pipeline event log
+schema", docs.databricks.com/aws/en/ldp/monitor-event-log-schema: `origin.dataset_name` /
+`flow_name`, `level` INFO|WARN|ERROR|METRICS, `details.flow_progress.status` and `metrics`,
+`details.flow_definition.output_dataset`), with the shapes seen in public samples: Unity Catalog
+names (`main.sales.customers`), back-quoted names, `null` metrics and METRICS-level events
+(Databricks docs, "Monitor ingestion gateway progress with event logs",
+docs.databricks.com/aws/en/ingestion/lakeflow-connect/gateway-event-logs), AUTO CDC flows that
+report `num_upserted_rows` / `num_deleted_rows` and no `num_output_rows` (Databricks docs, "AUTO
+CDC": "Get data about records processed by a CDC query"), and the message wording `Flow '<name>'
+is RUNNING.` (`databricks pipelines list-pipeline-events` output).
 """
 
 from __future__ import annotations
@@ -19,6 +30,8 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+from etl_assets.engines.databricks.event_log import OVERLAP_SECONDS
 
 ACTIVE = {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RESETTING", "SETTING_UP_TABLES",
           "RUNNING", "STOPPING"}
@@ -63,15 +76,162 @@ class FakeUpdate:
 
 
 def flow_event(table: str, status: str, *, rows: int = 0, upserted: int = 0, deleted: int = 0,
-               dropped: int = 0, expectations: list[dict] | None = None) -> dict:
+               dropped: int = 0, expectations: list[dict] | None = None, naming: str = "bare",
+               flow: str | None = None, metrics: dict[str, Any] | None = None, level: str = "INFO") -> dict:
+    """A `flow_progress` event of `table`'s flow.
+
+    `naming` says how `origin` names the table: "bare" (`dataset_name` is the table), "uc"
+    (`main.etl.<table>`), "quoted" (`` `main`.`etl`.`<table>` ``) or "flow_only" (no
+    `dataset_name`, only `flow_name`, as some FAILED flow events carry). `metrics`, when given,
+    is the whole `metrics` object (values may be null; gauges such as `backlog_bytes` allowed).
+    """
     details: dict[str, Any] = {"flow_progress": {"status": status}}
-    if status == "COMPLETED" or rows or upserted or deleted:  # a running streaming flow reports each batch
+    if metrics is not None:
+        details["flow_progress"]["metrics"] = metrics
+    elif status == "COMPLETED" or rows or upserted or deleted:  # a running streaming flow reports each batch
         details["flow_progress"]["metrics"] = {"num_output_rows": rows, "num_upserted_rows": upserted,
                                                "num_deleted_rows": deleted}
         details["flow_progress"]["data_quality"] = {"dropped_records": dropped, "expectations": expectations or []}
-    return {"event_type": "flow_progress", "level": "INFO", "message": f"Flow '{table}' is {status}.",
-            # Flow names may be qualified and quoted; the dataset name is the table.
-            "origin": {"flow_name": f"`main`.`etl`.`{table}`", "dataset_name": table}, "details": details}
+    # Flow names may be qualified and quoted; the dataset name is the table.
+    flow = flow or f"`main`.`etl`.`{table}`"
+    origin: dict[str, Any] = {"flow_name": flow}
+    if naming == "bare":
+        origin["dataset_name"] = table
+    elif naming == "uc":
+        origin.update(dataset_name=f"main.etl.{table}", catalog_name="main", schema_name="etl")
+    elif naming == "quoted":
+        origin["dataset_name"] = f"`main`.`etl`.`{table}`"
+    elif naming != "flow_only":
+        raise ValueError(f"unknown naming {naming!r}")
+    return {"event_type": "flow_progress", "level": level, "message": f"Flow '{flow}' is {status}.",
+            "origin": origin, "details": details}
+
+
+def flow_definition(flow: str, output_dataset: str, flow_type: str = "APPEND") -> dict:
+    """A `flow_definition` event: the flow named `flow` writes `output_dataset` (a UC name)."""
+    return {"event_type": "flow_definition", "level": "INFO", "message": f"Flow '{flow}' is defined as {flow_type}.",
+            "origin": {"flow_name": flow},
+            "details": {"flow_definition": {"output_dataset": output_dataset, "input_datasets": [],
+                                            "flow_type": flow_type, "explain_text": ""}}}
+
+
+def cdc_flow(table: str) -> str:
+    """The name of the AUTO CDC flow writing `table` in the Unity Catalog scripts (not the table's)."""
+    return f"main.etl.{table}_auto_cdc"
+
+
+def unity_catalog(cdc: tuple[str, ...] = (), upserted: int = 6, deleted: int = 2, rows: int = 10) -> Script:
+    """A successful update as a Unity Catalog pipeline reports it: flow definitions map flows to
+    qualified tables; tables in `cdc` are written by an AUTO CDC flow named differently whose
+    progress events carry only `flow_name` and upsert/delete counts (no `num_output_rows`);
+    the others alternate UC and back-quoted `dataset_name`s; METRICS-level events carry backlog
+    gauges with null row counts; the update passes through every documented start-up state."""
+
+    def script(update: FakeUpdate) -> list[Step]:
+        def flow_of(table: str) -> str:
+            return cdc_flow(table) if table in cdc else f"main.etl.{table}"
+
+        def progress(table: str, status: str, index: int) -> dict:
+            if table in cdc:
+                metrics = {"num_upserted_rows": upserted, "num_deleted_rows": deleted} if status == "COMPLETED" else None
+                return flow_event(table, status, naming="flow_only", flow=flow_of(table), metrics=metrics)
+            metrics = {"num_output_rows": rows} if status == "COMPLETED" else None
+            return flow_event(table, status, naming="uc" if index % 2 == 0 else "quoted", flow=flow_of(table),
+                              metrics=metrics)
+
+        tables = update.tables
+        return [
+            Step("CREATED"),
+            Step("WAITING_FOR_RESOURCES"),
+            Step("INITIALIZING", [flow_definition(flow_of(t), f"`main`.`etl`.`{t}`",
+                                                  "AUTO_CDC" if t in cdc else "APPEND") for t in tables]),
+            Step("SETTING_UP_TABLES"),
+            Step("RUNNING", [progress(t, "RUNNING", i) for i, t in enumerate(tables)] + [
+                flow_event(t, "RUNNING", naming="uc", flow=flow_of(t), level="METRICS",
+                           metrics={"num_output_rows": None, "backlog_bytes": 2048, "backlog_files": 3})
+                for t in tables]),
+            Step("RUNNING", [progress(t, "COMPLETED", i) for i, t in enumerate(tables)]),
+            Step("COMPLETED"),
+        ]
+
+    return script
+
+
+def failing_flow(table: str, message: str) -> Script:
+    """`table` is written by a flow named differently; its FAILED event names only the flow (a
+    `flow_definition` event said which table it writes). The update fails."""
+
+    def script(update: FakeUpdate) -> list[Step]:
+        flow = f"`main`.`etl`.`{table}_flow`"
+        failed = {**flow_event(table, "FAILED", naming="flow_only", flow=flow), "level": "ERROR",
+                  "error": {"fatal": True, "exceptions": [{"class_name": "AnalysisException", "message": message}]}}
+        others = [t for t in update.tables if t != table]
+        return [
+            Step("INITIALIZING", [flow_definition(flow, f"main.etl.{table}")]),
+            Step("RUNNING", [flow_event(t, "COMPLETED", rows=3, naming="uc") for t in others[:1]]),
+            Step("FAILED", [failed] + [flow_event(t, "SKIPPED", naming="uc") for t in others[1:]]),
+        ]
+
+    return script
+
+
+def stopped(done: str, stopped_table: str, excluded: str) -> Script:
+    """An update canceled by a user: every documented state on the way (RESETTING for a full
+    refresh, STOPPING at the end); `done` completed, `stopped_table`'s flow STOPPED, `excluded`'s
+    flow EXCLUDED, and a flow reporting IDLE in between."""
+
+    def script(update: FakeUpdate) -> list[Step]:
+        return [
+            Step("QUEUED"), Step("CREATED"), Step("WAITING_FOR_RESOURCES"), Step("INITIALIZING"),
+            Step("RESETTING"), Step("SETTING_UP_TABLES"),
+            Step("RUNNING", [flow_event(done, "RUNNING", naming="uc"), flow_event(stopped_table, "IDLE", naming="uc"),
+                             flow_event(excluded, "EXCLUDED", naming="uc")]),
+            Step("RUNNING", [flow_event(done, "COMPLETED", naming="uc", metrics={"num_output_rows": 4})]),
+            Step("STOPPING", [flow_event(stopped_table, "STOPPED", naming="uc")]),
+            Step("CANCELED"),
+        ]
+
+    return script
+
+
+def late_completion(table: str, rows: int = 10) -> Script:
+    """`table`'s COMPLETED event is stamped before its neighbours' but becomes visible only one
+    poll later (the event log shows events up to seconds after their timestamp)."""
+
+    def script(update: FakeUpdate) -> list[Step]:
+        others = [t for t in update.tables if t != table]
+        return [
+            Step("RUNNING", [flow_event(t, "RUNNING") for t in update.tables]),
+            Step("RUNNING", [{**flow_event(table, "COMPLETED", rows=rows), "late_ticks": 1}]
+                 + [flow_event(t, "COMPLETED", rows=rows) for t in others]),
+            Step("RUNNING"),
+            Step("COMPLETED"),
+        ]
+
+    return script
+
+
+def continuous_with_backlog(tables: list[str], batches: list[int], backlog: list[int]) -> Script:
+    """A continuous update whose flows also report METRICS-level backlog gauges: each step a
+    batch of rows (when non-zero) and a gauge reading; a batch of 0 is an idle step where the
+    flows report IDLE with gauges only. Stopped (CANCELED) after the last step."""
+
+    def script(update: FakeUpdate) -> list[Step]:
+        steps = [Step("INITIALIZING")]
+        for rows, gauge in zip(batches, backlog, strict=True):
+            events = []
+            for t in tables:
+                if rows:
+                    events.append(flow_event(t, "RUNNING", rows=rows))
+                else:
+                    events.append(flow_event(t, "IDLE", metrics={"num_output_rows": None}))
+                events.append(flow_event(t, "RUNNING", level="METRICS", metrics={
+                    "backlog_bytes": gauge, "backlog_files": gauge // 1000, "executor_count": 2,
+                    "num_output_rows": None}))
+            steps.append(Step("RUNNING", events))
+        return steps + [Step("CANCELED")]
+
+    return script
 
 
 def long_running(steps: int) -> Script:
@@ -131,6 +291,14 @@ def successful(rows: int = 10, expectation: str = "valid_id") -> Script:
     return script
 
 
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _shifted(stamp: str, seconds: float) -> str:
+    return _stamp(datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=seconds))
+
+
 class FakeDatabricks:
     """The fake workspace; `url` for `Config(host=...)`, `requests` for assertions."""
 
@@ -144,6 +312,10 @@ class FakeDatabricks:
         self.faults: list[tuple[str, Any]] = []  # (path substring, status code or "drop")
         self.scripts: dict[str, Script] = {}
         self.served: Counter = Counter()  # event id -> times returned by the events endpoint
+        # event id -> times returned past the overlap window a reader re-reads on purpose
+        self.served_fresh: Counter = Counter()
+        self.ticks = 0  # polls of any update so far (late events become visible by ticks)
+        self._visible_from: dict[str, int] = {}  # event id -> tick from which the events endpoint shows it
         self.clock = START
         self.files: dict[str, int] = {}  # volume file path -> last modified (ms since the epoch)
         self.directories: set[str] = set()  # directories that exist even when empty
@@ -197,6 +369,10 @@ class FakeDatabricks:
             update.position += 1
             self._emit(update, update.steps[update.position].events)
 
+    def pass_time(self, polls: int = 1) -> None:
+        """Time passes as if `polls` polls happened: events held back that long become visible."""
+        self.ticks += polls
+
     def put_file(self, path: str, last_modified: int | None = None) -> None:
         """A file lands in a volume; it arrives one second after the previous one unless told."""
         if last_modified is None:
@@ -209,7 +385,10 @@ class FakeDatabricks:
         self.faults.extend([(path_part, status)] * times)
 
     def events_served_twice(self) -> int:
-        return sum(1 for count in self.served.values() if count > 1)
+        """Events returned more than once, not counting re-reads inside the overlap window (an
+        event re-read because its timestamp is within `OVERLAP_SECONDS` of where the reader's
+        filter starts was asked for on purpose, to catch events that become visible late)."""
+        return sum(1 for count in self.served_fresh.values() if count > 1)
 
     def calls(self, method: str | None = None, path_part: str = "") -> list[tuple[str, str, dict, Any]]:
         return [r for r in self.requests if (method is None or r[0] == method) and path_part in r[1]]
@@ -230,12 +409,16 @@ class FakeDatabricks:
             self.clock += timedelta(milliseconds=500)
             self._counter += 1
             stamped = json.loads(json.dumps(event))
+            late = stamped.pop("late_ticks", 0)
             stamped["id"] = f"event-{self._counter:05d}"
-            stamped["timestamp"] = self.clock.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            if late:
+                self._visible_from[stamped["id"]] = self.ticks + late
+            stamped["timestamp"] = _stamp(self.clock)
             stamped.setdefault("origin", {}).update({"pipeline_id": update.pipeline_id, "update_id": update.update_id})
             self.events[update.pipeline_id].append(stamped)
 
     def _tick(self, update: FakeUpdate) -> None:
+        self.ticks += 1
         if update.state not in ACTIVE:
             return
         if self.fake_time is None:
@@ -300,7 +483,9 @@ class FakeDatabricks:
             answer = self._events(pipeline_id, query)
             return answer.pop("__status", 200), answer
         if rest == "/stop" and method == "POST":
-            active = self.active_update(pipeline_id)
+            # The pipeline's current update is the newest active one: that is what stop cancels.
+            active = next((u for u in reversed(list(self.updates.values()))
+                           if u.pipeline_id == pipeline_id and u.state in ACTIVE), None)
             if active:
                 active.steps = active.steps[: active.position + 1] + [Step("CANCELED")]
                 active.position += 1
@@ -350,7 +535,7 @@ class FakeDatabricks:
                         "message": "page_token cannot be combined with fields other than max_results"}
             saved, start = json.loads(query["page_token"][0])
             query = {**saved, "max_results": query.get("max_results", ["25"])}
-        events = self.events[pipeline_id]
+        events = [e for e in self.events[pipeline_id] if self._visible_from.get(e["id"], 0) <= self.ticks]
         text = query.get("filter", [""])[0]
         update = re.search(r"update_id = '([^']+)'", text)
         after = re.search(r"timestamp > '([^']+)'", text)
@@ -363,6 +548,8 @@ class FakeDatabricks:
         size = int(query.get("max_results", ["25"])[0])
         page = events[start:start + size]
         self.served.update(e["id"] for e in page)
+        window_end = _shifted(after.group(1), OVERLAP_SECONDS) if after else None
+        self.served_fresh.update(e["id"] for e in page if window_end is None or e["timestamp"] > window_end)
         answer: dict[str, Any] = {"events": page}
         if start + size < len(events):
             kept = {k: v for k, v in query.items() if k in ("filter", "order_by")}

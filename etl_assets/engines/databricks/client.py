@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import requests
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 from databricks.sdk.errors import DatabricksError, NotFound, PermissionDenied, Unauthenticated
@@ -16,6 +17,9 @@ from etl_assets.engines.databricks.settings import DatabricksCredentials, Databr
 from etl_assets.errors import DatabricksApiError
 
 T = TypeVar("T")
+# What the SDK raises once its own retries of an unanswered request run out: the builtin
+# TimeoutError (after connection errors, timeouts, 429 or 503), or a connection error itself.
+UNREACHABLE = (TimeoutError, requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 _CREDENTIAL_VARS = ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
                     "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE")
 
@@ -49,11 +53,26 @@ def credential_source(config: Config) -> str:
     return ", ".join(parts) or "the SDK's defaults"
 
 
+def unreachable_message(config: Config, what: str, exc: BaseException) -> str:
+    """One line for a workspace that did not answer: host, credential source, never a secret."""
+    return (f"no answer from Databricks at {config.host} (credentials: {credential_source(config)}) while {what}: "
+            f"{type(exc).__name__}: {_first_line(exc)}")
+
+
 @contextmanager
-def api_errors(config: Config, what: str) -> Iterator[None]:
-    """Turn SDK errors into one clear line: refused credentials name their source, 404 names `what`."""
+def api_errors(config: Config, what: str, *, unreachable: bool = True) -> Iterator[None]:
+    """Turn SDK errors into one clear line: refused credentials name their source, 404 names `what`.
+
+    A workspace that did not answer (see `UNREACHABLE`) becomes a `DatabricksApiError` too,
+    unless `unreachable` is False: then the caller waits and tries again itself.
+    """
     try:
         yield
+    except UNREACHABLE as exc:
+        if not unreachable:
+            raise
+        raise DatabricksApiError(f"{unreachable_message(config, what, exc)}. Check the network and the host, "
+                                 "or raise retry_timeout_seconds on the Databricks engine resource") from None
     except (Unauthenticated, PermissionDenied) as exc:
         raise DatabricksApiError(
             f"Databricks at {config.host} refused the credentials ({credential_source(config)}) while {what}: "
@@ -71,6 +90,6 @@ def call(config: Config, what: str, fn: Callable[[], T]) -> T:
         return fn()
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
     # The SDK appends its config (with the token masked) after the message; keep the message.
     return str(exc).split(". Config:")[0].strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

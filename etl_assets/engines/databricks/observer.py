@@ -1,15 +1,16 @@
 """Pipeline updates no run of ours started, read from the workspace, each reported once.
 
 The bundle's job, a manual refresh in the workspace UI or a schedule in Databricks refresh
-tables too. A triggered update is read once it has ended; a continuous pipeline's update never
+tables too. A triggered update is read once it has ended (and once more if a table it ran had not yet
+shown its final status: events show up seconds late); a continuous pipeline's update never
 ends, so it is read as it goes: each call reports what the update refreshed since the last.
 The cursor keeps, per pipeline, the updates already reported and where reading of running
-ones stopped.
+ones stopped (with the flows named apart from their table, learnt from the update's first events).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +20,15 @@ from etl_assets.engines.base import ObservedRefresh, Verdict
 from etl_assets.engines.databricks.client import call
 from etl_assets.engines.databricks.event_log import EventReader
 from etl_assets.engines.databricks.lookup import resolve_pipeline_id
-from etl_assets.engines.databricks.progress import TERMINAL, TableProgress, apply_event, completion_events, update_link
+from etl_assets.engines.databricks.progress import (
+    FINAL_STATUSES,
+    TERMINAL,
+    FlowNames,
+    TableProgress,
+    apply_event,
+    completion_events,
+    update_link,
+)
 from etl_assets.engines.events import EngineEvent, TableCompleted
 from etl_assets.project.config import Pipeline, ProjectConfig
 
@@ -58,30 +67,35 @@ def _pipeline(w: WorkspaceClient, pipeline: Pipeline, tables: list[str], state: 
         if update_id is None or update_id in done or status is None:
             continue
         finished = status in TERMINAL
+        position = reading.get(update_id)
         if not pipeline.continuous:
-            # A triggered update is reported whole once it has ended, unless a run of ours
-            # started it (that run reported it as it went).
+            # A triggered update is reported once it has ended, unless a run of ours started
+            # it (that run reported it as it went).
             if not finished:
                 continue
-            done.append(update_id)
-            if judge(pipeline.key, update_id) == "ours":
+            if position is None and judge(pipeline.key, update_id) == "ours":
+                done.append(update_id)
                 continue
-            reader = EventReader(w, pipeline_id, update_id)
-        else:
-            # A continuous update is only ever reported here, whoever started it.
-            position = reading.get(update_id)
-            reader = (EventReader.resume(w, pipeline_id, update_id, position) if position
-                      else EventReader(w, pipeline_id, update_id))
-        refresh = _refresh(w.config.host, pipeline, pipeline_id, update_id, reader.read_new(), tables)
+        # A continuous update is only ever reported here, whoever started it, slice by slice.
+        reader = (EventReader.resume(w, pipeline_id, update_id, position) if position
+                  else EventReader(w, pipeline_id, update_id))
+        # `flow_definition` events come at the update's start: keep what they said.
+        flows = FlowNames(tables, (position or {}).get("flows"))
+        progress = {t: TableProgress() for t in tables}
+        for event in reader.read_new():
+            apply_event(event, progress, [], flows)
+        refresh = _refresh(w.config.host, pipeline, pipeline_id, update_id, progress)
         if refresh is not None:
             found.append(refresh)
-        if not pipeline.continuous:
-            continue
-        if finished:
+        # Events show up seconds after they happen: a triggered update that ended with a table
+        # still short of its final status is read once more at the next call.
+        settling = (not pipeline.continuous and position is None
+                    and any(p.status is not None and p.status not in FINAL_STATUSES for p in progress.values()))
+        if finished and not settling:
             done.append(update_id)
             reading.pop(update_id, None)
         else:
-            reading[update_id] = reader.position
+            reading[update_id] = {**reader.position, "flows": flows.saved()}
     listed = {u.update_id for u in updates}
     for update_id in [u for u in reading if u not in listed]:
         # Gone from the listing without being seen to end: nothing more can be read of it.
@@ -90,15 +104,14 @@ def _pipeline(w: WorkspaceClient, pipeline: Pipeline, tables: list[str], state: 
     return found
 
 
-def _refresh(host: str, pipeline: Pipeline, pipeline_id: str, update_id: str, slice_: Iterable[dict[str, Any]],
-             tables: list[str]) -> ObservedRefresh | None:
-    """What these events of an update refreshed: a table whose flow completed, or, in a
-    continuous update, a table whose flow wrote rows (the metrics are this slice's)."""
-    progress = {t: TableProgress() for t in tables}
-    for event in slice_:
-        apply_event(event, progress, [])
+def _refresh(host: str, pipeline: Pipeline, pipeline_id: str, update_id: str,
+             progress: dict[str, TableProgress]) -> ObservedRefresh | None:
+    """What a slice of an update's events refreshed: a table whose flow completed, or, in a
+    continuous update, a table whose flow wrote rows (the counts are this slice's; backlog
+    gauges are not rows)."""
+    tables = list(progress)
     refreshed = [t for t in tables
-                 if progress[t].completed or (pipeline.continuous and any(progress[t].metrics.values()))]
+                 if progress[t].completed or (pipeline.continuous and (progress[t].rows_written or 0) > 0)]
     if not refreshed:
         return None
     link = update_link(host, pipeline_id, update_id)

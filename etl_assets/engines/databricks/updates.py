@@ -7,20 +7,28 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-import requests
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidState, ResourceConflict
 
 from etl_assets.engines.base import ObservedRefresh, RefreshRequest, Verdict
-from etl_assets.engines.databricks.client import api_errors, call, workspace_client
+from etl_assets.engines.databricks.client import (
+    UNREACHABLE,
+    api_errors,
+    call,
+    credential_source,
+    unreachable_message,
+    workspace_client,
+)
 from etl_assets.engines.databricks.event_log import EventReader
 from etl_assets.engines.databricks.lookup import resolve_pipeline_id
 from etl_assets.engines.databricks.observer import observe_updates
 from etl_assets.engines.databricks.progress import (
     ACTIVE,
+    FINAL_STATUSES,
     TERMINAL,
+    FlowNames,
     TableProgress,
     apply_event,
     completion_events,
@@ -41,6 +49,7 @@ from etl_assets.errors import DatabricksApiError
 from etl_assets.project.config import ProjectConfig
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 _NOT_REFRESHED = {"SKIPPED": "upstream_failure", "EXCLUDED": "excluded", "STOPPED": "stopped"}
 
 
@@ -93,20 +102,29 @@ class DatabricksEngine:
         yield UpdateStarted(request.pipeline.key, update_id, link)
         yield Log(f"pipeline '{request.pipeline.name}': update {update_id} started: {link}")
         progress: dict[str, TableProgress] = {t: TableProgress() for t in selected}
+        flows = FlowNames(t.name for t in request.config.tables_of(request.pipeline.key))
         run_errors: list[str] = []
         told: dict[str, str] = {}  # table -> last status turned into an event
         reader = EventReader(w, pipeline_id, update_id)
         finished = False
+        settled = False
         state = "UNKNOWN"
         try:
             delay = self.settings.poll_seconds
             while True:
-                state = yield from self._state(w, pipeline_id, update_id)
-                for event in reader.read_new():
-                    yield from apply_event(event, progress, run_errors)
+                state = yield from self._reconnecting(w, pipeline_id, update_id, f"reading update {update_id}",
+                                                      lambda: self._read_state(w, pipeline_id, update_id))
+                events = yield from self._reconnecting(w, pipeline_id, update_id,
+                                                       f"reading events of update {update_id}", reader.read_new)
+                for event in events:
+                    yield from apply_event(event, progress, run_errors, flows)
                 yield from self._news(progress, told, update_id, pipeline_id, link, request.full_refresh)
                 if state in TERMINAL:
-                    break
+                    # Events show up seconds after they happen: a table without its last word
+                    # yet gets one more read before the update is taken as ended.
+                    if settled or all(progress[t].status in FINAL_STATUSES for t in selected):
+                        break
+                    settled = True
                 self.sleep(delay)
                 delay = min(delay * 1.5, self.settings.max_poll_seconds)
             finished = True
@@ -150,11 +168,13 @@ class DatabricksEngine:
             yield RunFinished(status="COMPLETED", detail=f"update {update_id}")
             return
         progress: dict[str, TableProgress] = {t: TableProgress() for t in selected}
+        flows = FlowNames(t.name for t in request.config.tables_of(request.pipeline.key))
         for event in EventReader(w, pipeline_id, update_id).read_new():
-            apply_event(event, progress, [])
+            apply_event(event, progress, [], flows)
         link = update_link(w.config.host, pipeline_id, update_id)
+        # Rows written, not backlog gauges, say a table was refreshed.
         refreshed = [t for t in selected if progress[t].status in ("COMPLETED", "RUNNING", "IDLE")
-                     and progress[t].metrics]
+                     and (progress[t].rows_written or 0) > 0]
         yield Log(f"continuous pipeline '{request.pipeline.name}' is running (update {update_id}); "
                   f"refreshed so far: {', '.join(refreshed) or 'nothing reported yet'}")
         for table in refreshed:
@@ -203,32 +223,56 @@ class DatabricksEngine:
 
     # -- following ----------------------------------------------------------------------
 
-    def _state(self, w: WorkspaceClient, pipeline_id: str, update_id: str) -> Iterator[EngineEvent | str]:
+    @staticmethod
+    def _read_state(w: WorkspaceClient, pipeline_id: str, update_id: str) -> str:
+        update = w.pipelines.get_update(pipeline_id, update_id).update
+        return update.state.value if update and update.state else "UNKNOWN"
+
+    def _reconnecting(self, w: WorkspaceClient, pipeline_id: str, update_id: str, what: str,
+                      fn: Callable[[], T]) -> Iterator[EngineEvent | T]:
+        """`fn()`, tried again while the workspace does not answer, for at most `reconnect_seconds`.
+
+        The SDK retries an unanswered request itself for `retry_timeout_seconds`, then raises
+        TimeoutError (or a connection error): the update may well be running on, so keep
+        following it; past the bound, say which host and which credentials, and where to look.
+        """
         deadline = time.monotonic() + self.settings.reconnect_seconds
         while True:
             try:
-                update = call(w.config, f"reading update {update_id}",
-                              lambda: w.pipelines.get_update(pipeline_id, update_id)).update
-                return update.state.value if update and update.state else "UNKNOWN"
-            except requests.exceptions.ConnectionError as exc:
+                with api_errors(w.config, what, unreachable=False):
+                    return fn()
+            except UNREACHABLE as exc:
                 if time.monotonic() >= deadline:
                     raise DatabricksApiError(
-                        f"lost the connection to {w.config.host} for {self.settings.reconnect_seconds:.0f} s while "
-                        f"following update {update_id}; it may still be running: "
-                        f"{w.config.host.rstrip('/')}/#joblist/pipelines/{pipeline_id}"
-                    ) from exc
-                yield Log(f"connection to {w.config.host} lost while polling; retrying", "warning")
+                        f"{unreachable_message(w.config, what, exc)}; gave up after reconnect_seconds="
+                        f"{self.settings.reconnect_seconds:g} s. The update may still be running: "
+                        f"{update_link(w.config.host, pipeline_id, update_id)}. Check the network, or raise "
+                        "reconnect_seconds on the Databricks engine resource "
+                        "(ETL_ASSETS_DATABRICKS_RECONNECT_SECONDS for the default code location)."
+                    ) from None
+                yield Log(f"no answer from {w.config.host} while {what} ({type(exc).__name__}); retrying for at "
+                          f"most {self.settings.reconnect_seconds:g} s in all", "warning")
                 self.sleep(self.settings.poll_seconds)
 
     def _stop(self, w: WorkspaceClient, pipeline_id: str, update_id: str) -> None:
-        """The run ended before the update: stop the update we started, if it still runs."""
+        """The run ended before the update: stop the update we started, if it still runs.
+
+        `stop` cancels whatever update is active on the pipeline, so it is called only when the
+        pipeline's active update is ours.
+        """
         try:
-            state = w.pipelines.get_update(pipeline_id, update_id).update.state.value
-            if state in ACTIVE:
+            active = self._active_update(w, pipeline_id)
+            if active == update_id:
                 w.pipelines.stop(pipeline_id)
                 logger.warning("stopped update %s of pipeline %s", update_id, pipeline_id)
+            elif active is None:
+                logger.info("update %s of pipeline %s had already ended; nothing to stop", update_id, pipeline_id)
+            else:
+                logger.warning("did not stop pipeline %s: its active update %s is not ours (ours is %s); "
+                               "stop it in the workspace if it should not run", pipeline_id, active, update_id)
         except Exception as exc:  # noqa: BLE001 - the run is ending anyway; say what could not be done
-            logger.error("could not stop update %s of pipeline %s: %s", update_id, pipeline_id, exc)
+            logger.error("could not stop update %s of pipeline %s (Databricks at %s, credentials: %s): %s",
+                         update_id, pipeline_id, w.config.host, credential_source(w.config), exc)
 
     # -- landing and observation ----------------------------------------------------------
 
