@@ -37,9 +37,9 @@ def auto_cdc(
     target: str,
     source: str,
     keys: Sequence[str],
-    sequence_by: Column,
-    apply_as_deletes: Column | None = None,
-    apply_as_truncates: Column | None = None,
+    sequence_by: Column | str,
+    apply_as_deletes: Column | str | None = None,
+    apply_as_truncates: Column | str | None = None,
     column_list: Sequence[str] | None = None,
     except_column_list: Sequence[str] | None = None,
     stored_as_scd_type: int | str = 1,
@@ -60,9 +60,11 @@ def auto_cdc(
         target: Name of the table to define.
         source: Name of the dataset holding the change events.
         keys: Columns that identify a row.
-        sequence_by: Orders the events; an event with a null sequence value is ignored.
-        apply_as_deletes: True for an event that deletes its key.
-        apply_as_truncates: True for an event that empties the table (SCD type 1 only).
+        sequence_by: Orders the events (a Column or a SQL expression); an event with a null
+            sequence value is ignored.
+        apply_as_deletes: True for an event that deletes its key (a Column or a SQL expression).
+        apply_as_truncates: True for an event that empties the table (SCD type 1 only; a Column
+            or a SQL expression).
         column_list: The columns to keep, in this order (not with `except_column_list`).
         except_column_list: The columns to leave out (not with `column_list`).
         stored_as_scd_type: 1 (latest row per key) or 2 (every version, `__START_AT`/`__END_AT`).
@@ -126,7 +128,7 @@ def _check(
     *,
     stored_as_scd_type: int | str,
     keys: Sequence[str],
-    apply_as_truncates: Column | None,
+    apply_as_truncates: Column | str | None,
     column_list: Sequence[str] | None,
     except_column_list: Sequence[str] | None,
     track_history_column_list: Sequence[str] | None,
@@ -182,12 +184,12 @@ def _check(
 def scd(
     changes: DataFrame,
     keys: Sequence[str],
-    sequence_by: Column,
-    apply_as_deletes: Column | None,
+    sequence_by: Column | str,
+    apply_as_deletes: Column | str | None,
     except_column_list: Sequence[str],
     scd_type: int,
     *,
-    apply_as_truncates: Column | None = None,
+    apply_as_truncates: Column | str | None = None,
     column_list: Sequence[str] | None = None,
     track_history_column_list: Sequence[str] | None = None,
     track_history_except_column_list: Sequence[str] | None = None,
@@ -221,6 +223,12 @@ def scd(
 
     if ignore_null_updates and not column_list:
         raise ValueError("scd: ignore_null_updates needs column_list (the columns to merge, by name)")
+    # Strings are SQL expressions, as create_auto_cdc_flow takes them.
+    sequence_by = F.expr(sequence_by) if isinstance(sequence_by, str) else sequence_by
+    if isinstance(apply_as_deletes, str):
+        apply_as_deletes = F.expr(apply_as_deletes)
+    if isinstance(apply_as_truncates, str):
+        apply_as_truncates = F.expr(apply_as_truncates)
     is_truncate = F.coalesce(apply_as_truncates, F.lit(False)) if apply_as_truncates is not None else F.lit(False)
     is_delete = F.coalesce(apply_as_deletes, F.lit(False)) if apply_as_deletes is not None else F.lit(False)
     key_names = [f"__etl_key_{i}" for i in range(len(keys))]
@@ -279,7 +287,9 @@ def scd(
     if track_history_column_list:
         tracked = F.struct(*(out.getField(c).alias(c) for c in track_history_column_list))
     elif track_history_except_column_list:
-        tracked = out.dropFields(*track_history_except_column_list)
+        # The constant field keeps the struct non-empty when every column is untracked (then
+        # every upsert updates the open row, as Spark's AUTO CDC does with nothing tracked).
+        tracked = out.withField("__etl_tracked", F.lit(True)).dropFields(*track_history_except_column_list)
     else:
         tracked = out
     # An upsert opens a new row after a delete, at the start, or when a tracked column differs

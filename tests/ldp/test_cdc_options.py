@@ -141,11 +141,10 @@ def test_doc_scd1_deletes(local: Any) -> None:
 
 @pytest.mark.slow
 def test_doc_scd1_truncate(local: Any) -> None:
-    from pyspark.sql import functions as F
-
-    # The doc: with the TRUNCATE row at sequenceNum 3, users 124 and 126 are gone.
+    # The doc: with the TRUNCATE row at sequenceNum 3, users 124 and 126 are gone. (A SQL
+    # expression string works as well as expr(...), as in create_auto_cdc_flow.)
     columns, rows = run_local(local, [*USERS, TRUNCATE], stored_as_scd_type=1,
-                              apply_as_truncates=F.expr("operation = 'TRUNCATE'"), **DOC_OPTIONS)
+                              apply_as_truncates="operation = 'TRUNCATE'", **DOC_OPTIONS)
     assert columns == ["userId", "name", "city"]
     assert rows == {(125, "Mercedes", "Guadalajara")}
 
@@ -274,6 +273,10 @@ def test_scd2_coalesces_unchanged_upserts_by_default(local: Any) -> None:
     feed = [(1, "a", "x", "INSERT", 1), (1, "a", "x", "UPDATE", 2), (1, "b", "x", "UPDATE", 3)]
     _, rows = run_local(local, feed, stored_as_scd_type=2, **DOC_OPTIONS)
     assert rows == {(1, "a", "x", 1, 3), (1, "b", "x", 3, None)}
+    # Nothing tracked: one row per key, updated in place.
+    _, rows = run_local(local, feed, stored_as_scd_type=2, track_history_except_column_list=["name", "city"],
+                        **DOC_OPTIONS)
+    assert rows == {(1, "b", "x", 1, None)}
 
 
 # --- Invalid combinations: a ValueError when the pipeline is defined ---------------------------
