@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -44,18 +45,52 @@ def scd1(events: list[dict]) -> set[tuple]:
 
 
 def scd2(events: list[dict]) -> set[tuple]:
-    by_key: dict[str, list[dict]] = defaultdict(list)
-    for e in events:
-        by_key[e["id"]].append(e)
-    rows = set()
-    for history in by_key.values():
-        history.sort(key=lambda e: e["_seq"])
-        for i, e in enumerate(history):
-            if e["operation"] == "DELETE":
-                continue
-            end = history[i + 1]["_seq"] if i + 1 < len(history) else None
-            rows.add((*(e[c] for c in CUSTOMER_COLUMNS), e["_seq"], end))
-    return rows
+    return apply_changes(events, keys=("id",), columns=CUSTOMER_COLUMNS, scd_type=2,
+                         is_delete=lambda e: e["operation"] == "DELETE")
+
+
+def apply_changes(
+    events: list[dict],
+    *,
+    keys: tuple[str, ...],
+    columns: tuple[str, ...],
+    scd_type: int,
+    is_delete: Callable[[dict], bool] = lambda e: False,
+    is_truncate: Callable[[dict], bool] = lambda e: False,
+    tracked: tuple[str, ...] | None = None,
+    ignore_null_updates: bool = False,
+) -> set[tuple]:
+    """AUTO CDC as documented, one event at a time in sequence order (`_seq`), like a MERGE per event.
+
+    Type 1 rows are `columns`; type 2 rows add `__START_AT`, `__END_AT`. An upsert whose
+    `tracked` columns (default: all `columns`) equal the open row's updates that row in place.
+    """
+    tracked = columns if tracked is None else tracked
+    current: dict[tuple, dict] = {}
+    closed: list[tuple] = []
+    for e in sorted(events, key=lambda e: e["_seq"]):
+        if is_truncate(e):
+            current.clear()
+            continue
+        key = tuple(e[k] for k in keys)
+        row = current.get(key)
+        if is_delete(e):
+            if row is not None:
+                del current[key]
+                closed.append((*(row[c] for c in columns), row["__START_AT"], e["_seq"]))
+            continue
+        values = {c: e[c] for c in columns}
+        if ignore_null_updates and row is not None:
+            values = {c: row[c] if v is None else v for c, v in values.items()}
+        if row is not None and all(values[c] == row[c] for c in tracked):
+            row.update(values)
+            continue
+        if row is not None:
+            closed.append((*(row[c] for c in columns), row["__START_AT"], e["_seq"]))
+        current[key] = {**values, "__START_AT": e["_seq"]}
+    if scd_type == 1:
+        return {tuple(r[c] for c in columns) for r in current.values()}
+    return set(closed) | {(*(r[c] for c in columns), r["__START_AT"], None) for r in current.values()}
 
 
 def history_agg(history: set[tuple]) -> set[tuple]:
