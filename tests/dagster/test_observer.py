@@ -21,8 +21,8 @@ from etl_assets.dagster.definitions import build_definitions
 from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource
 from etl_assets.project.load import load_config
 from tests.conftest import REPO, tick_sensor
-from tests.fake_databricks import continuous, successful
-from tests.test_databricks_engine import FAST, fake  # noqa: F401  (the fake workspace fixture)
+from tests.engines.databricks.test_databricks_engine import FAST, fake  # noqa: F401  (the fake workspace fixture)
+from tests.support.fake_databricks import continuous, successful
 
 
 def observe(instance, cursor=None, config=REPO / "config.yml", engine=None):

@@ -12,8 +12,8 @@ from etl_assets.dagster.definitions import build_definitions
 from etl_assets.dagster.landing_sensor import WINDOW_MS, new_files
 from etl_assets.dagster.resources import DatabricksPipelinesResource
 from tests.conftest import REPO, tick_sensor
-from tests.fake_databricks import LANDING_VOLUME
-from tests.test_databricks_engine import FAST, fake  # noqa: F401  (the fake workspace fixture)
+from tests.engines.databricks.test_databricks_engine import FAST, fake  # noqa: F401  (the fake workspace fixture)
+from tests.support.fake_databricks import LANDING_VOLUME
 
 
 def tick(instance, cursor=None, config=REPO / "config.yml", engine=None):

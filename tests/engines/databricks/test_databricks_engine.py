@@ -13,7 +13,7 @@ from etl_assets.engines.databricks.updates import DatabricksEngine
 from etl_assets.errors import DatabricksApiError
 from etl_assets.project.load import load_config
 from tests.conftest import REPO
-from tests.fake_databricks import FakeDatabricks, canceled, failing, long_running
+from tests.support.fake_databricks import FakeDatabricks, canceled, failing, long_running
 
 FAST = {"poll_seconds": 0.01, "max_poll_seconds": 0.02, "retry_timeout_seconds": 5, "wait_active_seconds": 5}
 FAST_SETTINGS = DatabricksSettings(**FAST)
