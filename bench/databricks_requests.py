@@ -32,7 +32,7 @@ from etl_assets.engines.databricks.settings import DatabricksSettings  # noqa: E
 from etl_assets.engines.databricks.updates import DatabricksEngine  # noqa: E402
 from etl_assets.project.config import load_config  # noqa: E402
 from etl_assets.project.graph import TableGraph  # noqa: E402
-from tests.fake_databricks import FakeDatabricks, FakeUpdate, Step, flow_event  # noqa: E402
+from tests.support.fake_databricks import FakeDatabricks, FakeUpdate, Step, flow_event  # noqa: E402
 
 DURATION = 600.0
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from etl_assets.dagster.landing_sensor import new_files  # noqa: E402
 from etl_assets.engines.databricks.volumes import volume_listing  # noqa: E402
-from tests.fake_databricks import LANDING_VOLUME, FakeDatabricks  # noqa: E402
+from tests.support.fake_databricks import LANDING_VOLUME, FakeDatabricks  # noqa: E402
 
 MINUTE_MS = 60_000
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: small scenario projects written to a temporary folder."""
+"""Shared fixtures: scenario projects (written to a temporary folder or kept under
+tests/scenarios/<name>/), an isolated environment, a local home and the fake Databricks workspace."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = REPO / "tests" / "scenarios"
+
+
+def scenario(name: str) -> Path:
+    """The config.yml of the scenario project tests/scenarios/<name>/."""
+    return SCENARIOS / name / "config.yml"
 
 
 def write_project(root: Path, config_text: str, *, files: bool = True) -> Path:
@@ -69,3 +76,25 @@ def tick_sensor(repo, name: str, instance, cursor=None):
     context = build_sensor_context(instance=instance, cursor=cursor, repository_def=repo,
                                    resources=repo.get_top_level_resources())
     return sensor.evaluate_tick(context)
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """The fake Databricks workspace on 127.0.0.1 with the pipelines of the `shop` scenario.
+
+    `fake.cdc` and `fake.orders` are their ids; `fake.resource` an engine resource with fast timings.
+    """
+    from etl_assets.dagster.resources import DatabricksPipelinesResource
+    from tests.support.fake_databricks import FAST, FakeDatabricks
+
+    with FakeDatabricks() as server:
+        server.cdc = server.add_pipeline("etl_assets_customers_cdc")
+        server.orders = server.add_pipeline("etl_assets_orders")
+        # No test reads a real ~/.databrickscfg or reaches beyond loopback.
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no.databrickscfg"))
+        monkeypatch.setenv("DATABRICKS_HOST", server.url)
+        monkeypatch.setenv("DATABRICKS_TOKEN", server.token)
+        # Credentials come from the environment (the SDK's default chain), timings from the resource.
+        server.resource = DatabricksPipelinesResource(**FAST)
+        yield server

@@ -1,34 +1,27 @@
-"""The asset factory: specs, checks, translator, selection through Dagster's own parser."""
+"""The asset factory: specs, checks, selection through Dagster's own parser, a run without credentials."""
 
 from __future__ import annotations
 
 import pytest
-from dagster import (
-    AssetKey,
-    AssetSelection,
-    Definitions,
-    build_schedule_context,
-    instance_for_test,
-    materialize,
-)
+from dagster import AssetKey, AssetSelection, instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
 from etl_assets.dagster.definitions import build_definitions
-from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource, default_engine_resource
-from etl_assets.dagster.translator import TableTranslator
-from etl_assets.errors import ConfigError
+from etl_assets.dagster.resources import DatabricksPipelinesResource
 from etl_assets.project.load import load_config
-from tests.conftest import REPO
+from tests.conftest import scenario
+
+SHOP = scenario("shop")
 
 
 @pytest.fixture(scope="module")
 def config():
-    return load_config(REPO / "config.yml")
+    return load_config(SHOP)
 
 
 @pytest.fixture(scope="module")
 def defs():
-    return build_definitions(REPO / "config.yml")
+    return build_definitions(SHOP)
 
 
 @pytest.fixture(scope="module")
@@ -105,21 +98,6 @@ def test_fail_expectations_are_blocking_checks(project):
     assert specs["may"].metadata["action"] == "warn"
 
 
-def test_translator_subclass_changes_keys_and_deps(config):
-    class Prefixed(TableTranslator):
-        def get_asset_key(self, table):
-            return AssetKey(["lakehouse", table.name])
-
-        def get_group_name(self, table):
-            return f"medallion_{table.layer}"
-
-    graph = Definitions(assets=build_table_assets(config, Prefixed()),
-                        resources={"engine": LocalPipelinesResource()}).resolve_asset_graph()
-    node = graph.get(AssetKey(["lakehouse", "orders_silver"]))
-    assert node.parent_keys == {AssetKey(["lakehouse", "orders_bronze"]), AssetKey(["lakehouse", "customers"])}
-    assert node.group_name == "medallion_silver"
-
-
 def names(keys) -> set[str]:
     return {k.path[-1] for k in keys}
 
@@ -145,57 +123,6 @@ def test_selection_through_dagsters_parser(asset_graph, config, selection, expec
         assert set(TableGraph(config).select_by_tags(["daily", "critical"], "all")) == expected
 
 
-def test_schedules_from_config_request_their_selection(defs):
-    repo = defs.get_repository_def()
-    assert {s.name for s in repo.schedule_defs} == {"daily_critical", "hourly", "weekly_gold"}
-    schedule = repo.get_schedule_def("daily_critical")
-    assert schedule.cron_schedule == "0 6 * * *"
-    with instance_for_test() as instance:
-        result = schedule.evaluate_tick(build_schedule_context(instance=instance, repository_def=repo))
-    (request,) = result.run_requests
-    assert names(request.asset_selection) == {"customers_cdc_bronze", "customers_cdc_clean", "customers",
-                                              "orders_bronze", "orders_silver"}
-    assert request.tags["etl_assets/schedule"] == "daily_critical"
-    assert repo.get_schedule_def("weekly_gold").execution_timezone == "Europe/Paris"
-
-
-def test_full_refresh_schedule_sets_run_config_for_each_pipeline_step(project):
-    path = project("""
-        pipelines: {a: {}, b: {}}
-        schedules:
-          - {name: rebuild, cron: "0 1 * * 0", selection: "tag:x", full_refresh: true}
-        tables:
-          - {name: a_raw, layer: bronze, pipeline: a, tags: [x]}
-          - {name: b_raw, layer: bronze, pipeline: b}
-    """)
-    repo = build_definitions(path).get_repository_def()
-    with instance_for_test() as instance:
-        result = repo.get_schedule_def("rebuild").evaluate_tick(build_schedule_context(instance=instance, repository_def=repo))
-    assert result.run_requests[0].run_config == {"ops": {"a": {"config": {"full_refresh": True}}}}
-
-
-@pytest.mark.parametrize(
-    ("cron", "selection", "message"),
-    [
-        ("61 * * * *", "tag:daily", "invalid cron '61 * * * *'"),
-        ("0 6 * * *", "owner:x and ((tag:daily", "selection 'owner:x and ((tag:daily' does not parse"),
-        ("0 6 * * *", "colour:blue", "selection 'colour:blue' does not parse"),
-    ],
-)
-def test_bad_schedule_is_a_config_error_at_load(project, cron, selection, message):
-    path = project(f"""
-        schedules:
-          - {{name: s, cron: "{cron}", selection: "{selection}"}}
-        tables:
-          - {{name: raw, layer: bronze, tags: [daily]}}
-    """)
-    with pytest.raises(ConfigError) as info:
-        build_definitions(path)
-    (problem,) = info.value.problems
-    assert message in str(problem)
-    assert str(problem).startswith("config.yml:2: schedule 's':")
-
-
 def test_databricks_engine_without_credentials_fails_clearly_and_records_nothing(config):
     assets = build_table_assets(config)
     with instance_for_test() as instance:
@@ -207,16 +134,3 @@ def test_databricks_engine_without_credentials_fails_clearly_and_records_nothing
         failure = result.get_step_failure_events()[0]
         assert "no Databricks credentials" in failure.step_failure_data.error.cause.message
         assert any("refresh of 3 table(s): customers_cdc_bronze, customers_cdc_clean, customers" in m for m in logs)
-
-
-def test_the_default_code_location_picks_its_engine_from_the_environment():
-    assert isinstance(default_engine_resource({}), LocalPipelinesResource)
-    assert not default_engine_resource({"ETL_ASSETS_WARM_SPARK": "0"}).warm_spark
-    chosen = default_engine_resource({"ETL_ASSETS_ENGINE": "Databricks", "ETL_ASSETS_DATABRICKS_POLL_SECONDS": "7"})
-    assert isinstance(chosen, DatabricksPipelinesResource) and chosen.poll_seconds == 7
-
-
-def test_unknown_engine_name_is_refused():
-    with pytest.raises(ConfigError) as info:
-        default_engine_resource({"ETL_ASSETS_ENGINE": "snowflake"})
-    assert "ETL_ASSETS_ENGINE='snowflake' names no engine" in str(info.value)

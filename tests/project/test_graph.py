@@ -6,7 +6,7 @@ import pytest
 
 from etl_assets.project.graph import TableGraph, find_cycles, topological_levels
 from etl_assets.project.load import load_config
-from tests.conftest import REPO
+from tests.conftest import scenario
 
 SEED_EXAMPLE = """
     tables:
@@ -24,8 +24,8 @@ def seed_graph(project) -> TableGraph:
 
 
 @pytest.fixture
-def example() -> TableGraph:
-    return TableGraph(load_config(REPO / "config.yml"))
+def shop() -> TableGraph:
+    return TableGraph(load_config(scenario("shop")))
 
 
 def test_seed_dependency_example_stages(seed_graph):
@@ -64,29 +64,29 @@ def test_closures(seed_graph):
     ]
 
 
-def test_example_daily_critical_plan(example):
-    selected = example.select_by_tags(["daily", "critical"], "all")
-    assert example.stages(selected) == [
+def test_shop_daily_critical_plan(shop):
+    selected = shop.select_by_tags(["daily", "critical"], "all")
+    assert shop.stages(selected) == [
         ["customers_cdc_bronze", "orders_bronze"],
         ["customers_cdc_clean"],
         ["customers"],
         ["orders_silver"],
     ]
-    assert example.updates(selected) == [
+    assert shop.updates(selected) == [
         ("customers_cdc", ["customers_cdc_bronze", "customers_cdc_clean", "customers"]),
         ("orders", ["orders_bronze", "orders_silver"]),
     ]
 
 
-def test_example_pipelines_run_in_dependency_order(example):
-    assert example.pipeline_edges() == {"customers_cdc": [], "orders": ["customers_cdc"]}
-    assert example.pipeline_order() == ["customers_cdc", "orders"]
+def test_shop_pipelines_run_in_dependency_order(shop):
+    assert shop.pipeline_edges() == {"customers_cdc": [], "orders": ["customers_cdc"]}
+    assert shop.pipeline_order() == ["customers_cdc", "orders"]
 
 
-def test_execution_order_is_topological(example):
-    order = example.execution_order()
+def test_execution_order_is_topological(shop):
+    order = shop.execution_order()
     for name in order:
-        for up in example.upstream[name]:
+        for up in shop.upstream[name]:
             assert order.index(up) < order.index(name)
 
 

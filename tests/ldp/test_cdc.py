@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests import reference
+from tests.support import reference
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,5 @@
-"""The Databricks engine: the real databricks-sdk against a fake workspace on 127.0.0.1."""
+"""The Databricks engine: the real databricks-sdk against a fake workspace on 127.0.0.1 (the `fake`
+fixture of tests/conftest.py), on the `shop` scenario whose pipelines it serves."""
 
 from __future__ import annotations
 
@@ -12,30 +13,15 @@ from etl_assets.engines.databricks.settings import DatabricksSettings
 from etl_assets.engines.databricks.updates import DatabricksEngine
 from etl_assets.errors import DatabricksApiError
 from etl_assets.project.load import load_config
-from tests.conftest import REPO
-from tests.fake_databricks import FakeDatabricks, canceled, failing, long_running
+from tests.conftest import scenario
+from tests.support.fake_databricks import FAST, canceled, failing, long_running
 
-FAST = {"poll_seconds": 0.01, "max_poll_seconds": 0.02, "retry_timeout_seconds": 5, "wait_active_seconds": 5}
+SHOP = scenario("shop")
 FAST_SETTINGS = DatabricksSettings(**FAST)
 
 
-@pytest.fixture
-def fake(monkeypatch, tmp_path):
-    with FakeDatabricks() as server:
-        server.cdc = server.add_pipeline("etl_assets_customers_cdc")
-        server.orders = server.add_pipeline("etl_assets_orders")
-        # No test reads a real ~/.databrickscfg or reaches beyond loopback.
-        monkeypatch.setenv("HOME", str(tmp_path))
-        monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no.databrickscfg"))
-        monkeypatch.setenv("DATABRICKS_HOST", server.url)
-        monkeypatch.setenv("DATABRICKS_TOKEN", server.token)
-        # Credentials come from the environment (the SDK's default chain), timings from the resource.
-        server.resource = DatabricksPipelinesResource(**FAST)
-        yield server
-
-
 def run(selection, run_config: dict | None = None, engine=None):
-    assets = build_table_assets(load_config(REPO / "config.yml"))
+    assets = build_table_assets(load_config(SHOP))
     with instance_for_test() as instance:
         result = materialize(assets, instance=instance, selection=selection, run_config=run_config,
                              resources={"engine": engine or DatabricksPipelinesResource(**FAST)}, raise_on_error=False)
@@ -187,7 +173,7 @@ def test_terminated_run_stops_the_update_it_started(fake):
     from dagster._core.errors import DagsterExecutionInterruptedError
 
     fake.scripts[fake.orders] = long_running(10_000)
-    config = load_config(REPO / "config.yml")
+    config = load_config(SHOP)
     request = RefreshRequest(config, config.pipelines["orders"], ["orders_bronze"])
     ticks = []
 

@@ -37,6 +37,8 @@ ACTIVE = {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RESETTI
           "RUNNING", "STOPPING"}
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 LANDING_VOLUME = "/Volumes/main/etl_assets/landing"
+# Engine timings that suit the fake workspace (for DatabricksPipelinesResource or DatabricksSettings).
+FAST = {"poll_seconds": 0.01, "max_poll_seconds": 0.02, "retry_timeout_seconds": 5, "wait_active_seconds": 5}
 
 
 @dataclass

@@ -9,9 +9,9 @@ from etl_assets.dagster.assets import build_table_assets
 from etl_assets.dagster.resources import LocalPipelinesResource
 from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
 from etl_assets.project.load import load_config
-from tests.conftest import REPO
+from tests.conftest import scenario
 
-SCENARIO = REPO / "tests" / "scenarios" / "plain" / "config.yml"
+SCENARIO = scenario("plain")
 LOCAL = {"engine": LocalPipelinesResource()}
 
 

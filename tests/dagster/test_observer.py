@@ -20,17 +20,18 @@ from etl_assets.dagster.assets import build_table_assets
 from etl_assets.dagster.definitions import build_definitions
 from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource
 from etl_assets.project.load import load_config
-from tests.conftest import REPO, tick_sensor
-from tests.fake_databricks import continuous, successful
-from tests.test_databricks_engine import FAST, fake  # noqa: F401  (the fake workspace fixture)
+from tests.conftest import scenario, tick_sensor
+from tests.support.fake_databricks import FAST, continuous, successful
+
+SHOP = scenario("shop")
 
 
-def observe(instance, cursor=None, config=REPO / "config.yml", engine=None):
+def observe(instance, cursor=None, config=SHOP, engine=None):
     repo = build_definitions(config, engine=engine or DatabricksPipelinesResource(**FAST)).get_repository_def()
     return tick_sensor(repo, "pipeline_observer", instance, cursor)
 
 
-def test_an_outside_update_is_reported_once_with_our_metadata(fake):  # noqa: F811
+def test_an_outside_update_is_reported_once_with_our_metadata(fake):
     outside = fake.start_outside_update(fake.orders, ["orders_bronze", "orders_silver"])
     fake.finish(outside)
     with instance_for_test() as instance:
@@ -44,9 +45,9 @@ def test_an_outside_update_is_reported_once_with_our_metadata(fake):  # noqa: F8
         assert second.asset_events == [] and "no update started outside Dagster" in second.skip_message
 
 
-def test_updates_dagster_started_are_not_reported_again(fake):  # noqa: F811
+def test_updates_dagster_started_are_not_reported_again(fake):
     with instance_for_test() as instance:
-        result = materialize(build_table_assets(load_config(REPO / "config.yml")), selection="orders_bronze",
+        result = materialize(build_table_assets(load_config(SHOP)), selection="orders_bronze",
                              instance=instance, resources={"engine": DatabricksPipelinesResource(**FAST)})
         assert result.success
         tick = observe(instance)
@@ -54,7 +55,7 @@ def test_updates_dagster_started_are_not_reported_again(fake):  # noqa: F811
     assert len(fake.updates) == 1
 
 
-def test_unfinished_updates_wait_for_their_end(fake):  # noqa: F811
+def test_unfinished_updates_wait_for_their_end(fake):
     outside = fake.start_outside_update(fake.orders, ["orders_gold"])
     with instance_for_test() as instance:
         first = observe(instance)
@@ -64,7 +65,7 @@ def test_unfinished_updates_wait_for_their_end(fake):  # noqa: F811
         assert [e.asset_key.path[-1] for e in second.asset_events] == ["orders_gold"]
 
 
-def test_an_outside_update_reports_its_expectations_as_checks(fake):  # noqa: F811
+def test_an_outside_update_reports_its_expectations_as_checks(fake):
     outside = fake.start_outside_update(fake.orders, ["orders_silver"], successful(expectation="valid_order_id"))
     fake.finish(outside)
     with instance_for_test() as instance:
@@ -78,7 +79,7 @@ def test_an_outside_update_reports_its_expectations_as_checks(fake):  # noqa: F8
     assert checks["valid_order_id"].metadata["update_id"].value == outside.update_id
 
 
-def test_a_cursor_from_before_keeps_its_reported_updates(fake):  # noqa: F811
+def test_a_cursor_from_before_keeps_its_reported_updates(fake):
     outside = fake.start_outside_update(fake.orders, ["orders_gold"])
     fake.finish(outside)
     with instance_for_test() as instance:
@@ -104,7 +105,7 @@ def reported(tick) -> dict[str, dict]:
             for e in tick.asset_events if isinstance(e, AssetMaterialization)}
 
 
-def test_a_running_continuous_update_is_reported_as_it_goes(fake, project):  # noqa: F811
+def test_a_running_continuous_update_is_reported_as_it_goes(fake, project):
     config = project(CONTINUOUS)
     update = fake.start_outside_update(fake.orders, [], continuous(["orders_bronze", "orders_silver"], [5, 7]))
     fake.advance(update)  # INITIALIZING -> first batch
@@ -132,7 +133,7 @@ def test_a_running_continuous_update_is_reported_as_it_goes(fake, project):  # n
     assert fake.events_served_twice() == 0
 
 
-def test_a_continuous_update_dagster_started_is_observed_too(fake, project):  # noqa: F811
+def test_a_continuous_update_dagster_started_is_observed_too(fake, project):
     config = project(CONTINUOUS)
     fake.scripts[fake.orders] = continuous(["orders_bronze", "orders_silver"], [3])
     with instance_for_test() as instance:
@@ -145,7 +146,7 @@ def test_a_continuous_update_dagster_started_is_observed_too(fake, project):  # 
     assert {t: m["num_output_rows"] for t, m in reported(tick).items()} == {"orders_bronze": 3, "orders_silver": 3}
 
 
-def test_an_outside_update_that_ended_is_read_from_where_it_stopped(fake, project):  # noqa: F811
+def test_an_outside_update_that_ended_is_read_from_where_it_stopped(fake, project):
     config = project(CONTINUOUS)
     update = fake.start_outside_update(fake.orders, [], continuous(["orders_bronze"], [2, 4]))
     fake.advance(update)
@@ -157,7 +158,7 @@ def test_an_outside_update_that_ended_is_read_from_where_it_stopped(fake, projec
     assert reported(last)["orders_bronze"]["num_output_rows"] == 4
 
 
-PLAIN = REPO / "tests" / "scenarios" / "plain" / "config.yml"
+PLAIN = scenario("plain")
 
 
 def run_outside_dagster(config, tables):

@@ -13,8 +13,8 @@ from etl_assets.engines.local.home import LocalHome
 from etl_assets.engines.local.tables import read_rows
 from etl_assets.example.datagen import generate
 from etl_assets.project.load import load_config
-from tests import reference
 from tests.conftest import REPO
+from tests.support import reference
 
 pytestmark = pytest.mark.slow
 ROWS = 400

@@ -1,0 +1,16 @@
+"""customers: the current state of each customer (SCD type 1) from the change events."""
+
+from pyspark.sql import functions as F
+
+from etl_assets.ldp import auto_cdc
+
+auto_cdc(
+    target="customers",
+    source="customers_cdc_clean",
+    keys=["id"],
+    sequence_by=F.to_timestamp(F.col("operation_date"), "MM-dd-yyyy HH:mm:ss"),
+    apply_as_deletes=F.expr("operation = 'DELETE'"),
+    except_column_list=["operation", "operation_date", "_rescued_data"],
+    stored_as_scd_type=1,
+    comment="Current state of each customer (SCD type 1)",
+)
