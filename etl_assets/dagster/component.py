@@ -66,7 +66,8 @@ def _engine_block(kind: str, resource: type[PipelinesEngineResource]) -> type[Ba
         __base__=Model,
         __module__=__name__,
         __doc__=f"`type: {kind}` and the fields of `{resource.__name__}`.",
-        type=(Literal[kind], Field(description="the engine that runs the pipelines")),
+        # A literal built from a variable: checkers cannot see it as a type form.
+        type=(Literal[kind], Field(description="the engine that runs the pipelines")),  # type: ignore[arg-type]
         **fields,
     )
 
@@ -77,11 +78,15 @@ def _is_string_field(resource: type[PipelinesEngineResource], name: str) -> bool
 
 LocalEngineAttributes = _engine_block("local", LocalPipelinesResource)
 DatabricksEngineAttributes = _engine_block("databricks", DatabricksPipelinesResource)
-EngineAttributes = Annotated[LocalEngineAttributes | DatabricksEngineAttributes, Field(discriminator="type")]
+# Models made at import time (their fields follow the resources): checkers see variables, not types.
+EngineAttributes = Annotated[
+    LocalEngineAttributes | DatabricksEngineAttributes,  # type: ignore[valid-type]
+    Field(discriminator="type"),
+]
 
 
 def _resolve_engine(context: ResolutionContext, block: BaseModel) -> PipelinesEngineResource:
-    resource = ENGINE_RESOURCES[block.type]
+    resource = ENGINE_RESOURCES[getattr(block, "type")]
     fields = {
         name: _engine_field(context.at_path(name), value, string=_is_string_field(resource, name))
         for name, value in block.model_dump(exclude_unset=True, exclude={"type"}).items()

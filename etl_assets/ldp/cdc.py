@@ -101,7 +101,7 @@ def auto_cdc(
         dp.create_streaming_table(name=target, comment=comment)
         dp.create_auto_cdc_flow(
             target=target, source=source, keys=list(keys), sequence_by=sequence_by,
-            stored_as_scd_type=scd_type, **{k: v for k, v in options.items() if v is not None},
+            stored_as_scd_type=2 if scd_type == 2 else 1, **{k: v for k, v in options.items() if v is not None},
         )
         return
 

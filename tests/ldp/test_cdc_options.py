@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests import reference
+from tests.support import reference
 
 USERS_COLUMNS = ("userId", "name", "city", "operation", "sequenceNum")
 

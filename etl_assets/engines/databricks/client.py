@@ -11,7 +11,8 @@ from typing import TypeVar
 import requests
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
-from databricks.sdk.errors import DatabricksError, NotFound, PermissionDenied, Unauthenticated
+from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
+from databricks.sdk.errors.base import DatabricksError
 
 from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings
 from etl_assets.errors import DatabricksApiError
@@ -30,9 +31,12 @@ def workspace_client(settings: DatabricksSettings, credentials: DatabricksCreden
 
     HTTP 429 and 503 are retried by the SDK for at most `settings.retry_timeout_seconds`.
     """
-    given = {k: v for k, v in (credentials or DatabricksCredentials()).as_sdk_config().items() if v}
+    given = credentials or DatabricksCredentials()
     try:
-        config = Config(retry_timeout_seconds=int(settings.retry_timeout_seconds), **given)
+        # A field left None is read by the SDK from the environment or the config profile.
+        config = Config(retry_timeout_seconds=int(settings.retry_timeout_seconds), host=given.host or None,
+                        token=given.token or None, client_id=given.client_id or None,
+                        client_secret=given.client_secret or None, profile=given.profile or None)
     except ValueError as exc:  # the SDK raises ValueError when no credentials are configured
         raise DatabricksApiError(
             f"no Databricks credentials: {_first_line(exc)}. Set DATABRICKS_HOST and DATABRICKS_TOKEN (or "

@@ -139,7 +139,7 @@ class TableProgress:
                 continue
             if key in ROW_COUNTERS or key in OTHER_COUNTERS:
                 if isinstance(value, (int, float)):
-                    self.counters[key] = self.counters.get(key, 0) + value
+                    self.counters[key] = self.counters.get(key, 0) + int(value)
             elif isinstance(value, (int, float, str, bool)):
                 self.gauges[key] = value
         # A flow writing with AUTO CDC reports upserts and deletes and no output rows; counting

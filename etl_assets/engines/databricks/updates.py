@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
@@ -160,8 +160,9 @@ class DatabricksEngine:
         what its current update has refreshed so far. No update per materialization."""
         update_id = self._active_update(w, pipeline_id)
         if update_id is None:
-            update_id = call(w.config, f"starting continuous pipeline '{request.pipeline.name}'",
-                             lambda: w.pipelines.start_update(pipeline_id)).update_id
+            started = call(w.config, f"starting continuous pipeline '{request.pipeline.name}'",
+                           lambda: w.pipelines.start_update(pipeline_id)).update_id
+            update_id = _update_id(started, request.pipeline.name)
             yield UpdateStarted(request.pipeline.key, update_id, update_link(w.config.host, pipeline_id, update_id))
             yield Log(f"continuous pipeline '{request.pipeline.name}' was not running: started update "
                       f"{update_id}; its tables are reported as it refreshes them (pipeline observer)")
@@ -178,17 +179,17 @@ class DatabricksEngine:
         yield Log(f"continuous pipeline '{request.pipeline.name}' is running (update {update_id}); "
                   f"refreshed so far: {', '.join(refreshed) or 'nothing reported yet'}")
         for table in refreshed:
-            for event in completion_events(table, progress[table], update_id, pipeline_id, link, False,
-                                           with_quality=False):
-                yield _continuous_event(event)
+            for completion in completion_events(table, progress[table], update_id, pipeline_id, link, False,
+                                                with_quality=False):
+                yield _continuous_event(completion)
         yield RunFinished(status="COMPLETED", detail=f"update {update_id}", metadata={"continuous": True})
 
     # -- starting -----------------------------------------------------------------------
 
     def _start(self, w: WorkspaceClient, pipeline_id: str, request: RefreshRequest,
-               selected: list[str]) -> Iterator[EngineEvent | str]:
+               selected: list[str]) -> Generator[EngineEvent, None, str]:
         ordered = [t.name for t in request.config.tables_of(request.pipeline.key) if t.name in set(selected)]
-        kwargs = {"full_refresh_selection": ordered} if request.full_refresh else {"refresh_selection": ordered}
+        full, partial = (ordered, None) if request.full_refresh else (None, ordered)
         deadline = time.monotonic() + self.settings.wait_active_seconds
         waited = False
         while True:
@@ -196,7 +197,9 @@ class DatabricksEngine:
             if active is None:
                 with api_errors(w.config, f"starting an update of pipeline '{request.pipeline.name}'"):
                     try:
-                        return w.pipelines.start_update(pipeline_id, **kwargs).update_id
+                        started = w.pipelines.start_update(pipeline_id, full_refresh_selection=full,
+                                                           refresh_selection=partial).update_id
+                        return _update_id(started, request.pipeline.name)
                     except (ResourceConflict, InvalidState):
                         # Another update began between our look and our start: wait for it too.
                         active = "(started by someone else just now)"
@@ -229,7 +232,7 @@ class DatabricksEngine:
         return update.state.value if update and update.state else "UNKNOWN"
 
     def _reconnecting(self, w: WorkspaceClient, pipeline_id: str, update_id: str, what: str,
-                      fn: Callable[[], T]) -> Iterator[EngineEvent | T]:
+                      fn: Callable[[], T]) -> Generator[EngineEvent, None, T]:
         """`fn()`, tried again while the workspace does not answer, for at most `reconnect_seconds`.
 
         The SDK retries an unanswered request itself for `retry_timeout_seconds`, then raises
@@ -292,3 +295,10 @@ def _continuous_event(event: EngineEvent) -> EngineEvent:
     if isinstance(event, TableCompleted):
         return replace(event, metadata={**event.metadata, "continuous": True})
     return event
+
+
+def _update_id(update_id: str | None, pipeline: str) -> str:
+    if not update_id:
+        raise DatabricksApiError(f"the workspace started an update of pipeline '{pipeline}' but returned no update id; "
+                                 "look at the pipeline's updates in the workspace")
+    return update_id

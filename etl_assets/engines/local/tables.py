@@ -56,7 +56,7 @@ def data_files(location: Path) -> list[Path]:
     log = location / "_spark_metadata"
     if not log.is_dir():
         return sorted(parquet_files(location))
-    batches = {}
+    batches: dict[int, Path] = {}
     for entry in log.iterdir():
         number, _, kind = entry.name.partition(".")
         if number.isdigit() and kind in ("", "compact"):
@@ -64,8 +64,8 @@ def data_files(location: Path) -> list[Path]:
     compacted = [n for n, e in batches.items() if e.name.endswith(".compact")]
     start = max(compacted) if compacted else 0
     live: dict[str, Path] = {}
-    for number in sorted(n for n in batches if n >= start):
-        for line in batches[number].read_text(encoding="utf-8").splitlines()[1:]:  # first line: log version
+    for batch in sorted(n for n in batches if n >= start):
+        for line in batches[batch].read_text(encoding="utf-8").splitlines()[1:]:  # first line: log version
             if not line.strip():
                 continue
             record = json.loads(line)

@@ -19,8 +19,11 @@ from etl_assets.engines.databricks.updates import DatabricksEngine
 from etl_assets.engines.events import Log, RunFinished
 from etl_assets.errors import DatabricksApiError
 from etl_assets.project.load import load_config
-from tests.conftest import REPO
-from tests.fake_databricks import (
+from tests.conftest import scenario
+from tests.dagster.test_observer import CONTINUOUS, observe, reported
+from tests.engines.databricks.test_databricks_engine import failure_text, materialized, run
+from tests.support.fake_databricks import (
+    FAST,
     FakeUpdate,
     Step,
     continuous_with_backlog,
@@ -32,12 +35,10 @@ from tests.fake_databricks import (
     stopped,
     unity_catalog,
 )
-from tests.test_databricks_engine import FAST, failure_text, fake, materialized, run  # noqa: F401  (fixture)
-from tests.test_observer import CONTINUOUS, observe, reported
 
 
 def request_for(pipeline: str, tables: list[str]) -> RefreshRequest:
-    config = load_config(REPO / "config.yml")
+    config = load_config(scenario("shop"))
     return RefreshRequest(config, config.pipelines[pipeline], tables)
 
 
