@@ -583,9 +583,13 @@ class FakeDatabricks:
                         return
                     if fault:
                         status, payload = fault[1], {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "try later"}
+                        # Like some proxies and gateways, echo the request's credentials back.
+                        echoed = f"denied for header {self.headers.get('Authorization')}"
                         if status in (401, 403):
                             payload = {"error_code": "PERMISSION_DENIED" if status == 403 else "UNAUTHENTICATED",
-                                       "message": "Invalid access token."}
+                                       "message": f"Invalid access token: {echoed}"}
+                        elif status == 500:
+                            payload = {"error_code": "INTERNAL_ERROR", "message": f"internal error: {echoed}"}
                     elif url.path != "/.well-known/databricks-config" and \
                             self.headers.get("Authorization") != f"Bearer {fake.token}":
                         status, payload = 401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."}

@@ -4,6 +4,7 @@ where those came from without ever showing them."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -39,7 +40,7 @@ def workspace_client(settings: DatabricksSettings, credentials: DatabricksCreden
                         client_secret=given.client_secret or None, profile=given.profile or None)
     except ValueError as exc:  # the SDK raises ValueError when no credentials are configured
         raise DatabricksApiError(
-            f"no Databricks credentials: {_first_line(exc)}. Set DATABRICKS_HOST and DATABRICKS_TOKEN (or "
+            f"no Databricks credentials: {_first_line(exc, given)}. Set DATABRICKS_HOST and DATABRICKS_TOKEN (or "
             "OAuth: DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET), or a profile in ~/.databrickscfg "
             "(DATABRICKS_CONFIG_PROFILE)"
         ) from None
@@ -57,10 +58,33 @@ def credential_source(config: Config) -> str:
     return ", ".join(parts) or "the SDK's defaults"
 
 
+# Credentials as they appear in text: an Authorization header a server echoes back, personal
+# access tokens (dapi...) and OAuth secrets (dose...), whatever the client holds or not.
+_CREDENTIAL_PATTERNS = [
+    re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
+    re.compile(r"\bdapi[A-Za-z0-9-]{8,}"),
+    re.compile(r"\bdose[A-Za-z0-9-]{8,}"),
+]
+_SECRET_FIELDS = ("token", "client_secret", "password", "azure_client_secret", "google_credentials")
+
+
+def redact(text: str, *holders: object) -> str:
+    """`text` without any credential: the secret values `holders` (SDK configs, credentials)
+    carry, and anything shaped like a token or an Authorization header."""
+    for holder in holders:
+        for name in _SECRET_FIELDS:
+            value = getattr(holder, name, None)
+            if isinstance(value, str) and len(value) >= 4:
+                text = text.replace(value, "***")
+    for pattern in _CREDENTIAL_PATTERNS:
+        text = pattern.sub(lambda m: f"{m.group(1)} ***" if m.lastindex else "***", text)
+    return text
+
+
 def unreachable_message(config: Config, what: str, exc: BaseException) -> str:
     """One line for a workspace that did not answer: host, credential source, never a secret."""
     return (f"no answer from Databricks at {config.host} (credentials: {credential_source(config)}) while {what}: "
-            f"{type(exc).__name__}: {_first_line(exc)}")
+            f"{type(exc).__name__}: {_first_line(exc, config)}")
 
 
 @contextmanager
@@ -80,12 +104,13 @@ def api_errors(config: Config, what: str, *, unreachable: bool = True) -> Iterat
     except (Unauthenticated, PermissionDenied) as exc:
         raise DatabricksApiError(
             f"Databricks at {config.host} refused the credentials ({credential_source(config)}) while {what}: "
-            f"{_first_line(exc)}. Check the token or profile, and that it may manage this pipeline."
+            f"{_first_line(exc, config)}. Check the token or profile, and that it may manage this pipeline."
         ) from None
     except NotFound as exc:
-        raise DatabricksApiError(f"not found while {what}: {_first_line(exc)}") from None
+        raise DatabricksApiError(f"not found while {what}: {_first_line(exc, config)}") from None
     except DatabricksError as exc:
-        raise DatabricksApiError(f"Databricks API error while {what}: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise DatabricksApiError(
+            f"Databricks API error while {what}: {type(exc).__name__}: {_first_line(exc, config)}") from None
 
 
 def call(config: Config, what: str, fn: Callable[[], T]) -> T:
@@ -94,6 +119,8 @@ def call(config: Config, what: str, fn: Callable[[], T]) -> T:
         return fn()
 
 
-def _first_line(exc: BaseException) -> str:
-    # The SDK appends its config (with the token masked) after the message; keep the message.
-    return str(exc).split(". Config:")[0].strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _first_line(exc: BaseException, *holders: object) -> str:
+    # The SDK appends its config (with the token masked) after the message; keep the message,
+    # without whatever credential a server echoed into it.
+    text = str(exc).split(". Config:")[0].strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return redact(text, *holders)

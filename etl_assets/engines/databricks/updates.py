@@ -18,6 +18,7 @@ from etl_assets.engines.databricks.client import (
     api_errors,
     call,
     credential_source,
+    redact,
     unreachable_message,
     workspace_client,
 )
@@ -90,7 +91,19 @@ class DatabricksEngine:
         return table
 
     def refresh(self, request: RefreshRequest) -> Iterator[EngineEvent]:
-        """Start one update refreshing the request's tables and follow it to its end."""
+        """Start one update refreshing the request's tables and follow it to its end.
+
+        Every text leaving the engine (logs, errors) is cleared of credentials first: a server
+        may echo a request's Authorization header into an error message or the event log.
+        """
+        events = self._refresh(request)
+        try:
+            for event in events:
+                yield _redacted(event, self.client().config, self.credentials)
+        finally:
+            events.close()
+
+    def _refresh(self, request: RefreshRequest) -> Generator[EngineEvent, None, None]:
         w = self.client()
         pipeline_id = resolve_pipeline_id(w, request.pipeline)
         selected = list(request.tables)
@@ -302,3 +315,13 @@ def _update_id(update_id: str | None, pipeline: str) -> str:
         raise DatabricksApiError(f"the workspace started an update of pipeline '{pipeline}' but returned no update id; "
                                  "look at the pipeline's updates in the workspace")
     return update_id
+
+
+def _redacted(event: EngineEvent, *holders: object) -> EngineEvent:
+    if isinstance(event, Log):
+        return replace(event, message=redact(event.message, *holders))
+    if isinstance(event, TableFailed):
+        return replace(event, message=redact(event.message, *holders))
+    if isinstance(event, RunFinished):
+        return replace(event, error_text=redact(event.error_text, *holders))
+    return event
