@@ -104,9 +104,11 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     from etl_assets.project.bundle import BUNDLE_FILE, check_bundle, check_code, resource_fields_checkable
+    from etl_assets.project.conditions import check_conditions
 
     config = load_config(args.config)
-    problems = check_code(config) + check_bundle(config) + _schedule_problems(config) + _databricks_cli(config)
+    problems = (check_code(config) + check_conditions(config) + check_bundle(config) + _schedule_problems(config)
+                + _databricks_cli(config))
     if (config.root / BUNDLE_FILE).is_file() and not resource_fields_checkable():
         print("note: databricks-bundles is not installed; bundle resource fields were not checked "
               "(pip install 'etl-assets[deploy]')", file=sys.stderr)

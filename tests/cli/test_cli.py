@@ -29,6 +29,7 @@ BAD_CONFIG = """
 def test_validate_names_every_problem_without_a_traceback(project, capsys):
     path = project(BAD_CONFIG)
     assert main(["validate", "--config", str(path)]) == 1
+    assert "expectation 'valid_id': condition 'id IS NOT' is not a SQL expression" in capsys.readouterr().err
     captured = capsys.readouterr()
     assert captured.out == ""
     err = captured.err
@@ -48,6 +49,7 @@ def test_validate_checks_schedule_selections_against_the_assets(project, capsys)
           - {name: raw, layer: bronze, tags: [daily]}
     """)
     assert main(["validate", "--config", str(path)]) == 1
+    assert "expectation 'valid_id': condition 'id IS NOT' is not a SQL expression" in capsys.readouterr().err
     assert "config.yml:2: schedule 'nightly': selection 'tag:nightly' matches no table" in capsys.readouterr().err
 
 
@@ -131,3 +133,17 @@ def test_dagster_asset_materialize_tag_daily_runs_the_daily_tables_locally(local
                             "orders_bronze", "orders_silver", "orders_gold"}
     assert (local_home.warehouse / "orders_gold").exists()
     assert not (local_home.warehouse / "customers_history_agg").exists()
+
+
+def test_validate_refuses_an_expectation_condition_that_is_not_sql(project, capsys):
+    path = project("""
+        tables:
+          - name: orders_bronze
+            layer: bronze
+            expectations:
+              - {name: valid_id, condition: id IS NOT, action: drop}
+    """)
+    from etl_assets.cli import main
+
+    assert main(["validate", "--config", str(path)]) == 1
+    assert "expectation 'valid_id': condition 'id IS NOT' is not a SQL expression" in capsys.readouterr().err
