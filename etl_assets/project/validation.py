@@ -72,6 +72,63 @@ def parse_and_validate(text: str, path: Path, *, check_files: bool = True) -> Pr
     raise ConfigError(sorted(checker.problems, key=lambda p: (p.line or 0)))
 
 
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+_CRON_NAMES = {3: ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+               4: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]}
+_CRON_ALIASES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+
+def cron_problem(expression: str) -> str | None:
+    """What is wrong with a five-field cron expression, or None when it is valid.
+
+    >>> cron_problem("0 99 * * *")
+    'hour 99 is not within 0-23'
+    """
+    if expression.strip().lower() in _CRON_ALIASES:
+        return None
+    fields = expression.split()
+    if len(fields) != 5:
+        return f"{len(fields)} fields instead of 5"
+    for index, (text, (what, low, high)) in enumerate(zip(fields, _CRON_FIELDS)):
+        names = _CRON_NAMES.get(index, [])
+        for part in text.lower().split(","):
+            base, _, step = part.partition("/")
+            if step and not step.isdigit():
+                return f"{what} step '{step}' is not a number"
+            if base == "*":
+                continue
+            for value in base.split("-", 1):
+                if value in names:
+                    continue
+                if not value.isdigit():
+                    return f"{what} '{value}' is not a number"
+                if not low <= int(value) <= high:
+                    return f"{what} {value} is not within {low}-{high}"
+    return None
+
+
+def selection_problem(selection: str) -> str | None:
+    """What is structurally wrong with a Dagster selection string (Dagster's own parser is lenient
+    with a dangling operator or parenthesis), or None.
+
+    >>> selection_problem("tag:daily and (")
+    'has an unclosed parenthesis'
+    """
+    depth = 0
+    for char in selection:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return "closes a parenthesis it never opened"
+    if depth:
+        return "has an unclosed parenthesis"
+    words = selection.replace("(", " ( ").replace(")", " ) ").split()
+    if not words:
+        return "is empty"
+    if words[-1].lower() in ("and", "or", "not") or words[0].lower() in ("and", "or"):
+        return f"has '{words[-1] if words[-1].lower() in ('and', 'or', 'not') else words[0]}' with nothing on one side"
+    return None
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """'did you mean X?' for the closest choice, or None when nothing is close."""
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -131,8 +188,10 @@ class _Checker:
                 hint = did_you_mean(str(key), allowed) or f"allowed: {', '.join(allowed)}"
                 self.problem(key_line(mapping, str(key)), f"unknown {what} '{key}'", table, hint)
 
-    def _validate_model(self, model: type[BaseModel], raw: dict[Any, Any], table: str | None, what: str) -> Any:
-        """The model, or None after reporting every structural problem of `raw`."""
+    def _validate_model(self, model: type[BaseModel], raw: dict[Any, Any], table: str | None, what: str,
+                        line: int | None = None) -> Any:
+        """The model, or None after reporting every structural problem of `raw` (at `line` when
+        `raw` itself carries no line numbers)."""
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
@@ -143,7 +202,7 @@ class _Checker:
                 if loc in reported:
                     continue
                 reported.add(loc)
-                self._pydantic_problem(model, raw, {**error, "loc": loc}, table, what)
+                self._pydantic_problem(model, raw, {**error, "loc": loc}, table, what, line)
             return None
 
     def _salvage(self, model: type[BaseModel], raw: dict[Any, Any]) -> Any:
@@ -159,9 +218,10 @@ class _Checker:
             except ValidationError:
                 return None
 
-    def _pydantic_problem(self, model: type[BaseModel], raw: dict[Any, Any], error: Any, table: str | None, what: str) -> None:
+    def _pydantic_problem(self, model: type[BaseModel], raw: dict[Any, Any], error: Any, table: str | None, what: str,
+                          fallback: int | None = None) -> None:
         loc = tuple(error["loc"])
-        line = _line_at(raw, loc)
+        line = _line_at(raw, loc) or fallback
         field = _format_loc(loc)
         if error["type"] == "extra_forbidden":
             allowed = list(_model_at(model, loc[:-1]).model_fields)
@@ -203,7 +263,8 @@ class _Checker:
                 self.problem(line, f"pipeline '{key}' must be a mapping (name, id, description)",
                              hint=f"write '{key}: {{name: {key}}}'")
                 continue
-            pipeline = self._validate_model(Pipeline, {"key": key, "name": key, **settings}, None, f"pipeline '{key}'")
+            pipeline = self._validate_model(Pipeline, {"key": key, "name": key, **settings}, None, f"pipeline '{key}'",
+                                            line)
             if pipeline is None:
                 continue
             if pipeline.name in deployed:
@@ -334,14 +395,18 @@ class _Checker:
         raw_list = raw.get("expectations") or []
         lines = getattr(raw_list, "item_lines", [None] * len(raw_list))
         seen: set[str] = set()
+        # Names are compared on the raw entries: one entry with a bad action must not hide a duplicate.
+        for entry, line in zip(raw_list if isinstance(raw_list, list) else [], lines):
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name in seen:
+                self.problem(line or key_line(raw, "expectations"), f"expectation '{name}' is defined twice",
+                             table.name, "give each expectation of a table its own name")
+                ok = False
+            if isinstance(name, str):
+                seen.add(name)
         for expectation, line in zip(table.expectations, lines):
             line = line or key_line(raw, "expectations")
             ok &= self._identifier(expectation.name, line, "expectation name", table.name)
-            if expectation.name in seen:
-                self.problem(line, f"expectation '{expectation.name}' is defined twice", table.name,
-                             "give each expectation of a table its own name")
-                ok = False
-            seen.add(expectation.name)
             if not expectation.condition.strip():
                 self.problem(line, f"expectation '{expectation.name}' has an empty condition", table.name,
                              "write a SQL boolean expression, e.g. 'id IS NOT NULL'")
@@ -416,6 +481,16 @@ class _Checker:
                 self.problem(line, f"schedule '{schedule.name}' is defined twice", hint="give each schedule its own name")
                 continue
             names.add(schedule.name)
+            selection_error = selection_problem(schedule.selection)
+            if selection_error:
+                self.problem(key_line(entry, "selection", line), f"schedule '{schedule.name}': selection "
+                             f"'{schedule.selection}' {selection_error}",
+                             hint="use Dagster's selection syntax, e.g. 'tag:daily and tag:critical' or 'group:gold'")
+            cron_error = cron_problem(schedule.cron)
+            if cron_error:
+                self.problem(key_line(entry, "cron", line), f"schedule '{schedule.name}': invalid cron "
+                             f"'{schedule.cron}': {cron_error}",
+                             hint="use five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *'")
             try:
                 ZoneInfo(schedule.timezone)
             except (ZoneInfoNotFoundError, ValueError):

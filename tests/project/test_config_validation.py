@@ -268,3 +268,48 @@ def test_config_not_found_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("ETL_ASSETS_CONFIG", str(tmp_path / "nope.yml"))
     with pytest.raises(ConfigError, match="config file not found"):
         load_config()
+
+
+def test_every_problem_is_reported_at_once_with_its_line(project):
+    found = problems_of(project, """
+        pipelines:
+          numbers: {name: numbers, nonsense: 1}
+        schedules:
+          - {name: s1, cron: "0 99 * * *", selection: "tag:daily and (", timezone: Mars/Olympus}
+        tables:
+          - name: numbers_bronze
+            layer: bronze
+            pipeline: numbers
+            expectations:
+              - {name: a, condition: x > 0, action: explode}
+              - {name: a, condition: y > 0}
+    """)
+    text = "\n".join(found)
+    assert "config.yml:2: unknown pipeline 'numbers' key 'nonsense'" in text
+    assert "invalid cron '0 99 * * *': hour 99 is not within 0-23" in text
+    assert "selection 'tag:daily and (' has an unclosed parenthesis" in text
+    assert "unknown timezone 'Mars/Olympus'" in text
+    assert "got 'explode'" in text and "expectation 'a' is defined twice" in text
+
+
+def test_a_name_too_long_for_a_file_name_is_refused(project):
+    found = problems_of(project, f"""
+        tables:
+          - {{name: {'t' * 200}, layer: bronze}}
+    """)
+    assert any("is not a safe identifier" in p and "at most 128" in p for p in found)
+
+
+def test_non_utf8_config_and_a_folder_named_like_the_file_are_clear_errors(project):
+    path = project("""
+        tables:
+          - {name: orders_bronze, layer: bronze}
+    """)
+    file = path.parent / "transformations" / "bronze" / "orders_bronze.py"
+    file.unlink()
+    file.mkdir()
+    with pytest.raises(ConfigError, match="orders_bronze.py is a folder, not a file"):
+        load_config(path)
+    path.write_bytes(path.read_bytes() + b"\xff\xfe")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_config(path)
