@@ -79,6 +79,13 @@ class LocalEngine:
                 "Databricks engine."
             )
         home = self.home_for(request.config)
+        try:
+            home.prepare()
+        except OSError as exc:
+            raise DataError(
+                f"cannot use the local state folder {home.root}: {exc.strerror} ({exc.filename}); nothing was "
+                "refreshed. Set ETL_ASSETS_HOME (or the local engine resource's home) to a writable folder"
+            ) from None
         runner = LocalRunner(request.config, home, warm_spark=self.warm_spark)
         graph = TableGraph(request.config)
         selected = graph.execution_order(request.tables)

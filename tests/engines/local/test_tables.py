@@ -57,3 +57,17 @@ def test_a_stray_file_makes_the_count_unknown_and_show_say_which_table(tmp_path)
     assert count_rows(table) is None
     with pytest.raises(DataError, match="cannot read the table at .*customers"):
         read_rows(table)
+
+
+def test_an_unwritable_home_fails_the_update_clearly_before_spark(tmp_path):
+    from etl_assets.engines.base import RefreshRequest
+    from etl_assets.engines.local.engine import LocalEngine
+    from etl_assets.project.load import load_config
+    from tests.conftest import scenario
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the home should be")
+    config = load_config(scenario("plain"))
+    engine = LocalEngine(home=blocker / "home")
+    with pytest.raises(DataError, match="cannot use the local state folder .*Set ETL_ASSETS_HOME"):
+        list(engine.refresh(RefreshRequest(config, config.pipelines["numbers"], ["numbers_bronze"])))
