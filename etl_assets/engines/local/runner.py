@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,12 +36,22 @@ class RunOutcome:
         if self.server_lost is not None:
             return (f"the local Spark server (pid {self.server_lost}) stopped during the run, so the run was ended; "
                     "the next run starts a new server. Check its logs in <home>/connect/logs if this repeats.")
-        keep = [
-            line for line in self.lines
-            if ("Error" in line or "Exception" in line or "FAILED" in line)
-            and not line.lstrip().startswith(("at ", "[Stage"))
-        ]
+        keep = [line for line in self.lines if _is_error_line(line)]
         return "\n".join(keep[-limit:]) or "\n".join(self.lines[-limit:])
+
+
+# An error class such as [PARSE_SYNTAX_ERROR] starts the line that says what is wrong; a
+# traceback's `File "...", line N` says where, in the user's code (not in installed packages).
+_ERROR_CLASS = re.compile(r"\[[A-Z][A-Z_]+(\.[A-Z_]+)*\]")
+_USER_FRAME = re.compile(r'^\s*File "(?![^"]*(site-packages|dist-packages|<frozen))[^"]+", line \d+')
+
+
+def _is_error_line(line: str) -> bool:
+    stripped = line.lstrip()
+    if stripped.startswith(("at ", "[Stage")):
+        return False
+    return ("Error" in line or "Exception" in line or "FAILED" in line or bool(_ERROR_CLASS.search(line))
+            or bool(_USER_FRAME.match(line)) or stripped.startswith("^"))
 
 
 def spark_pipelines_command() -> list[str]:

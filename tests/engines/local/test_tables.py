@@ -71,3 +71,18 @@ def test_an_unwritable_home_fails_the_update_clearly_before_spark(tmp_path):
     engine = LocalEngine(home=blocker / "home")
     with pytest.raises(DataError, match="cannot use the local state folder .*Set ETL_ASSETS_HOME"):
         list(engine.refresh(RefreshRequest(config, config.pipelines["numbers"], ["numbers_bronze"])))
+
+
+def test_run_errors_keep_where_in_the_user_code_and_the_error_class_line():
+    from etl_assets.engines.local.runner import RunOutcome
+
+    outcome = RunOutcome(lines=[
+        '  File "/project/transformations/silver/orders_silver.py", line 7, in <module>',
+        '  File "/venv/lib/python3.11/site-packages/pyspark/pipelines/api.py", line 30, in table',
+        "SyntaxError: '(' was never closed",
+        "[PARSE_SYNTAX_ERROR] Syntax error at or near end of input. SQLSTATE: 42601",
+        "        at org.apache.spark.sql.catalyst.parser.ParseException",
+    ])
+    text = outcome.error_text()
+    assert "orders_silver.py\", line 7" in text and "[PARSE_SYNTAX_ERROR]" in text
+    assert "site-packages" not in text and "at org.apache" not in text
