@@ -266,7 +266,7 @@ def _refuse_lost_streaming_tables(request: RefreshRequest, home: LocalHome, grap
     looked = {t for t in selected} | {up for t in selected for up in graph.upstream_closure([t])
                                      if request.config.pipeline_of(up).key == pipeline}
     lost = [t for t in sorted(looked)
-            if any((c / "commits").is_dir() and any(c.rglob("commits/*")) for c in home.checkpoints(pipeline, t))
+            if any(any(c.rglob("commits/[0-9]*")) for c in home.checkpoints(pipeline, t))
             and not (home.table_location(t) / "_spark_metadata").is_dir()]
     if lost:
         raise DataError(

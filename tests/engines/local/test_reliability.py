@@ -152,7 +152,8 @@ def test_a_streaming_table_whose_files_were_deleted_is_refused_not_emptied(local
     shutil.rmtree(local_home.table_location("events_bronze"))
     result = local_materialize(STREAM)
     assert not result.success
-    message = result.get_step_failure_events()[0].step_failure_data.error.message
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    message = error.message + (error.cause.message if error.cause else "")
     assert "files of streaming table(s) events_bronze are gone" in message and "full_refresh" in message
     assert events_count(local_home) == 10  # downstream kept its data
     assert local_materialize(STREAM, {"ops": {"events": {"config": {"full_refresh": True}}}}).success
