@@ -125,9 +125,11 @@ class EtlAssetsScaffolder(Scaffolder[EtlAssetsScaffoldParams]):
 
     @classmethod
     def get_scaffold_params(cls) -> type[EtlAssetsScaffoldParams]:
+        """The options `dg scaffold defs` takes for this component."""
         return EtlAssetsScaffoldParams
 
     def scaffold(self, request: ScaffoldRequest[EtlAssetsScaffoldParams]) -> None:
+        """Write a defs.yaml naming this component with the scaffold options filled in."""
         scaffold_component(request, {
             "config_path": _scaffold_config_path(request.params.config_path, request.project_root),
             "engine": {"type": request.params.engine},
@@ -194,6 +196,7 @@ class EtlAssetsComponent(Component, Resolvable, Model):
 
     @classmethod
     def resolve_from_model(cls, context: ResolutionContext, model: BaseModel) -> "EtlAssetsComponent":
+        """Build the attribute from its YAML model."""
         component = super().resolve_from_model(context, model)
         # Kept so a template rendered per table reports its line in defs.yaml when it fails.
         component._rendering = context
@@ -201,6 +204,7 @@ class EtlAssetsComponent(Component, Resolvable, Model):
 
     @classmethod
     def get_spec(cls) -> ComponentTypeSpec:
+        """The Dagster type of this attribute in a defs.yaml."""
         return ComponentTypeSpec(
             tags=["etl_assets", "lakeflow", "spark"],
             produces=["asset", "asset_check", "schedule", "sensor", "resource"],
@@ -247,17 +251,21 @@ class AttributesTranslator(TableTranslator):
         self.rendering = rendering or ResolutionContext.default()
 
     def get_asset_key(self, table: Table) -> AssetKey:
+        """The table's key with the component's prefix."""
         return super().get_asset_key(table).with_prefix(self.key_prefix)
 
     def get_landing_key(self, source_path: str) -> AssetKey:
+        """The landing source's key with the component's prefix."""
         return super().get_landing_key(source_path).with_prefix(self.key_prefix)
 
     def get_group_name(self, table: Table) -> str:
+        """The group from the component's template, else the layer."""
         if self.group_name is None:
             return super().get_group_name(table)
         return self._render(("group_name",), self.group_name, table)
 
     def get_tags(self, table: Table) -> Mapping[str, str]:
+        """The table's tags plus the component's."""
         return {**super().get_tags(table),
                 **{key: self._render(("tags", key), value, table) for key, value in self.tags.items()}}
 

@@ -23,22 +23,27 @@ class LocalHome:
 
     @property
     def warehouse(self) -> Path:
+        """Managed Parquet tables, one folder per table."""
         return self.root / "warehouse"
 
     @property
     def metastore(self) -> Path:
+        """The Derby metastore of the Hive catalog."""
         return self.root / "metastore"
 
     @property
     def landing(self) -> Path:
+        """Raw files the bronze tables read, one folder per source."""
         return self.root / "landing"
 
     @property
     def conf_dir(self) -> Path:
+        """`spark-defaults.conf`, read through SPARK_CONF_DIR."""
         return self.root / "conf"
 
     @property
     def specs(self) -> Path:
+        """The generated pipeline specs, one per pipeline."""
         return self.root / "specs"
 
     @property

@@ -21,6 +21,7 @@ class FlowEvent:
 
     @property
     def table(self) -> str:
+        """The table the flow writes: the last part of its qualified name."""
         return self.flow.rsplit(".", 1)[-1].strip("`")
 
 

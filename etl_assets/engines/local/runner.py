@@ -83,12 +83,14 @@ class LocalRunner:
         return [*tables, *companions]
 
     def command(self, pipeline_key: str, tables: Sequence[str], full_refresh: bool) -> list[str]:
+        """The `spark-pipelines run` command refreshing `tables` (fully with `full_refresh`)."""
         spec = write_spec(self.config, pipeline_key, self.home)
         selection = ",".join(self.datasets(tables))
         flag = "--full-refresh" if full_refresh else "--refresh"
         return [*spark_pipelines_command(), "run", "--spec", str(spec), flag, selection]
 
     def environment(self) -> dict[str, str]:
+        """The environment of the run: this home's Spark settings, the warm server, our Python."""
         env = dict(os.environ)
         env["SPARK_CONF_DIR"] = str(self.home.conf_dir)
         if self.warm_spark:
