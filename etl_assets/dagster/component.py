@@ -196,7 +196,7 @@ class EtlAssetsComponent(Component, Resolvable, Model):
 
     @classmethod
     def resolve_from_model(cls, context: ResolutionContext, model: BaseModel) -> "EtlAssetsComponent":
-        """Build the attribute from its YAML model."""
+        """The component built from its defs.yaml attributes."""
         component = super().resolve_from_model(context, model)
         # Kept so a template rendered per table reports its line in defs.yaml when it fails.
         component._rendering = context
@@ -204,7 +204,7 @@ class EtlAssetsComponent(Component, Resolvable, Model):
 
     @classmethod
     def get_spec(cls) -> ComponentTypeSpec:
-        """The Dagster type of this attribute in a defs.yaml."""
+        """What `dg list components` shows of this component: owners, tags, description."""
         return ComponentTypeSpec(
             tags=["etl_assets", "lakeflow", "spark"],
             produces=["asset", "asset_check", "schedule", "sensor", "resource"],
