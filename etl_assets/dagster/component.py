@@ -204,7 +204,7 @@ class EtlAssetsComponent(Component, Resolvable, Model):
 
     @classmethod
     def get_spec(cls) -> ComponentTypeSpec:
-        """What `dg list components` shows of this component: owners, tags, description."""
+        """What `dg list components` shows of this component: its tags and what it produces."""
         return ComponentTypeSpec(
             tags=["etl_assets", "lakeflow", "spark"],
             produces=["asset", "asset_check", "schedule", "sensor", "resource"],
