@@ -53,7 +53,7 @@ def test_full_refresh_schedule_sets_run_config_for_each_pipeline_step(project):
     ("cron", "selection", "message"),
     [
         ("61 * * * *", "tag:daily", "invalid cron '61 * * * *'"),
-        ("0 6 * * *", "owner:x and ((tag:daily", "selection 'owner:x and ((tag:daily' does not parse"),
+        ("0 6 * * *", "owner:x and ((tag:daily", "selection 'owner:x and ((tag:daily' has an unclosed parenthesis"),
         ("0 6 * * *", "colour:blue", "selection 'colour:blue' does not parse"),
     ],
 )
