@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetsDefinition, Config, multi_asset
 
 from etl_assets.dagster.resources import PipelinesEngineResource
-from etl_assets.dagster.results import DagsterResult, stream_results
+from etl_assets.dagster.results import DagsterResult, evaluated_checks, stream_results
 from etl_assets.dagster.translator import TableTranslator
 from etl_assets.engines.base import RefreshRequest
 from etl_assets.engines.events import UpdateStarted
@@ -83,6 +83,11 @@ def _pipeline_asset(
         selected = graph.in_config_order(
             names_by_key[k] for k in context.selected_asset_keys if k in names_by_key
         )
+        if not selected:
+            # Only checks selected (a check's "Execute"): evaluate them on the tables as they are.
+            # An update with an empty selection would refresh the whole pipeline.
+            yield from _checks_only(context, engine, project, pipeline, keys)
+            return
         request = RefreshRequest(project, pipeline, selected, full_refresh=config.full_refresh)
         context.log.info(
             f"pipeline '{pipeline.name}': {'full refresh' if config.full_refresh else 'refresh'} of "
@@ -100,3 +105,17 @@ def _pipeline_asset(
 
     project = config
     return _refresh
+
+
+def _checks_only(context: AssetExecutionContext, engine: PipelinesEngineResource, config: ProjectConfig,
+                 pipeline: Pipeline, keys: Mapping[str, AssetKey]) -> Iterator[DagsterResult]:
+    checks = context.selected_asset_check_keys
+    tables = [t for t in config.tables_of(pipeline.key) if any(c.asset_key == keys[t.name] for c in checks)]
+    runner = engine.get_engine()
+    for table in tables:
+        wanted = {c.name for c in checks if c.asset_key == keys[table.name]}
+        expectations = [e for e in table.expectations if e.name in wanted]
+        context.log.info(f"pipeline '{pipeline.name}': checks {', '.join(e.name for e in expectations)} of "
+                         f"{table.name} evaluated on the table as it is; nothing is refreshed")
+        quality = runner.evaluate_checks(config, table.name, expectations)
+        yield from evaluated_checks(quality, config, keys, checks)

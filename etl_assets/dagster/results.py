@@ -113,6 +113,15 @@ def check_outcomes(expectations: Iterable[Expectation], quality: QualityReported
     return outcomes
 
 
+def evaluated_checks(quality: QualityReported, config: ProjectConfig, keys: Mapping[str, AssetKey],
+                     selected_checks: Iterable[AssetCheckKey]) -> Iterator[AssetCheckResult]:
+    """The selected check results of a table's expectations evaluated without a refresh."""
+    wanted = set(selected_checks)
+    for outcome in check_outcomes(config.table(quality.table).expectations, quality):
+        if AssetCheckKey(keys[quality.table], outcome["check_name"]) in wanted:
+            yield AssetCheckResult(asset_key=keys[quality.table], **outcome)
+
+
 class _Run:
     """The state of one update's results: what completed, what was reported, what failed."""
 
