@@ -77,3 +77,17 @@ def test_checks_tell_what_the_update_and_the_table_hold(local_home):
     assert count_rows(local_home.table_location("events_bronze")) == 8
     assert not any("refresh of" in m for m in logs)
     assert any("nothing is refreshed" in m for m in logs)
+
+
+@pytest.mark.slow
+def test_a_flow_that_fails_to_resolve_is_attributed_to_its_table(local_home, monkeypatch):
+    land(local_home, "first.json", [1, 2])
+    monkeypatch.setenv("ETL_ASSETS_TEST_READ", "no_such_table")
+    result, logs = run()
+    assert not result.success
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    message = error.message + (error.cause.message if error.cause else "")
+    assert "failed: events_clean;" in message and "failed: none reported" not in message
+    assert "not refreshed: events_bronze" in message
+    assert "TABLE_OR_VIEW_NOT_FOUND" in message and "no_such_table" in message
+    assert any("flow spark_catalog.default.events_clean FAILED" in m for m in logs)
