@@ -87,3 +87,17 @@ def test_an_update_that_wrote_no_rows_passes_its_checks_with_zero_counts(fake):
         "no_rescued_data": True, "valid_id": True, "valid_operation": True}
     for _, metadata in found.values():
         assert (metadata["rows_checked"], metadata["failed_records"]) == (0, 0) and "error" not in metadata
+
+
+def test_checks_of_a_table_left_out_of_the_update_are_evaluated_on_the_table_as_it_is(fake):
+    fake.tables["main.etl.customers_cdc_clean"] = [{"id": str(i), "_rescued_data": None} for i in range(3)]
+    selection = AssetSelection.assets("customers_cdc_bronze") | AssetSelection.checks(VALID_ID)
+    result, logs = run(selection, warehouse_id="wh-1")
+    assert result.success, logs
+    assert [body for _, _, _, body in fake.calls("POST", "/updates")] == [
+        {"refresh_selection": ["customers_cdc_bronze"]}]
+    assert [e.materialization.asset_key.path[-1] for e in result.get_asset_materialization_events()] == [
+        "customers_cdc_bronze"]
+    passed, metadata = checks_of(result)["valid_id"]
+    assert passed is True and metadata["rows_checked"] == 3
+    assert metadata["evaluated"] == "the table as it is, without a refresh"
