@@ -3,16 +3,16 @@
 # No `from __future__ import annotations` here: Dagster reads the op's `config` annotation
 # at definition time and cannot resolve it from a string inside a closure.
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetsDefinition, Config, multi_asset
 
 from etl_assets.dagster.resources import PipelinesEngineResource
-from etl_assets.dagster.results import DagsterResult, stream_results
+from etl_assets.dagster.results import DagsterResult, evaluated_checks, stream_results
 from etl_assets.dagster.translator import TableTranslator
 from etl_assets.engines.base import RefreshRequest
 from etl_assets.engines.events import UpdateStarted
-from etl_assets.project.config import Pipeline, ProjectConfig
+from etl_assets.project.config import Pipeline, ProjectConfig, Table
 from etl_assets.project.graph import TableGraph
 
 UPDATE_TAG_PREFIX = "etl_assets/update."
@@ -83,6 +83,12 @@ def _pipeline_asset(
         selected = graph.in_config_order(
             names_by_key[k] for k in context.selected_asset_keys if k in names_by_key
         )
+        # Checks selected without their table (a check's "Execute") are evaluated on the table as
+        # it is; an update with an empty selection would refresh the whole pipeline.
+        unrefreshed = [t for t in project.tables_of(pipeline.key) if t.name not in selected]
+        if not selected:
+            yield from _checks_as_is(context, engine, project, pipeline, keys, unrefreshed)
+            return
         request = RefreshRequest(project, pipeline, selected, full_refresh=config.full_refresh)
         context.log.info(
             f"pipeline '{pipeline.name}': {'full refresh' if config.full_refresh else 'refresh'} of "
@@ -97,6 +103,26 @@ def _pipeline_asset(
             engine.get_engine().refresh(request), request, keys, context.log,
             selected_checks=context.selected_asset_check_keys, on_update_started=tag_update,
         )
+        yield from _checks_as_is(context, engine, project, pipeline, keys, unrefreshed)
 
     project = config
     return _refresh
+
+
+def _checks_as_is(context: AssetExecutionContext, engine: PipelinesEngineResource, config: ProjectConfig,
+                  pipeline: Pipeline, keys: Mapping[str, AssetKey],
+                  candidates: Sequence[Table]) -> Iterator[DagsterResult]:
+    """Results of the selected checks of `candidates` (tables the run does not refresh), each
+    table's expectations evaluated on the table as it is."""
+    checks = context.selected_asset_check_keys
+    tables = [t for t in candidates if any(c.asset_key == keys[t.name] for c in checks)]
+    if not tables:
+        return
+    runner = engine.get_engine()
+    for table in tables:
+        wanted = {c.name for c in checks if c.asset_key == keys[table.name]}
+        expectations = [e for e in table.expectations if e.name in wanted]
+        context.log.info(f"pipeline '{pipeline.name}': checks {', '.join(e.name for e in expectations)} of "
+                         f"{table.name} evaluated on the table as it is; nothing is refreshed")
+        quality = runner.evaluate_checks(config, table.name, expectations)
+        yield from evaluated_checks(quality, config, keys, checks)

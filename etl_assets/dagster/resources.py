@@ -103,12 +103,18 @@ class DatabricksPipelinesResource(PipelinesEngineResource):
                     "pipeline's etl_assets.landing_path setting",
     )
 
+    warehouse_id: str | None = Field(
+        default=None,
+        description="SQL warehouse that evaluates checks run on their own (a check's Execute), on the table as "
+                    "it is, without an update; without it such a run fails saying to set this",
+    )
+
     def get_engine(self) -> Engine:
-        """A `DatabricksEngine` with this resource's credentials, polling bounds and landing volume."""
+        """A `DatabricksEngine` with this resource's credentials, polling bounds, landing volume and warehouse."""
         from etl_assets.engines.databricks.updates import DatabricksEngine
 
         return DatabricksEngine(credentials=self.credentials(), settings=self.settings(),
-                                landing_volume=self.landing_volume)
+                                landing_volume=self.landing_volume, warehouse_id=self.warehouse_id)
 
     def credentials(self) -> DatabricksCredentials:
         """The explicit credentials of this resource (None fields: the SDK's chain)."""
@@ -144,7 +150,8 @@ def default_engine_resource(environ: Mapping[str, str] | None = None) -> Pipelin
         settings = DatabricksSettings.from_env(env)
         fields: dict[str, Any] = {k: getattr(settings, k) for k in (
             "poll_seconds", "max_poll_seconds", "wait_active_seconds", "retry_timeout_seconds", "reconnect_seconds")}
-        return DatabricksPipelinesResource(landing_volume=env.get("ETL_ASSETS_LANDING_VOLUME") or None, **fields)
+        return DatabricksPipelinesResource(landing_volume=env.get("ETL_ASSETS_LANDING_VOLUME") or None,
+                                           warehouse_id=env.get("ETL_ASSETS_DATABRICKS_WAREHOUSE_ID") or None, **fields)
     raise ConfigError([ConfigProblem(
         "environment", None, f"{ENGINE_ENV_VAR}={name!r} names no engine",
         hint="set it to local or databricks, or pass engine= to build_definitions")])

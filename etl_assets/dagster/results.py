@@ -68,26 +68,58 @@ def check_outcomes(expectations: Iterable[Expectation], quality: QualityReported
                    *, missing_fails: bool = True) -> list[dict[str, Any]]:
     """check_name, passed, severity and metadata of each expectation, from what an update reported.
 
-    An expectation the update said nothing about fails with a message saying so
-    (`missing_fails`), or is left out (the observer: a slice of an update may not cover it).
+    The one place a check's verdict is decided, for every engine and the observer: it passes
+    when its failing rows stay within the expectation's tolerance (none by default), and its
+    metadata carries passed, failed and dropped records and the failed share. An update that
+    checked no rows passes every check with zero counts. An expectation the update said nothing
+    about otherwise fails with a message saying so (`missing_fails`), or is left out (the
+    observer: a slice of an update may not cover it).
     """
     outcomes = []
     counts = quality.counts if quality is not None else {}
     extra = dagster_metadata(quality.metadata) if quality is not None else {}
+    nothing_checked = quality is not None and quality.rows_checked == 0 and not quality.declared_known
     for expectation in expectations:
         severity = AssetCheckSeverity.ERROR if expectation.action == "fail" else AssetCheckSeverity.WARN
         metadata: dict[str, Any] = {"action": expectation.action, "condition": expectation.condition, **extra}
-        if expectation.name not in counts:
+        if expectation.max_failed_share is not None:
+            metadata["max_failed_share"] = expectation.max_failed_share
+        if expectation.max_failed_records is not None:
+            metadata["max_failed_records"] = expectation.max_failed_records
+        if expectation.name in counts:
+            passed, failed = counts[expectation.name]
+        elif nothing_checked:
+            passed, failed = 0, 0
+        else:
             if missing_fails:
                 hint = f": {quality.hint}" if quality is not None and quality.hint else ""
                 metadata["error"] = f"the update reported no results for expectation '{expectation.name}'{hint}"
                 outcomes.append({"check_name": expectation.name, "passed": False, "severity": severity,
                                  "metadata": metadata})
             continue
-        passed, failed = counts[expectation.name]
-        outcomes.append({"check_name": expectation.name, "passed": failed == 0, "severity": severity,
-                         "metadata": {**metadata, "passed_records": passed, "failed_records": failed}})
+        checked = passed + failed
+        dropped = failed if expectation.action == "drop" and (quality is None or quality.dropped) else 0
+        metadata.update({
+            "rows_checked": checked,
+            "passed_records": passed,
+            "failed_records": failed,
+            "dropped_records": dropped,
+            "failed_share": round(failed / checked, 6) if checked else 0.0,
+        })
+        if quality is not None and expectation.name in quality.nulls:
+            metadata["null_records"] = quality.nulls[expectation.name]
+        outcomes.append({"check_name": expectation.name, "passed": expectation.within_tolerance(passed, failed),
+                         "severity": severity, "metadata": metadata})
     return outcomes
+
+
+def evaluated_checks(quality: QualityReported, config: ProjectConfig, keys: Mapping[str, AssetKey],
+                     selected_checks: Iterable[AssetCheckKey]) -> Iterator[AssetCheckResult]:
+    """The selected check results of a table's expectations evaluated without a refresh."""
+    wanted = set(selected_checks)
+    for outcome in check_outcomes(config.table(quality.table).expectations, quality):
+        if AssetCheckKey(keys[quality.table], outcome["check_name"]) in wanted:
+            yield AssetCheckResult(asset_key=keys[quality.table], **outcome)
 
 
 class _Run:

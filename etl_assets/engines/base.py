@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
-from etl_assets.engines.events import EngineEvent
-from etl_assets.project.config import Pipeline, ProjectConfig
+from etl_assets.engines.events import EngineEvent, QualityReported
+from etl_assets.project.config import Expectation, Pipeline, ProjectConfig
 
 ENGINE_NAMES = ("local", "databricks")
 
@@ -36,6 +36,14 @@ class RefreshRequest:
     pipeline: Pipeline
     tables: Sequence[str]
     full_refresh: bool = False
+
+    def __post_init__(self) -> None:
+        # Both engines take an empty selection as "the whole pipeline": never ask for that by accident.
+        if not self.tables:
+            raise ValueError(
+                f"a refresh of pipeline '{self.pipeline.key}' needs at least one table: an empty selection would "
+                "refresh the whole pipeline. To run only checks, use the engine's evaluate_checks."
+            )
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,14 @@ class Engine(Protocol):
         """Run one update and yield events as the pipeline reports them, `RunFinished` last.
 
         Closing the iterator early (the Dagster run was terminated) stops the update.
+        """
+        ...
+
+    def evaluate_checks(self, config: ProjectConfig, table: str,
+                        expectations: Sequence[Expectation]) -> QualityReported:
+        """The expectations evaluated over the table as it is now, refreshing nothing.
+
+        A check-only run uses this; `etl_assets.dagster.results.check_outcomes` judges the counts.
         """
         ...
 

@@ -74,8 +74,13 @@ class TableSkipped:
 class QualityReported:
     """Per-rule results of a table's expectations in this update.
 
-    `counts` maps rule name to (passed, failed) records; a rule of the table's config missing
-    from it gets a failed check whose message ends with `hint` (where to declare it).
+    `counts` maps rule name to (passed, failed) records. `rows_checked` is how many rows the
+    rules were applied to, when known: 0 means the update wrote nothing, so a rule missing from
+    `counts` passes with zero counts, unless `declared_known` says `counts` names every rule the
+    pipeline declares. Otherwise a missing rule gets a failed check whose message ends with
+    `hint` (where to declare it). `nulls` counts, per rule, the rows where the condition was
+    null (already among the failed). `dropped` says failing rows of `drop` rules were dropped
+    (an update), not kept (a check of the table as it is).
     """
 
     table: str
@@ -83,6 +88,10 @@ class QualityReported:
     dropped_records: int | None = None
     hint: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    rows_checked: int | None = None
+    declared_known: bool = False
+    nulls: Mapping[str, int] = field(default_factory=dict)
+    dropped: bool = True
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
 
@@ -23,12 +23,31 @@ class _Model(BaseModel):
 
 
 class Expectation(_Model):
-    """A data quality rule on a table: a SQL boolean condition and what to do with rows failing it."""
+    """A data quality rule on a table: a SQL boolean condition and what to do with rows failing it.
+
+    Its check passes when no row fails, or, with a tolerance, when the failing rows stay within
+    `max_failed_share` (0..1, of the rows checked) or `max_failed_records`.
+    """
 
     name: str
     condition: str
     action: Literal["warn", "drop", "fail"] = "warn"
     description: str | None = None
+    max_failed_share: float | None = Field(default=None, ge=0, le=1)
+    max_failed_records: int | None = Field(default=None, ge=0)
+
+    def within_tolerance(self, passed: int, failed: int) -> bool:
+        """Whether `failed` failing rows out of `passed + failed` pass this rule's check.
+
+        >>> Expectation(name="valid_id", condition="id IS NOT NULL", max_failed_share=0.05).within_tolerance(98, 2)
+        True
+        """
+        if self.max_failed_records is not None:
+            return failed <= self.max_failed_records
+        if self.max_failed_share is not None:
+            checked = passed + failed
+            return checked == 0 or failed / checked <= self.max_failed_share
+        return failed == 0
 
 
 class Source(_Model):

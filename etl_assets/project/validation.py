@@ -411,6 +411,16 @@ class _Checker:
                 self.problem(line, f"expectation '{expectation.name}' has an empty condition", table.name,
                              "write a SQL boolean expression, e.g. 'id IS NOT NULL'")
                 ok = False
+            if expectation.max_failed_share is not None and expectation.max_failed_records is not None:
+                self.problem(line, f"expectation '{expectation.name}' sets both max_failed_share and "
+                             "max_failed_records", table.name, "keep one tolerance: a share (0..1) or a number of rows")
+                ok = False
+            if expectation.action == "fail" and (expectation.max_failed_share is not None
+                                                 or expectation.max_failed_records is not None):
+                self.problem(line, f"expectation '{expectation.name}' has action fail and a tolerance, but the "
+                             "update stops at the first failing row", table.name,
+                             "use action warn or drop with a tolerance, or remove the tolerance")
+                ok = False
         return ok
 
     def _transformation_file(self, table: Table, line: int | None) -> bool:
@@ -510,6 +520,8 @@ _FIELD_HINTS = {
     "format": "use json, csv or parquet",
     "type": "only 'files' sources are supported",
     "expectations": "write '- {name: valid_id, condition: \"id IS NOT NULL\", action: drop}'",
+    "max_failed_share": "a share of the rows checked, from 0 to 1 (0.02 lets 2% fail)",
+    "max_failed_records": "a whole number of rows, 0 or more",
     "automation": "use eager, on_missing, or {on_cron: '0 6 * * *'}",
 }
 

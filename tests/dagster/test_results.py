@@ -19,7 +19,7 @@ from dagster import (
     MetadataValue,
 )
 
-from etl_assets.dagster.results import observed_events, stream_results
+from etl_assets.dagster.results import check_outcomes, observed_events, stream_results
 from etl_assets.engines.base import ObservedRefresh, RefreshRequest
 from etl_assets.engines.events import (
     Link,
@@ -151,8 +151,8 @@ def test_check_results_per_expectation_with_the_hint_for_a_missing_rule(config, 
     valid_id = found["valid_id"]
     assert valid_id.passed is False and valid_id.severity == AssetCheckSeverity.WARN
     assert {k: value(v) for k, v in valid_id.metadata.items()} == {
-        "action": "drop", "condition": "id IS NOT NULL", "update_id": "update-0009",
-        "passed_records": 9, "failed_records": 1}
+        "action": "drop", "condition": "id IS NOT NULL", "update_id": "update-0009", "rows_checked": 10,
+        "passed_records": 9, "failed_records": 1, "dropped_records": 1, "failed_share": 0.1}
     positive = found["positive_amount"]
     assert positive.passed is True and value(positive.metadata["passed_records"]) == 10
     assert value(positive.metadata["failed_records"]) == 0 and value(positive.metadata["action"]) == "warn"
@@ -162,6 +162,61 @@ def test_check_results_per_expectation_with_the_hint_for_a_missing_rule(config, 
     assert value(missing.metadata["error"]) == (
         f"the update reported no results for expectation 'known_store': {HINT}")
     assert "passed_records" not in missing.metadata
+
+
+TOLERANT = """
+    pipelines:
+      sales: {name: sales_pipeline}
+    tables:
+      - name: sales_silver
+        layer: silver
+        pipeline: sales
+        expectations:
+          - {name: valid_id, condition: id IS NOT NULL, action: drop, max_failed_share: 0.05}
+          - {name: valid_store, condition: store IS NOT NULL, action: drop, max_failed_records: 2}
+          - {name: positive_amount, condition: amount > 0}
+"""
+
+
+def test_a_drop_expectation_passes_within_its_tolerance_and_fails_beyond_it(project):
+    config = load_config(project(TOLERANT))
+    expectations = config.table("sales_silver").expectations
+
+    def outcomes(counts):
+        found = check_outcomes(expectations, QualityReported("sales_silver", counts))
+        return {o["check_name"]: (o["passed"], {k: value(v) for k, v in o["metadata"].items()}) for o in found}
+
+    within = outcomes({"valid_id": (98, 2), "valid_store": (98, 2), "positive_amount": (100, 0)})
+    assert within["valid_id"][0] and within["valid_store"][0] and within["positive_amount"][0]
+    assert within["valid_id"][1] == {
+        "action": "drop", "condition": "id IS NOT NULL", "max_failed_share": 0.05, "rows_checked": 100,
+        "passed_records": 98, "failed_records": 2, "dropped_records": 2, "failed_share": 0.02}
+    assert within["valid_store"][1]["max_failed_records"] == 2
+    beyond = outcomes({"valid_id": (94, 6), "valid_store": (97, 3), "positive_amount": (99, 1)})
+    assert not beyond["valid_id"][0] and beyond["valid_id"][1]["failed_share"] == 0.06
+    assert not beyond["valid_store"][0] and beyond["valid_store"][1]["dropped_records"] == 3
+    # Without a tolerance one failing row fails the check; a warn rule drops nothing.
+    assert not beyond["positive_amount"][0] and beyond["positive_amount"][1]["dropped_records"] == 0
+
+
+def test_an_update_that_checked_no_rows_passes_every_check_with_zero_counts(config, log):
+    quality = QualityReported("sales_silver", {}, rows_checked=0, hint=HINT)
+    results = collect([TableCompleted("sales_bronze", 10), TableCompleted("sales_silver", 9), quality,
+                       RunFinished("COMPLETED")], config, log)
+    found = checks(results)
+    assert {name: r.passed for name, r in found.items()} == {
+        "valid_id": True, "positive_amount": True, "known_store": True}
+    metadata = {k: value(v) for k, v in found["valid_id"].metadata.items()}
+    assert (metadata["rows_checked"], metadata["passed_records"], metadata["failed_records"],
+            metadata["failed_share"]) == (0, 0, 0, 0.0)
+    assert "error" not in metadata
+    # An engine that knows which rules the pipeline declares still says a rule is missing.
+    declared = QualityReported("sales_silver", {"valid_id": (0, 0), "positive_amount": (0, 0)}, rows_checked=0,
+                               declared_known=True, hint=HINT)
+    found = checks(collect([TableCompleted("sales_bronze", 10), TableCompleted("sales_silver", 9), declared,
+                            RunFinished("COMPLETED")], config, log))
+    assert found["valid_id"].passed and found["positive_amount"].passed
+    assert not found["known_store"].passed and HINT in value(found["known_store"].metadata["error"])
 
 
 def test_quality_before_completion_waits_for_the_materialization(config, log):

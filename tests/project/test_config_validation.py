@@ -235,6 +235,32 @@ def test_duplicate_expectation_names(project):
     assert "expectation 'ok' is defined twice" in problem
 
 
+def test_expectation_tolerances_are_checked(project):
+    found = problems_of(project, """
+        tables:
+          - name: raw
+            layer: bronze
+            expectations:
+              - {name: share, condition: x > 0, action: drop, max_failed_share: 1.5}
+              - {name: records, condition: x > 0, action: drop, max_failed_records: -1}
+          - name: clean
+            layer: silver
+            expectations:
+              - {name: both, condition: x > 0, max_failed_share: 0.1, max_failed_records: 3}
+              - {name: stops, condition: x > 0, action: fail, max_failed_records: 3}
+              - {name: fine, condition: x > 0, action: drop, max_failed_share: 0.02}
+    """)
+    assert any(p.startswith("config.yml:5: table 'raw': 'expectations[0].max_failed_share' should be less than "
+                            "or equal to 1") for p in found)
+    assert any(p.startswith("config.yml:6: table 'raw': 'expectations[1].max_failed_records' should be greater "
+                            "than or equal to 0") for p in found)
+    assert any(p.startswith("config.yml:10: table 'clean': expectation 'both' sets both max_failed_share and "
+                            "max_failed_records") for p in found)
+    assert any(p.startswith("config.yml:11: table 'clean': expectation 'stops' has action fail and a tolerance")
+               for p in found)
+    assert len(found) == 4
+
+
 def test_duplicate_schedule_names_and_bad_timezone(project):
     found = problems_of(project, """
         schedules:

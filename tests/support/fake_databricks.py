@@ -1,7 +1,10 @@
 """A local HTTP server on 127.0.0.1 that answers the Pipelines API as documented.
 
 Just enough of the workspace for the real databricks-sdk: pipelines list and get, updates list,
-start and get, events with paging and filters, stop, and volume directory listings (Files API).
+start and get, events with paging and filters, stop, volume directory listings (Files API), and
+SQL statements on a warehouse (Statement Execution API: `POST /api/2.0/sql/statements`, `GET
+/api/2.0/sql/statements/<id>`, JSON_ARRAY results inline with values as strings), run by sqlite
+over the rows a test put in `tables`.
 Each `GET .../updates/<id>` is one tick of fake time and moves the update one step along its
 script. Every request is recorded; faults (an HTTP status, a dropped connection) can be queued
 for paths.
@@ -322,6 +325,10 @@ class FakeDatabricks:
         self.files: dict[str, int] = {}  # volume file path -> last modified (ms since the epoch)
         self.directories: set[str] = set()  # directories that exist even when empty
         self.directory_page_size = 1000
+        self.tables: dict[str, list[dict]] = {}  # "catalog.schema.table" -> rows, for SQL statements
+        self.warehouses: set[str] = {"wh-1"}
+        self.statements: dict[str, dict] = {}
+        self.statement_pending_polls = 0  # polls a new statement answers PENDING before its result
         self._counter = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -348,7 +355,8 @@ class FakeDatabricks:
         if configuration is None:
             configuration = {"etl_assets.engine": "databricks", "etl_assets.landing_path": LANDING_VOLUME}
         self.pipelines[pipeline_id] = {"pipeline_id": pipeline_id, "name": name, "state": "IDLE",
-                                       "spec": {"id": pipeline_id, "name": name, "configuration": configuration}}
+                                       "spec": {"id": pipeline_id, "name": name, "configuration": configuration,
+                                                "catalog": "main", "schema": "etl"}}
         self.events[pipeline_id] = []
         self.scripts[pipeline_id] = script or successful()
         return pipeline_id
@@ -451,6 +459,11 @@ class FakeDatabricks:
             return self._directory(unquote(path[len("/api/2.0/fs/directories"):]).rstrip("/"), query)
         if path == "/api/2.0/pipelines" and method == "GET":
             return 200, self._list(query)
+        if path.rstrip("/") == "/api/2.0/sql/statements" and method == "POST":
+            return self._execute(body)
+        statement = re.fullmatch(r"/api/2\.0/sql/statements/([^/]+)", path)
+        if statement and method == "GET":
+            return self._statement(statement.group(1))
         match = re.fullmatch(r"/api/2\.0/pipelines/([^/]+)(/.*)?", path)
         if not match or match.group(1) not in self.pipelines:
             missing = match.group(1) if match else path
@@ -493,6 +506,52 @@ class FakeDatabricks:
                 active.position += 1
             return 200, {}
         return 404, {"error_code": "NOT_FOUND", "message": f"{method} {path}"}
+
+    def _execute(self, body: dict) -> tuple[int, dict]:
+        """Statement Execution API: run the statement (sqlite over `tables`) and answer its state."""
+        if body.get("warehouse_id") not in self.warehouses:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                         "message": f"SQL warehouse {body.get('warehouse_id')} does not exist."}
+        self._counter += 1
+        statement_id = f"01f0-statement-{self._counter:04d}"
+        self.statements[statement_id] = {"answer": self._run_sql(statement_id, body.get("statement", "")),
+                                         "pending": self.statement_pending_polls}
+        return self._statement(statement_id)
+
+    def _statement(self, statement_id: str) -> tuple[int, dict]:
+        record = self.statements.get(statement_id)
+        if record is None:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"statement {statement_id} not found"}
+        if record["pending"] > 0:
+            record["pending"] -= 1
+            return 200, {"statement_id": statement_id, "status": {"state": "PENDING"}}
+        return 200, record["answer"]
+
+    def _run_sql(self, statement_id: str, statement: str) -> dict:
+        import sqlite3
+
+        found = re.search(r"\bFROM\s+((?:`(?:[^`]|``)*`|\w+)(?:\.(?:`(?:[^`]|``)*`|\w+))*)\s*$", statement)
+        name = ".".join(p.strip("`") for p in re.findall(r"`(?:[^`]|``)*`|\w+", found.group(1))) if found else ""
+        if name not in self.tables:
+            return {"statement_id": statement_id, "status": {"state": "FAILED", "error": {
+                "error_code": "BAD_REQUEST",
+                "message": f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `{name}` cannot be found."}}}
+        rows = self.tables[name]
+        columns = sorted({c for r in rows for c in r})
+        db = sqlite3.connect(":memory:")
+        db.execute(f"CREATE TABLE t ({', '.join(columns) or 'none'})")
+        db.executemany(f"INSERT INTO t VALUES ({', '.join('?' for _ in columns)})",
+                       [[r.get(c) for c in columns] for r in rows])
+        result = db.execute(statement[:found.start(1)] + "t").fetchall() if found else []
+        data = [[None if v is None else str(v) for v in row] for row in result]
+        width = len(data[0]) if data else 0
+        return {"statement_id": statement_id, "status": {"state": "SUCCEEDED"},
+                "manifest": {"format": "JSON_ARRAY", "total_row_count": len(data), "total_chunk_count": 1,
+                             "truncated": False,
+                             "schema": {"column_count": width, "columns": [
+                                 {"name": f"c{i}", "position": i, "type_name": "LONG", "type_text": "BIGINT"}
+                                 for i in range(width)]}},
+                "result": {"chunk_index": 0, "row_offset": 0, "row_count": len(data), "data_array": data}}
 
     def _directory(self, directory: str, query: dict) -> tuple[int, dict]:
         """Files API: a directory's direct children, files and folders, in pages."""

@@ -227,6 +227,9 @@ def completion_events(table: str, record: TableProgress, update_id: str, pipelin
     events: list[EngineEvent] = [TableCompleted(table, metadata=metadata)]
     if with_quality:
         counts = {name: (c[0], c[1]) for name, c in record.expectations.items()}
-        events.append(QualityReported(table, counts, dropped_records=record.dropped_records,
+        # A flow that wrote and dropped nothing reports no expectations: its checks saw no rows.
+        checked = (max(p + f for p, f in counts.values()) if counts
+                   else 0 if record.rows_written == 0 and record.dropped_records == 0 else None)
+        events.append(QualityReported(table, counts, dropped_records=record.dropped_records, rows_checked=checked,
                                       metadata={"update_id": update_id}))
     return events

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidState, ResourceConflict
+from databricks.sdk.service.sql import Disposition, ExecuteStatementRequestOnWaitTimeout, Format, StatementState
 
 from etl_assets.engines.base import ObservedRefresh, RefreshRequest, Verdict
+from etl_assets.engines.checks import check_query, quality_from_row, quote
 from etl_assets.engines.databricks.client import (
     UNREACHABLE,
     api_errors,
@@ -40,6 +42,7 @@ from etl_assets.engines.databricks.volumes import VolumeLanding
 from etl_assets.engines.events import (
     EngineEvent,
     Log,
+    QualityReported,
     RunFinished,
     TableCompleted,
     TableFailed,
@@ -47,7 +50,7 @@ from etl_assets.engines.events import (
     UpdateStarted,
 )
 from etl_assets.errors import DatabricksApiError
-from etl_assets.project.config import ProjectConfig
+from etl_assets.project.config import Expectation, ProjectConfig
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,6 +65,8 @@ class DatabricksEngine:
         settings: polling, waiting and retry bounds.
         client_factory: builds the workspace client (tests pass one bound to a local server).
         sleep: how to wait between polls.
+        landing_volume: the volume the landing sensor watches (default: each pipeline's setting).
+        warehouse_id: the SQL warehouse that evaluates checks run on their own (no refresh).
     """
 
     name: ClassVar[str] = "databricks"
@@ -71,8 +76,10 @@ class DatabricksEngine:
 
     def __init__(self, credentials: DatabricksCredentials | None = None, settings: DatabricksSettings | None = None,
                  client_factory: Callable[[DatabricksSettings, DatabricksCredentials], WorkspaceClient] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, landing_volume: str | None = None):
+                 sleep: Callable[[float], None] = time.sleep, landing_volume: str | None = None,
+                 warehouse_id: str | None = None):
         self.credentials = credentials or DatabricksCredentials()
+        self.warehouse_id = warehouse_id
         self.settings = settings or DatabricksSettings()
         self.client_factory = client_factory or workspace_client
         self.sleep = sleep
@@ -164,6 +171,50 @@ class DatabricksEngine:
             else:
                 continue
             told[table] = status
+
+    # -- checks without a refresh --------------------------------------------------------
+
+    def evaluate_checks(self, config: ProjectConfig, table: str,
+                        expectations: Sequence[Expectation]) -> QualityReported:
+        """The expectations' conditions counted over the published table on the SQL warehouse
+        `warehouse_id` (Statement Execution API); no update is started."""
+        if not self.warehouse_id:
+            raise DatabricksApiError(
+                f"checks of '{table}' run on their own evaluate the table on a SQL warehouse, and none is set; "
+                "nothing was run. Set warehouse_id on the Databricks engine resource "
+                "(ETL_ASSETS_DATABRICKS_WAREHOUSE_ID for the default code location), or materialize the table "
+                "to run its checks with the update"
+            )
+        w = self.client()
+        pipeline = config.pipeline_of(table)
+        pipeline_id = resolve_pipeline_id(w, pipeline)
+        spec = call(w.config, f"reading pipeline '{pipeline.name}'", lambda: w.pipelines.get(pipeline_id)).spec
+        catalog = spec.catalog if spec else None
+        schema = (spec.schema or spec.target) if spec else None
+        name = quote(*[p for p in (catalog, schema) if p], table)
+        sql = check_query(name, expectations)
+        what = f"evaluating the checks of '{table}' ({name}) on SQL warehouse {self.warehouse_id}"
+        response = call(w.config, what, lambda: w.statement_execution.execute_statement(
+            sql, self.warehouse_id or "", wait_timeout="30s", on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
+            format=Format.JSON_ARRAY, disposition=Disposition.INLINE))
+        delay = self.settings.poll_seconds
+        while response.status is not None and response.status.state in (StatementState.PENDING, StatementState.RUNNING):
+            self.sleep(delay)
+            delay = min(delay * 1.5, self.settings.max_poll_seconds)
+            statement_id = response.statement_id or ""
+            response = call(w.config, what, lambda: w.statement_execution.get_statement(statement_id))
+        state = response.status.state if response.status else None
+        if state != StatementState.SUCCEEDED:
+            error = response.status.error if response.status else None
+            detail = error.message if error and error.message else "no error message"
+            raise DatabricksApiError(f"{what}: statement {response.statement_id} ended "
+                                     f"{state.value if state else 'without a state'}: {detail}")
+        rows = response.result.data_array if response.result else None
+        if not rows:
+            raise DatabricksApiError(f"{what}: statement {response.statement_id} returned no row")
+        return quality_from_row(table, expectations, rows[0], {
+            "table_name": name, "warehouse_id": self.warehouse_id, "statement_id": response.statement_id or "",
+            "engine": self.name})
 
     # -- continuous pipelines -----------------------------------------------------------
 

@@ -7,13 +7,14 @@ printed progress becomes neutral events; the engine knows nothing of Dagster.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from etl_assets.conventions import quality_dataset_name
 from etl_assets.engines.base import ObservedRefresh, RefreshRequest, Verdict
+from etl_assets.engines.checks import check_query, quality_from_row, quote
 from etl_assets.engines.events import (
     EngineEvent,
     Log,
@@ -27,13 +28,20 @@ from etl_assets.engines.events import (
 from etl_assets.engines.local.guard import UpdateGuard
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.engines.local.landing import local_listing
-from etl_assets.engines.local.locks import update_locks
+from etl_assets.engines.local.locks import read_locks, update_locks
 from etl_assets.engines.local.progress import FlowEvent, RunEvent
 from etl_assets.engines.local.runner import LocalRunner, RunOutcome
-from etl_assets.engines.local.server import stop_warm_spark
-from etl_assets.engines.local.tables import committed_since, count_rows, parquet_files, rule_counts, table_version
+from etl_assets.engines.local.server import ensure_warm_spark, recorded_server, stop_warm_spark
+from etl_assets.engines.local.tables import (
+    committed_since,
+    count_rows,
+    data_files,
+    parquet_files,
+    rule_counts,
+    table_version,
+)
 from etl_assets.errors import DataError, EngineUnavailableError
-from etl_assets.project.config import ProjectConfig
+from etl_assets.project.config import Expectation, ProjectConfig
 from etl_assets.project.graph import TableGraph
 
 _TIME = "%Y-%m-%d %H:%M:%S"
@@ -201,9 +209,10 @@ class LocalEngine:
                 yield Log(f"{table} was not refreshed: its previous data was put back", "warning")
         for table in completed:
             if request.config.table(table).expectations:
+                counts, rows, known = rule_counts(home.table_location(quality_dataset_name(table)),
+                                                  quality_before.get(table, {}))
                 yield QualityReported(
-                    table,
-                    rule_counts(home.table_location(quality_dataset_name(table)), quality_before.get(table, {})),
+                    table, counts, rows_checked=rows, declared_known=known,
                     hint=(f"declare the rule in {request.config.relative_transformation_path(table)} with "
                           "etl_assets.ldp (table/materialized_view expectations=)"),
                 )
@@ -213,6 +222,45 @@ class LocalEngine:
             detail=f"local run, exit code {outcome.returncode}",
             error_text="" if succeeded else outcome.error_text(),
         )
+
+    def evaluate_checks(self, config: ProjectConfig, table: str,
+                        expectations: Sequence[Expectation]) -> QualityReported:
+        """The expectations' conditions counted over the table as it is, on the home's warm Spark
+        server (started if needed); nothing is refreshed. Waits while an update rewrites the table."""
+        home = self.home_for(config)
+        location = home.table_location(table)
+        if not data_files(location):
+            raise DataError(
+                f"table '{table}' has no data on the local engine yet ({location}), so its checks cannot be "
+                "evaluated; materialize the table first (its checks run with it)"
+            )
+        waits: list[str] = []
+        with read_locks(home.locks, [table], f"checks of '{table}'", timeout=self.lock_timeout_seconds,
+                        on_wait=waits.append):
+            row = self._query(home, check_query(quote("spark_catalog", "default", table), expectations), table)
+        return quality_from_row(table, expectations, row, {"table_location": location, "engine": self.name})
+
+    def _query(self, home: LocalHome, sql: str, table: str) -> list[Any]:
+        """The first row of `sql` run on the home's Spark Connect server."""
+        from pyspark.errors import PySparkException
+        from pyspark.sql import SparkSession
+
+        ensure_warm_spark(home)
+        record = recorded_server(home)
+        if record is None:
+            raise EngineUnavailableError(f"the local Spark server of {home.root} stopped before the checks of "
+                                         f"'{table}' could run; run them again")
+        try:
+            spark = SparkSession.builder.remote(f"sc://localhost:{record['port']}/;token={record['token']}").create()
+            try:
+                return list(spark.sql(sql).collect()[0])
+            finally:
+                spark.stop()
+        except PySparkException as exc:
+            raise DataError(f"the checks of '{table}' could not be evaluated: {str(exc).splitlines()[0]}") from None
+        finally:
+            if not self.warm_spark:
+                stop_warm_spark(home)
 
     def _completed(self, request: RefreshRequest, home: LocalHome, table: str, start: str | None,
                    end: str | None) -> TableCompleted:

@@ -93,3 +93,14 @@ def update_locks(root: Path, pipeline: str, writes: Iterable[str], reads: Iterab
         for name in sorted(wanted):
             stack.enter_context(_flock(root / f"table.{name.lower()}.lock", wanted[name], what, timeout, on_wait))
         yield
+
+
+@contextmanager
+def read_locks(root: Path, tables: Iterable[str], what: str, *, timeout: float,
+               on_wait: Callable[[str], None]) -> Iterator[None]:
+    """Shared locks on tables read outside an update (checks of a table as it is): they wait
+    while an update rewrites one of them, and let other readers in."""
+    with ExitStack() as stack:
+        for name in sorted({t.lower() for t in tables}):
+            stack.enter_context(_flock(root / f"table.{name}.lock", False, what, timeout, on_wait))
+        yield

@@ -131,10 +131,10 @@ class LocalRunner:
                 outcome.lines.append(line)
                 yield line
                 event = parse_line(line)
-                if isinstance(event, FlowEvent):
-                    outcome.table_status[event.table] = event.status
-                    yield event
-                elif isinstance(event, RunEvent):
+                for flow in event if isinstance(event, list) else [event] if isinstance(event, FlowEvent) else []:
+                    outcome.table_status[flow.table] = flow.status
+                    yield flow
+                if isinstance(event, RunEvent):
                     outcome.run_status = event.status
                     yield event
             outcome.returncode = process.wait()

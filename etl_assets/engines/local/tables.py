@@ -111,22 +111,36 @@ def version_time(version: str) -> float:
     return int(version.rsplit(":", 1)[1]) / 1e9
 
 
-def rule_counts(location: Path, before: dict[Path, int]) -> dict[str, tuple[int, int]]:
-    """(passed, failed) per rule column, over the files written since `before` was taken."""
+def rule_counts(location: Path, before: dict[Path, int]) -> tuple[dict[str, tuple[int, int]], int, bool]:
+    """(passed, failed) per rule column over the files written since `before` was taken, the
+    rows in those files, and whether the rule columns are known.
+
+    An update that wrote no rows still knows the rules: they are the companion's columns, read
+    from its newest file, and each gets (0, 0). A rule missing then is one the code does not
+    declare, not one without rows.
+    """
     import pyarrow.parquet as pq
 
     counts: dict[str, list[int]] = {}
-    for path, mtime in parquet_files(location).items():
-        if before.get(path) == mtime:
-            continue
+    rows = 0
+    files = parquet_files(location)
+    new = [path for path, mtime in files.items() if before.get(path) != mtime]
+    for path in new:
         data = pq.read_table(path)
+        rows += data.num_rows
         for name in data.column_names:
             values = data.column(name).to_pylist()
             passed = sum(1 for v in values if v is True)
             total = counts.setdefault(name, [0, 0])
             total[0] += passed
             total[1] += len(values) - passed
-    return {name: (p, f) for name, (p, f) in counts.items()}
+    known = bool(new)
+    if not new and files:
+        newest = max(files, key=lambda p: files[p])
+        for name in pq.read_schema(newest).names:
+            counts.setdefault(name, [0, 0])
+        known = True
+    return {name: (p, f) for name, (p, f) in counts.items()}, rows, known
 
 
 def committed_since(home: LocalHome, pipeline_key: str, table: str, since_ns: int) -> bool:

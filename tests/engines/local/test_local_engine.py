@@ -26,6 +26,15 @@ def test_progress_lines_are_parsed():
     assert parse_line("2026-01-01 10:00:00: Loading definitions.") is None
 
 
+def test_flows_that_fail_to_resolve_are_parsed_as_failed_and_their_downstream_as_skipped():
+    failed = parse_line("2026-01-01 10:00:00: Failed to resolve flow: 'spark_catalog.default.orders_silver'.")
+    assert failed == FlowEvent("spark_catalog.default.orders_silver", "FAILED", "2026-01-01 10:00:00")
+    assert failed.table == "orders_silver"
+    skipped = parse_line("Flows that failed due to upstream errors: spark_catalog.default.a, spark_catalog.default.b")
+    assert [(f.table, f.status) for f in skipped] == [("a", "SKIPPED"), ("b", "SKIPPED")]
+    assert parse_line("Flows that failed due to upstream errors: ") is None
+
+
 def materialized(result) -> dict[str, dict]:
     return {
         e.materialization.asset_key.path[-1]: {k: v.value for k, v in e.materialization.metadata.items()}
