@@ -250,7 +250,10 @@ def resource_fields_checkable() -> bool:
     """Whether databricks-bundles is installed, so resource fields are checked offline."""
     import importlib.util
 
-    return importlib.util.find_spec("databricks.bundles") is not None
+    try:
+        return importlib.util.find_spec("databricks.bundles") is not None
+    except ModuleNotFoundError:  # no `databricks` package at all
+        return False
 
 
 def _check_resource_fields(bundle: Bundle) -> list[ConfigProblem]:
