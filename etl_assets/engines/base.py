@@ -52,8 +52,9 @@ class ObservedRefresh:
     metadata: dict[str, Any]
 
 
-class Engine(Protocol):
-    """Runs pipeline updates and reports what they did.
+class EngineTraits(Protocol):
+    """What is known of an engine without configuring or connecting it (read when the code
+    location loads: asset kinds and table names).
 
     Attributes:
         name: `local` or `databricks`.
@@ -67,15 +68,20 @@ class Engine(Protocol):
     runs_continuous: ClassVar[bool]
     has_local_landing: ClassVar[bool]
 
+    @classmethod
+    def table_name(cls, config: ProjectConfig, table: str) -> str:
+        """The name a table has on this engine (for `dagster/table_name`)."""
+        ...
+
+
+class Engine(EngineTraits, Protocol):
+    """Runs pipeline updates and reports what they did (see `EngineTraits` for its attributes)."""
+
     def refresh(self, request: RefreshRequest) -> Iterator[EngineEvent]:
         """Run one update and yield events as the pipeline reports them, `RunFinished` last.
 
         Closing the iterator early (the Dagster run was terminated) stops the update.
         """
-        ...
-
-    def table_name(self, config: ProjectConfig, table: str) -> str:
-        """The name a table has on this engine (for `dagster/table_name`)."""
         ...
 
     def landing_listing(self, config: ProjectConfig, source_path: str, pipeline_key: str) -> tuple[str, dict[str, int]]:

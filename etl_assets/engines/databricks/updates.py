@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidState, ResourceConflict
@@ -34,7 +34,7 @@ from etl_assets.engines.databricks.progress import (
     completion_events,
     update_link,
 )
-from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings
+from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings, DatabricksTraits
 from etl_assets.engines.databricks.volumes import VolumeLanding
 from etl_assets.engines.events import (
     EngineEvent,
@@ -53,7 +53,7 @@ T = TypeVar("T")
 _NOT_REFRESHED = {"SKIPPED": "upstream_failure", "EXCLUDED": "excluded", "STOPPED": "stopped"}
 
 
-class DatabricksEngine:
+class DatabricksEngine(DatabricksTraits):
     """Runs updates on a Databricks workspace through the Pipelines API.
 
     Args:
@@ -62,11 +62,6 @@ class DatabricksEngine:
         client_factory: builds the workspace client (tests pass one bound to a local server).
         sleep: how to wait between polls.
     """
-
-    name: ClassVar[str] = "databricks"
-    kind: ClassVar[str] = "databricks"
-    runs_continuous: ClassVar[bool] = True
-    has_local_landing: ClassVar[bool] = False
 
     def __init__(self, credentials: DatabricksCredentials | None = None, settings: DatabricksSettings | None = None,
                  client_factory: Callable[[DatabricksSettings, DatabricksCredentials], WorkspaceClient] | None = None,
@@ -84,10 +79,6 @@ class DatabricksEngine:
         if self._client is None:
             self._client = self.client_factory(self.settings, self.credentials)
         return self._client
-
-    def table_name(self, config: ProjectConfig, table: str) -> str:
-        """The table's name as the deployed pipeline publishes it (its target schema's table)."""
-        return table
 
     def refresh(self, request: RefreshRequest) -> Iterator[EngineEvent]:
         """Start one update refreshing the request's tables and follow it to its end."""

@@ -66,7 +66,8 @@ class LocalEngine:
         """The local state folder serving `config`'s project."""
         return LocalHome(self.home.resolve()) if self.home else LocalHome.for_project(config.root)
 
-    def table_name(self, config: ProjectConfig, table: str) -> str:
+    @classmethod
+    def table_name(cls, config: ProjectConfig, table: str) -> str:
         """`spark_catalog.default.<table>`: the name Spark gives the managed table."""
         return f"spark_catalog.default.{table}"
 
