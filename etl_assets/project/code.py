@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +17,9 @@ _PACKAGE = "etl_assets"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # The modules a transformation may import that ship in the pipeline's wheel.
 _HELPERS = ("etl_assets.ldp", "etl_assets.conventions")
+# Parsing is skipped for files that cannot define a dataset nor import a helper (thousands of
+# files are read when the code location loads).
+_WORTH_PARSING = re.compile(rb"table|materialized_view|auto_cdc|etl_assets")
 
 
 @dataclass(frozen=True)
@@ -33,19 +38,21 @@ def code_facts(path: Path) -> CodeFacts:
     >>> code_facts(Path("transformations/gold/orders_gold.py")).datasets   # doctest: +SKIP
     {'orders_gold': 7}
     """
+    name = os.fspath(path)
     try:
-        stat = path.stat()
+        stat = os.stat(name)
     except OSError:
         return CodeFacts({}, "missing")
-    return _facts(str(path), stat.st_mtime_ns, stat.st_size)
+    return _facts(name, stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=None)
 def _facts(path: str, mtime_ns: int, size: int) -> CodeFacts:
-    source = Path(path).read_bytes()
+    with open(path, "rb") as file:
+        source = file.read()
     digest = hashlib.sha256(source)
     datasets: dict[str, int] = {}
-    if path.endswith(".py"):
+    if path.endswith(".py") and _WORTH_PARSING.search(source):
         try:
             tree = ast.parse(source, filename=path)
         except (SyntaxError, ValueError):
@@ -61,7 +68,7 @@ def _facts(path: str, mtime_ns: int, size: int) -> CodeFacts:
 def _imported_helpers(tree: ast.AST, package: str) -> set[str]:
     """Helper modules an `import` or `from ... import` of the tree names (relative ones from `package`)."""
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(tree) if package else getattr(tree, "body", []):  # a transformation imports at the top
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]

@@ -134,10 +134,14 @@ class DatabricksEngine(DatabricksTraits):
             if status is None or told.get(table) == status or told.get(table) == "COMPLETED":
                 continue
             if status == "COMPLETED":
+                rows = f"{record.rows_written} rows written" if record.rows_written is not None else "rows not reported"
+                yield Log(f"{table}: COMPLETED, {rows}")
                 yield from completion_events(table, record, update_id, pipeline_id, link, full_refresh)
             elif status == "FAILED":
+                yield Log(f"{table}: FAILED", "error")
                 yield TableFailed(table, "\n".join(record.errors))
             elif status in _NOT_REFRESHED:
+                yield Log(f"{table}: {status}, not refreshed", "warning")
                 yield TableSkipped(table, _NOT_REFRESHED[status])  # type: ignore[arg-type]
             else:
                 continue
