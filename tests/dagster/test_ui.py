@@ -4,8 +4,8 @@ GraphQL API as the UI's own pages are, with a real run on Spark."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import socket
 import subprocess
