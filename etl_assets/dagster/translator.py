@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -20,7 +21,7 @@ from dagster import (
 )
 
 from etl_assets.engines.base import EngineTraits
-from etl_assets.project.code import code_facts
+from etl_assets.project.code import CodeFacts, code_facts
 from etl_assets.project.config import Expectation, ProjectConfig, Table
 
 
@@ -48,6 +49,7 @@ class TableTranslator:
         """
         translator = copy.copy(self)
         translator.engine = engine
+        translator.__dict__.pop("_code_known", None)  # the copy reads the files afresh
         return translator
 
     def get_asset_key(self, table: Table) -> AssetKey:
@@ -83,17 +85,17 @@ class TableTranslator:
         """Definition metadata: layer, pipeline key and deployed name, transformation file, table
         name on the engine, and a code reference to the line defining the dataset."""
         pipeline = config.pipeline_of(table)
-        path = config.transformation_path(table)
+        relative = config.relative_transformation_path(table)
+        path, facts = self._code_of(config, relative)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BetaWarning)  # code references are beta in Dagster 1.13
             reference = CodeReferencesMetadataValue(code_references=[LocalFileCodeReference(
-                file_path=str(path), line_number=code_facts(path).datasets.get(table.name),
-                label=config.relative_transformation_path(table))])
+                file_path=path, line_number=facts.datasets.get(table.name), label=relative)])
         return {
             "layer": table.layer,
             "pipeline": pipeline.key,
             "pipeline_name": pipeline.name,
-            "transformation": MetadataValue.path(config.relative_transformation_path(table)),
+            "transformation": MetadataValue.path(relative),
             # Dagster's standard key for the table an asset is (shown in the UI, used by lineage).
             "dagster/table_name": self.get_table_name(table, config),
             "dagster/code_references": reference,
@@ -102,7 +104,16 @@ class TableTranslator:
     def get_code_version(self, table: Table, config: ProjectConfig) -> str:
         """A digest of the table's transformation file and the `etl_assets.ldp` helpers it imports:
         when it changes, the UI marks the table's materialization as stale ("code version")."""
-        return code_facts(config.transformation_path(table)).version
+        return self._code_of(config, config.relative_transformation_path(table))[1].version
+
+    def _code_of(self, config: ProjectConfig, relative: str) -> tuple[str, CodeFacts]:
+        # One stat per file and build (metadata and code version both ask); joined as strings,
+        # as pathlib costs more than the stat at thousands of tables.
+        known: dict[str, tuple[str, CodeFacts]] = self.__dict__.setdefault("_code_known", {})
+        if relative not in known:
+            path = os.path.join(config.root, relative)
+            known[relative] = (path, code_facts(path))
+        return known[relative]
 
     def get_check_spec(self, table: Table, expectation: Expectation, asset_key: AssetKey) -> AssetCheckSpec:
         """The asset check of one expectation, named after it; blocking when its action is `fail`."""
@@ -153,3 +164,4 @@ class TableTranslator:
             code_version=self.get_code_version(table, config),
             skippable=True,
         )
+

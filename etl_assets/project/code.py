@@ -31,7 +31,7 @@ class CodeFacts:
     version: str
 
 
-def code_facts(path: Path) -> CodeFacts:
+def code_facts(path: str | os.PathLike[str]) -> CodeFacts:
     """The facts of one transformation file; parsed once per content (files may define several
     tables). A file that is not Python (SQL, a notebook) or does not parse has no dataset lines.
 
