@@ -57,7 +57,8 @@ assets = build_table_assets(config)
 jobs = [dg.define_asset_job(f"{s.name}_job", selection=dg.AssetSelection.from_string(s.selection))
         for s in config.schedules]
 schedules = [dg.ScheduleDefinition(name=s.name, cron_schedule=s.cron, job=j) for s, j in zip(config.schedules, jobs)]
-defs = dg.Definitions(assets=assets, schedules=schedules)
+from etl_assets.dagster.resources import LocalPipelinesResource
+defs = dg.Definitions(assets=assets, schedules=schedules, resources={"engine": LocalPipelinesResource()})
 """,
     "etl_assets": """
 from etl_assets.dagster.definitions import build_definitions

@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     # Dagster side (needs the `dagster` extra)
     "build_definitions": "etl_assets.dagster.definitions",
+    "GitSource": "etl_assets.dagster.definitions",
     "build_table_assets": "etl_assets.dagster.assets",
     "TableTranslator": "etl_assets.dagster.translator",
     "PipelinesEngineResource": "etl_assets.dagster.resources",
@@ -57,7 +58,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from etl_assets.dagster.assets import build_table_assets
     from etl_assets.dagster.component import EtlAssetsComponent
-    from etl_assets.dagster.definitions import build_definitions
+    from etl_assets.dagster.definitions import GitSource, build_definitions
     from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource, PipelinesEngineResource
     from etl_assets.dagster.translator import TableTranslator
     from etl_assets.engines.base import RefreshRequest

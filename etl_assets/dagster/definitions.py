@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
-from dagster import Definitions
+from dagster import AnchorBasedFilePathMapping, AssetsDefinition, BetaWarning, Definitions, link_code_references_to_git
 
 from etl_assets.dagster.alerts import failure_alerts
 from etl_assets.dagster.assets import build_table_assets
@@ -20,10 +23,39 @@ from etl_assets.project.graph import TableGraph
 from etl_assets.project.load import load_config
 
 
+@dataclass(frozen=True)
+class GitSource:
+    """Where the project's code is browsable, so code references in the UI open the hosted file.
+
+    Args:
+        url: the repository's web address, e.g. `https://github.com/acme/lakehouse`.
+        branch: the branch (or tag, or commit) to link to.
+        project_path: the folder of config.yml inside the repository ("" for its root).
+
+    >>> GitSource.from_env({"ETL_ASSETS_GIT_URL": "https://github.com/acme/lake", "ETL_ASSETS_GIT_BRANCH": "main"})
+    GitSource(url='https://github.com/acme/lake', branch='main', project_path='')
+    """
+
+    url: str
+    branch: str
+    project_path: str = ""
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> GitSource | None:
+        """From $ETL_ASSETS_GIT_URL, $ETL_ASSETS_GIT_BRANCH and $ETL_ASSETS_GIT_PROJECT_PATH; None
+        unless both the address and the branch are set."""
+        env = os.environ if environ is None else environ
+        url, branch = env.get("ETL_ASSETS_GIT_URL", "").strip(), env.get("ETL_ASSETS_GIT_BRANCH", "").strip()
+        if not url or not branch:
+            return None
+        return cls(url.rstrip("/"), branch, env.get("ETL_ASSETS_GIT_PROJECT_PATH", "").strip().strip("/"))
+
+
 def build_definitions(
     config: ProjectConfig | str | os.PathLike[str] | None = None,
     translator: TableTranslator | None = None,
     engine: PipelinesEngineResource | None = None,
+    git: GitSource | None = None,
 ) -> Definitions:
     """Assets (one per table), checks, schedules and sensors of a project, run by `engine`.
 
@@ -33,6 +65,8 @@ def build_definitions(
         translator: how tables become assets (default: `TableTranslator()`).
         engine: the engine resource (default: `default_engine_resource()`, which reads
             $ETL_ASSETS_ENGINE: local unless set to databricks).
+        git: where the code is hosted; code references then link there (default:
+            `GitSource.from_env()`; without one they name the local files).
 
     Raises:
         ConfigError: the config is invalid (every problem listed); nothing runs.
@@ -44,8 +78,18 @@ def build_definitions(
     problems = check_schedules(project) + check_automation(project)
     if problems:
         raise ConfigError(problems)
-    translator = translator or TableTranslator()
+    engine = engine if engine is not None else default_engine_resource()
+    translator = (translator or TableTranslator()).for_engine(engine.engine_traits())
     assets = build_table_assets(project, translator, TableGraph(project))
+    git = git if git is not None else GitSource.from_env()
+    if git is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BetaWarning)  # code references are beta in Dagster 1.13
+            assets = [a for a in link_code_references_to_git(
+                assets, git_url=git.url, git_branch=git.branch,
+                file_path_mapping=AnchorBasedFilePathMapping(local_file_anchor=Path(project.root),
+                                                             file_anchor_path_in_repository=git.project_path),
+            ) if isinstance(a, AssetsDefinition)]
     op_names = {key: a.node_def.name for a in assets for key in a.keys}
     keys = {t.name: translator.get_asset_key(t) for t in project.tables}
     landing_assets, landing_checks = build_landing_definitions(project, translator)
@@ -57,5 +101,5 @@ def build_definitions(
         asset_checks=landing_checks,
         schedules=build_schedules(project, op_names),
         sensors=sensors,
-        resources={ENGINE_RESOURCE_KEY: engine if engine is not None else default_engine_resource()},
+        resources={ENGINE_RESOURCE_KEY: engine},
     )

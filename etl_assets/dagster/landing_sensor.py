@@ -55,8 +55,12 @@ def build_landing_sensor(config: ProjectConfig, keys: Mapping[str, AssetKey]) ->
         if table.source is not None:
             readers.setdefault(table.source.path, []).append(table.name)
 
+    requested = {t for tables in readers.values() for t in _requested(config, graph, tables)}
+
     @sensor(name=LANDING_SENSOR, minimum_interval_seconds=30, default_status=DefaultSensorStatus.STOPPED,
-            asset_selection=[keys[t] for t in graph.downstream_closure([n for ns in readers.values() for n in ns])],
+            # What its run requests may select, and so where the UI lists it: the tables reading
+            # landing files, and downstream only where a source asks for it.
+            asset_selection=[keys[t] for t in graph.in_config_order(requested)],
             description="Refreshes the bronze tables whose landing folder or volume received new files")
     def landing(context: SensorEvaluationContext, engine: PipelinesEngineResource) -> SensorResult | SkipReason:
         running = engine.get_engine()
@@ -67,8 +71,7 @@ def build_landing_sensor(config: ProjectConfig, keys: Mapping[str, AssetKey]) ->
             new, cursor[path] = new_files(listing, seen.get(path))
             if not new:
                 continue
-            refresh_downstream = any(_refreshes_downstream(config, t) for t in tables)
-            selected = graph.downstream_closure(tables) if refresh_downstream else tables
+            selected = _requested(config, graph, tables)
             requests.append(RunRequest(
                 run_key=f"{path}:{new[0]}:{new[-1]}:{len(new)}",
                 asset_selection=[keys[t] for t in selected],
@@ -81,6 +84,13 @@ def build_landing_sensor(config: ProjectConfig, keys: Mapping[str, AssetKey]) ->
         return SensorResult(run_requests=requests, cursor=encoded)
 
     return landing
+
+
+def _requested(config: ProjectConfig, graph: TableGraph, tables: list[str]) -> list[str]:
+    """The tables a run for new files of one source refreshes."""
+    if any(_refreshes_downstream(config, t) for t in tables):
+        return list(graph.downstream_closure(tables))
+    return tables
 
 
 def _refreshes_downstream(config: ProjectConfig, table: str) -> bool:

@@ -20,8 +20,8 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from etl_assets.engines.base import Engine
-from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings
+from etl_assets.engines.base import Engine, EngineTraits
+from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings, DatabricksTraits
 from etl_assets.errors import ConfigError, ConfigProblem
 
 ENGINE_RESOURCE_KEY = "engine"
@@ -35,10 +35,14 @@ class PipelinesEngineResource(ConfigurableResource):
         """The engine, configured from this resource's fields."""
         raise NotImplementedError
 
+    def engine_traits(self) -> type[EngineTraits]:
+        """The engine's name, kind and table names, known without configuring or connecting it."""
+        raise NotImplementedError
+
     @property
     def engine_name(self) -> str:
         """`local` or `databricks`."""
-        return self.get_engine().name
+        return self.engine_traits().name
 
 
 class LocalPipelinesResource(PipelinesEngineResource):
@@ -62,6 +66,12 @@ class LocalPipelinesResource(PipelinesEngineResource):
         description="How long an update waits for another run of the same pipeline (or of a pipeline whose "
                     "tables it reads) before giving up without refreshing anything.",
     )
+
+    def engine_traits(self) -> type[EngineTraits]:
+        """`LocalEngine`."""
+        from etl_assets.engines.local.engine import LocalEngine
+
+        return LocalEngine
 
     def get_engine(self) -> Engine:
         """A `LocalEngine` on this resource's home and warm-Spark setting (pyspark is imported here)."""
@@ -108,6 +118,10 @@ class DatabricksPipelinesResource(PipelinesEngineResource):
         description="SQL warehouse that evaluates checks run on their own (a check's Execute), on the table as "
                     "it is, without an update; without it such a run fails saying to set this",
     )
+
+    def engine_traits(self) -> type[EngineTraits]:
+        """`DatabricksTraits` (the SDK is imported only when the engine runs)."""
+        return DatabricksTraits
 
     def get_engine(self) -> Engine:
         """A `DatabricksEngine` with this resource's credentials, polling bounds, landing volume and warehouse."""

@@ -21,11 +21,14 @@ from dagster import (
     AssetMaterialization,
     MaterializeResult,
     MetadataValue,
+    TableColumn,
+    TableSchema,
 )
 
 from etl_assets import errors
 from etl_assets.engines.base import ObservedRefresh, RefreshRequest
 from etl_assets.engines.events import (
+    COLUMNS,
     EngineEvent,
     Link,
     Log,
@@ -47,7 +50,10 @@ def dagster_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Neutral metadata as Dagster shows it: paths and links typed, other values as they are."""
     shown: dict[str, Any] = {}
     for key, value in metadata.items():
-        if isinstance(value, Link):
+        if key == COLUMNS:
+            shown["dagster/column_schema"] = TableSchema(columns=[
+                TableColumn(name=c["name"], type=c["type"], description=c.get("description")) for c in value])
+        elif isinstance(value, Link):
             shown[key] = MetadataValue.url(str(value))
         elif isinstance(value, Path):
             shown[key] = MetadataValue.path(str(value))

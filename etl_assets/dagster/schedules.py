@@ -3,7 +3,9 @@
 Each schedule targets Dagster's implicit asset job and names its assets in the run request.
 An asset job per schedule would be resolved on every code location load, and with thousands
 of tables that costs seconds per job (see bench/README.md); resolving the selection at tick
-time costs milliseconds.
+time costs milliseconds. The UI still shows each schedule's target assets: the schedule
+presents its selection as Dagster presents an anonymous asset job's, resolved to asset keys
+when the code location's snapshot is taken, without a job of its own to build.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from dagster import (
     AssetKey,
@@ -21,9 +24,12 @@ from dagster import (
     ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
+    define_asset_job,
 )
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
+from dagster._core.definitions.job_definition import JobDefinition
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from dagster._utils.schedules import is_valid_cron_string
 
 from etl_assets.dagster.assets import RefreshConfig
@@ -103,7 +109,8 @@ def _schedule(schedule: Schedule, op_names: Mapping[AssetKey, str]) -> ScheduleD
             run_config = {"ops": {op: {"config": RefreshConfig(full_refresh=True).model_dump()} for op in ops}}
         return RunRequest(asset_selection=keys, run_config=run_config, tags={SCHEDULE_TAG: schedule.name})
 
-    return ScheduleDefinition(
+    return SelectionSchedule(
+        selection=selection,
         name=schedule.name,
         cron_schedule=schedule.cron,
         execution_timezone=schedule.timezone,
@@ -113,6 +120,31 @@ def _schedule(schedule: Schedule, op_names: Mapping[AssetKey, str]) -> ScheduleD
         + (" (full refresh)" if schedule.full_refresh else ""),
         default_status=DefaultScheduleStatus.STOPPED,
     )
+
+
+class SelectionSchedule(ScheduleDefinition):
+    """A schedule of the implicit asset job whose target assets the UI shows: `selection`.
+
+    Dagster shows a schedule's assets only when its target is an anonymous asset job, and such
+    a job is built on every code location load (seconds at thousands of tables). This schedule
+    runs the implicit asset job (its ticks name their assets) and offers `selection` where the
+    snapshot looks for the anonymous job's; nothing is built for it at load.
+    """
+
+    def __init__(self, *, selection: AssetSelection, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._etl_selection = selection
+
+    @property
+    def has_anonymous_job(self) -> bool:
+        return True
+
+    @property
+    def job(self) -> JobDefinition | UnresolvedAssetJobDefinition:
+        if self._target.has_job_def:
+            return super().job
+        # Never registered nor resolved: the snapshot only reads its selection.
+        return define_asset_job(IMPLICIT_ASSET_JOB_NAME, selection=self._etl_selection)
 
 
 def _resolve(selection: AssetSelection, asset_graph: BaseAssetGraph) -> set[AssetKey]:

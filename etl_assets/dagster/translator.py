@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import copy
+import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster import AssetCheckSpec, AssetKey, AssetSpec, AutomationCondition, MetadataValue
+from dagster import (
+    AssetCheckSpec,
+    AssetKey,
+    AssetSpec,
+    AutomationCondition,
+    BetaWarning,
+    CodeReferencesMetadataValue,
+    LocalFileCodeReference,
+    MetadataValue,
+)
 
+from etl_assets.engines.base import EngineTraits
+from etl_assets.project.code import CodeFacts, code_facts
 from etl_assets.project.config import Expectation, ProjectConfig, Table
 
 
@@ -20,7 +34,23 @@ class TableTranslator:
     ...     def get_asset_key(self, table):
     ...         return AssetKey(["lakehouse", table.name])
     >>> defs = build_definitions(translator=Prefixed())     # doctest: +SKIP
+
+    `engine` is the engine that runs the tables (its kind and table names), set by
+    `build_definitions` through `for_engine`; None when assets are built without one.
     """
+
+    engine: type[EngineTraits] | None = None
+
+    def for_engine(self, engine: type[EngineTraits]) -> TableTranslator:
+        """A copy of this translator that knows which engine runs the tables.
+
+        >>> TableTranslator().for_engine(LocalEngine).get_kinds(table)     # doctest: +SKIP
+        {'spark', 'silver'}
+        """
+        translator = copy.copy(self)
+        translator.engine = engine
+        translator.__dict__.pop("_code_known", None)  # the copy reads the files afresh
+        return translator
 
     def get_asset_key(self, table: Table) -> AssetKey:
         """The table's asset key: its name, e.g. `AssetKey(["orders_silver"])`."""
@@ -44,20 +74,46 @@ class TableTranslator:
         return table.owners
 
     def get_kinds(self, table: Table) -> set[str]:
-        """The kinds the UI shows as badges: `spark`, `databricks` and the layer."""
-        return {"spark", "databricks", table.layer}
+        """The kinds the UI shows as badges: the engine's (`spark` locally, `databricks`) and the layer."""
+        return {self.engine.kind, table.layer} if self.engine is not None else {table.layer}
+
+    def get_table_name(self, table: Table, config: ProjectConfig) -> str:
+        """The table's name on its engine (`spark_catalog.default.orders_silver` locally)."""
+        return self.engine.table_name(config, table.name) if self.engine is not None else table.name
 
     def get_metadata(self, table: Table, config: ProjectConfig) -> Mapping[str, Any]:
-        """Definition metadata: layer, pipeline key and deployed name, transformation file, table name."""
+        """Definition metadata: layer, pipeline key and deployed name, transformation file, table
+        name on the engine, and a code reference to the line defining the dataset."""
         pipeline = config.pipeline_of(table)
+        relative = config.relative_transformation_path(table)
+        path, facts = self._code_of(config, relative)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BetaWarning)  # code references are beta in Dagster 1.13
+            reference = CodeReferencesMetadataValue(code_references=[LocalFileCodeReference(
+                file_path=path, line_number=facts.datasets.get(table.name), label=relative)])
         return {
             "layer": table.layer,
             "pipeline": pipeline.key,
             "pipeline_name": pipeline.name,
-            "transformation": MetadataValue.path(config.relative_transformation_path(table)),
+            "transformation": MetadataValue.path(relative),
             # Dagster's standard key for the table an asset is (shown in the UI, used by lineage).
-            "dagster/table_name": table.name,
+            "dagster/table_name": self.get_table_name(table, config),
+            "dagster/code_references": reference,
         }
+
+    def get_code_version(self, table: Table, config: ProjectConfig) -> str:
+        """A digest of the table's transformation file and the `etl_assets.ldp` helpers it imports:
+        when it changes, the UI marks the table's materialization as stale ("code version")."""
+        return self._code_of(config, config.relative_transformation_path(table))[1].version
+
+    def _code_of(self, config: ProjectConfig, relative: str) -> tuple[str, CodeFacts]:
+        # One stat per file and build (metadata and code version both ask); joined as strings,
+        # as pathlib costs more than the stat at thousands of tables.
+        known: dict[str, tuple[str, CodeFacts]] = self.__dict__.setdefault("_code_known", {})
+        if relative not in known:
+            path = os.path.join(config.root, relative)
+            known[relative] = (path, code_facts(path))
+        return known[relative]
 
     def get_check_spec(self, table: Table, expectation: Expectation, asset_key: AssetKey) -> AssetCheckSpec:
         """The asset check of one expectation, named after it; blocking when its action is `fail`."""
@@ -105,5 +161,7 @@ class TableTranslator:
             kinds=self.get_kinds(table),
             metadata=self.get_metadata(table, config),
             automation_condition=self.get_automation_condition(table),
+            code_version=self.get_code_version(table, config),
             skippable=True,
         )
+

@@ -60,8 +60,9 @@ class ObservedRefresh:
     metadata: dict[str, Any]
 
 
-class Engine(Protocol):
-    """Runs pipeline updates and reports what they did.
+class EngineTraits(Protocol):
+    """What is known of an engine without configuring or connecting it (read when the code
+    location loads: asset kinds and table names).
 
     Attributes:
         name: `local` or `databricks`.
@@ -74,6 +75,15 @@ class Engine(Protocol):
     kind: ClassVar[str]
     runs_continuous: ClassVar[bool]
     has_local_landing: ClassVar[bool]
+
+    @classmethod
+    def table_name(cls, config: ProjectConfig, table: str) -> str:
+        """The name a table has on this engine (for `dagster/table_name`)."""
+        ...
+
+
+class Engine(EngineTraits, Protocol):
+    """Runs pipeline updates and reports what they did (see `EngineTraits` for its attributes)."""
 
     def refresh(self, request: RefreshRequest) -> Iterator[EngineEvent]:
         """Run one update and yield events as the pipeline reports them, `RunFinished` last.
@@ -88,10 +98,6 @@ class Engine(Protocol):
 
         A check-only run uses this; `etl_assets.dagster.results.check_outcomes` judges the counts.
         """
-        ...
-
-    def table_name(self, config: ProjectConfig, table: str) -> str:
-        """The name a table has on this engine (for `dagster/table_name`)."""
         ...
 
     def landing_listing(self, config: ProjectConfig, source_path: str, pipeline_key: str) -> tuple[str, dict[str, int]]:

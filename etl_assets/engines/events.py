@@ -5,7 +5,9 @@ pipeline reports it. One Dagster-side module (`etl_assets.dagster.results`) turn
 into materializations, check results and one failure, identically for every engine.
 
 Metadata values are plain Python values; two wrappers say how a value should be shown:
-`Link` (a URL) and `pathlib.Path` (a local file or folder).
+`Link` (a URL) and `pathlib.Path` (a local file or folder). A table's columns go under
+`COLUMNS` as a list of `{"name", "type"}` dicts (with `"description"` where the engine knows a
+comment).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+
+COLUMNS = "columns"
+"""The metadata key of a completed table's columns: `[{"name": "id", "type": "bigint"}, ...]`."""
 
 
 class Link(str):

@@ -41,7 +41,11 @@ def defined_datasets(path: Path) -> dict[str, int]:
     Recognizes `@dp.table`, `@dp.materialized_view`, `dp.create_streaming_table`, and the
     etl_assets.ldp helpers `@table`, `@materialized_view` and `auto_cdc(target=...)`.
     """
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return datasets_in(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+
+
+def datasets_in(tree: ast.AST) -> dict[str, int]:
+    """`defined_datasets` of an already parsed module."""
     found: dict[str, int] = {}
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):

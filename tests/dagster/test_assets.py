@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 from dagster import AssetKey, AssetSelection, instance_for_test, materialize
 
@@ -63,13 +65,56 @@ def test_description_owners_kinds_and_metadata(asset_graph):
     node = spec_of(asset_graph, "customers")
     assert node.description == "Current state of each customer (SCD type 1)"
     assert list(node.owners) == ["team:data_eng"]
-    assert node.kinds == {"spark", "databricks", "silver"}
+    assert node.kinds == {"spark", "silver"}  # the local engine (the default) runs it on Spark
     metadata = node.metadata
     assert metadata["layer"] == "silver"
     assert metadata["pipeline"] == "customers_cdc"
     assert metadata["pipeline_name"] == "etl_assets_customers_cdc"
     assert metadata["transformation"].value == "transformations/silver/customers.py"
-    assert metadata["dagster/table_name"] == "customers"
+    assert metadata["dagster/table_name"] == "spark_catalog.default.customers"
+
+
+def test_kinds_and_table_name_follow_the_engine():
+    node = build_definitions(SHOP, engine=DatabricksPipelinesResource()).resolve_asset_graph().get(AssetKey("customers"))
+    assert node.kinds == {"databricks", "silver"}
+    assert node.metadata["dagster/table_name"] == "customers"
+
+
+def test_code_reference_points_at_the_line_defining_the_dataset(asset_graph):
+    reference, = spec_of(asset_graph, "orders_silver").metadata["dagster/code_references"].code_references
+    path = SHOP.parent / "transformations" / "silver" / "orders_silver.py"
+    assert reference.file_path == str(path)
+    assert path.read_text().splitlines()[reference.line_number - 1].lstrip().startswith("@materialized_view(")
+
+
+def test_code_references_link_to_git_when_a_remote_is_known():
+    from etl_assets.dagster.definitions import GitSource
+
+    defs = build_definitions(SHOP, git=GitSource("https://github.com/acme/lake", "main", "tests/scenarios/shop"))
+    reference, = defs.resolve_asset_graph().get(AssetKey("orders_silver")).metadata["dagster/code_references"].code_references
+    assert reference.url.startswith("https://github.com/acme/lake/tree/main/tests/scenarios/shop/transformations/silver/orders_silver.py#L")
+
+
+def test_code_version_changes_with_the_file_and_the_helpers_it_imports(tmp_path):
+    import shutil
+
+    import etl_assets.project.code as code
+
+    shutil.copytree(SHOP.parent, tmp_path / "shop")
+    path = tmp_path / "shop" / "config.yml"
+    versions = lambda: {k.path[0]: n.code_version for k, n in  # noqa: E731
+                        ((k, build_definitions(path).resolve_asset_graph().get(k)) for k in
+                         (AssetKey("orders_silver"), AssetKey("orders_gold")))}
+    before = versions()
+    assert all(before.values())
+    file = tmp_path / "shop" / "transformations" / "silver" / "orders_silver.py"
+    file.write_text(file.read_text() + "\n# a change\n")
+    after = versions()
+    assert after["orders_silver"] != before["orders_silver"]
+    assert after["orders_gold"] == before["orders_gold"]
+    # The helper modules it imports count too (through the package's own imports).
+    helpers = code._helper_closure(code._imported_helpers(ast.parse("from etl_assets.ldp import table"), ""))
+    assert {"etl_assets.ldp", "etl_assets.ldp.expectations", "etl_assets.ldp.runtime", "etl_assets.conventions"} <= helpers
 
 
 def test_expectations_become_asset_checks(asset_graph):

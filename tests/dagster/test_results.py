@@ -129,6 +129,18 @@ def test_materialization_metadata_is_typed_and_keys_come_from_the_mapping(config
     assert result.metadata["table_location"] == MetadataValue.path("/warehouse/sales_bronze")
 
 
+def test_columns_become_dagsters_column_schema(config, log):
+    from dagster import TableColumn, TableSchema
+
+    completed = TableCompleted("sales_bronze", row_count=1, metadata={"columns": [
+        {"name": "id", "type": "bigint"}, {"name": "amount", "type": "decimal(10,2)", "description": "in euros"}]})
+    (result,) = list(stream_results([completed, RunFinished("COMPLETED")], request_for(config, ["sales_bronze"]),
+                                    keys_of(config), log))
+    assert "columns" not in result.metadata
+    assert result.metadata["dagster/column_schema"] == TableSchema(columns=[
+        TableColumn("id", "bigint"), TableColumn("amount", "decimal(10,2)", description="in euros")])
+
+
 def test_a_table_whose_upstream_never_reports_comes_out_at_the_end_with_a_warning(config, log, caplog):
     with caplog.at_level(logging.INFO, logger=log.name):
         results = collect([TableCompleted("sales_silver", 2), TableCompleted("sales_gold", 1),

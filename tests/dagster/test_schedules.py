@@ -99,3 +99,12 @@ def test_schedule_names_from_config_are_listed(local_home):
     repo = build_definitions(SHOP).get_repository_def()
     assert {s.name for s in repo.schedule_defs} == {"daily_critical", "hourly", "weekly_gold"}
     assert {s.name for s in repo.sensor_defs} == {"failure_alerts", "landing_files", "pipeline_observer"}
+
+
+def test_the_ui_is_told_each_schedules_target_assets_without_a_job_per_schedule(repo):
+    from dagster._core.remote_representation.external_data import ScheduleSnap
+
+    snap = ScheduleSnap.from_def(repo.get_schedule_def("weekly_gold"), repo)
+    assert names(snap.asset_selection.resolve(repo.asset_graph)) == {"customers_history_agg"}
+    assert snap.job_name == "__ASSET_JOB"
+    assert [job.name for job in repo.get_all_jobs()] == ["__ASSET_JOB"]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from etl_assets.engines.events import EngineEvent, Link, Log, QualityReported, TableCompleted
+from etl_assets.engines.events import COLUMNS, EngineEvent, Link, Log, QualityReported, TableCompleted
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELED"}
 ACTIVE = {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RESETTING", "SETTING_UP_TABLES",
@@ -131,6 +131,7 @@ class TableProgress:
     expectations: dict[str, list[int]] = field(default_factory=dict)  # name -> [passed, failed]
     errors: list[str] = field(default_factory=list)
     completed: bool = False  # a flow of the table completed in these events (its last status may differ)
+    columns: list[dict[str, str]] | None = None  # from the flow's definition, when the event log gives it
 
     def add_metrics(self, metrics: Mapping[str, Any]) -> None:
         """Fold one event's `flow_progress.metrics`: counters add up, gauges are replaced."""
@@ -172,6 +173,10 @@ def apply_event(event: Mapping[str, Any], progress: dict[str, TableProgress], ru
         else:
             run_errors.append(text)
         logs.append(Log(f"{table or 'pipeline'}: {text}", "error"))
+    if event.get("event_type") == "flow_definition" and table in progress:
+        found = flow_columns(event)
+        if found:
+            progress[table].columns = found
     flow = (event.get("details") or {}).get("flow_progress")
     if event.get("event_type") != "flow_progress" or not flow or table not in progress:
         if event.get("event_type") == "update_progress":
@@ -185,7 +190,7 @@ def apply_event(event: Mapping[str, Any], progress: dict[str, TableProgress], ru
     late = bool(stamp and record.status_at and stamp < record.status_at)
     if status and event.get("level") != "METRICS" and not late:
         record.status, record.status_at = status, stamp or record.status_at
-        logs.append(Log(f"{table}: {status}"))
+        logs.append(Log(f"{table}: {status}", "debug"))  # each table's outcome is one info line (updates.py)
     record.completed = record.completed or status == "COMPLETED"
     record.add_metrics(flow.get("metrics") or {})
     quality = flow.get("data_quality") or {}
@@ -195,6 +200,24 @@ def apply_event(event: Mapping[str, Any], progress: dict[str, TableProgress], ru
         counts[0] += expectation.get("passed_records") or 0
         counts[1] += expectation.get("failed_records") or 0
     return logs
+
+
+def flow_columns(event: Mapping[str, Any]) -> list[dict[str, str]] | None:
+    """The output columns a `flow_definition` event gives (`details.flow_definition.schema`:
+    fields with `name` and `data_type`, maybe `comment`), or None."""
+    definition = (event.get("details") or {}).get("flow_definition") or {}
+    fields = definition.get("schema") if isinstance(definition, Mapping) else None
+    if not isinstance(fields, list):
+        return None
+    found = []
+    for field_ in fields:
+        if not isinstance(field_, Mapping) or not field_.get("name"):
+            continue
+        column = {"name": str(field_["name"]), "type": str(field_.get("data_type") or field_.get("type") or "")}
+        if field_.get("comment"):
+            column["description"] = str(field_["comment"])
+        found.append(column)
+    return found or None
 
 
 def update_link(host: str, pipeline_id: str, update_id: str) -> str:
@@ -224,6 +247,8 @@ def completion_events(table: str, record: TableProgress, update_id: str, pipelin
         "full_refresh": full_refresh,
         "engine": "databricks",
     })
+    if record.columns:
+        metadata[COLUMNS] = record.columns
     events: list[EngineEvent] = [TableCompleted(table, metadata=metadata)]
     if with_quality:
         counts = {name: (c[0], c[1]) for name, c in record.expectations.items()}

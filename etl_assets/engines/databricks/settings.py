@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from etl_assets.errors import ConfigError, ConfigProblem
+from etl_assets.project.config import ProjectConfig
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -20,6 +22,20 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ConfigError([ConfigProblem("environment", None, f"{name}={raw!r} must not be negative")])
     return value
+
+
+class DatabricksTraits:
+    """The Databricks engine as known without the SDK (imported only when it runs)."""
+
+    name: ClassVar[str] = "databricks"
+    kind: ClassVar[str] = "databricks"
+    runs_continuous: ClassVar[bool] = True
+    has_local_landing: ClassVar[bool] = False
+
+    @classmethod
+    def table_name(cls, config: ProjectConfig, table: str) -> str:
+        """The table's name as the deployed pipeline publishes it (its target schema's table)."""
+        return table
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidState, ResourceConflict
@@ -37,7 +37,7 @@ from etl_assets.engines.databricks.progress import (
     completion_events,
     update_link,
 )
-from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings
+from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings, DatabricksTraits
 from etl_assets.engines.databricks.volumes import VolumeLanding
 from etl_assets.engines.events import (
     EngineEvent,
@@ -57,7 +57,7 @@ T = TypeVar("T")
 _NOT_REFRESHED = {"SKIPPED": "upstream_failure", "EXCLUDED": "excluded", "STOPPED": "stopped"}
 
 
-class DatabricksEngine:
+class DatabricksEngine(DatabricksTraits):
     """Runs updates on a Databricks workspace through the Pipelines API.
 
     Args:
@@ -68,11 +68,6 @@ class DatabricksEngine:
         landing_volume: the volume the landing sensor watches (default: each pipeline's setting).
         warehouse_id: the SQL warehouse that evaluates checks run on their own (no refresh).
     """
-
-    name: ClassVar[str] = "databricks"
-    kind: ClassVar[str] = "databricks"
-    runs_continuous: ClassVar[bool] = True
-    has_local_landing: ClassVar[bool] = False
 
     def __init__(self, credentials: DatabricksCredentials | None = None, settings: DatabricksSettings | None = None,
                  client_factory: Callable[[DatabricksSettings, DatabricksCredentials], WorkspaceClient] | None = None,
@@ -92,10 +87,6 @@ class DatabricksEngine:
         if self._client is None:
             self._client = self.client_factory(self.settings, self.credentials)
         return self._client
-
-    def table_name(self, config: ProjectConfig, table: str) -> str:
-        """The table's name as the deployed pipeline publishes it (its target schema's table)."""
-        return table
 
     def refresh(self, request: RefreshRequest) -> Iterator[EngineEvent]:
         """Start one update refreshing the request's tables and follow it to its end.
@@ -163,10 +154,14 @@ class DatabricksEngine:
             if status is None or told.get(table) == status or told.get(table) == "COMPLETED":
                 continue
             if status == "COMPLETED":
+                rows = f"{record.rows_written} rows written" if record.rows_written is not None else "rows not reported"
+                yield Log(f"{table}: COMPLETED, {rows}")
                 yield from completion_events(table, record, update_id, pipeline_id, link, full_refresh)
             elif status == "FAILED":
+                yield Log(f"{table}: FAILED", "error")
                 yield TableFailed(table, "\n".join(record.errors))
             elif status in _NOT_REFRESHED:
+                yield Log(f"{table}: {status}, not refreshed", "warning")
                 yield TableSkipped(table, _NOT_REFRESHED[status])  # type: ignore[arg-type]
             else:
                 continue

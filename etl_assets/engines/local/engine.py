@@ -6,6 +6,7 @@ printed progress becomes neutral events; the engine knows nothing of Dagster.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -16,6 +17,7 @@ from etl_assets.conventions import quality_dataset_name
 from etl_assets.engines.base import ObservedRefresh, RefreshRequest, Verdict
 from etl_assets.engines.checks import check_query, quality_from_row, quote
 from etl_assets.engines.events import (
+    COLUMNS,
     EngineEvent,
     Log,
     QualityReported,
@@ -33,9 +35,11 @@ from etl_assets.engines.local.progress import FlowEvent, RunEvent
 from etl_assets.engines.local.runner import LocalRunner, RunOutcome
 from etl_assets.engines.local.server import ensure_warm_spark, recorded_server, stop_warm_spark
 from etl_assets.engines.local.tables import (
+    columns,
     committed_since,
     count_rows,
     data_files,
+    describe_version,
     parquet_files,
     rule_counts,
     table_version,
@@ -74,7 +78,8 @@ class LocalEngine:
         """The local state folder serving `config`'s project."""
         return LocalHome(self.home.resolve()) if self.home else LocalHome.for_project(config.root)
 
-    def table_name(self, config: ProjectConfig, table: str) -> str:
+    @classmethod
+    def table_name(cls, config: ProjectConfig, table: str) -> str:
         """`spark_catalog.default.<table>`: the name Spark gives the managed table."""
         return f"spark_catalog.default.{table}"
 
@@ -151,12 +156,13 @@ class LocalEngine:
                 guard.release(dataset)
                 if dataset in selected and dataset not in completed:
                     completed.append(dataset)
-                    yield self._completed(request, home, dataset, running_since.get(dataset), finished_at)
+                    yield from self._completed(request, home, dataset, running_since.get(dataset), finished_at)
 
         for item in runner.run(request.pipeline.key, selected, request.full_refresh):
             if isinstance(item, str):
-                if item.strip() and not item.lstrip().startswith("at "):
-                    yield Log(item, "debug")
+                line_log = _line_log(item)
+                if line_log is not None:
+                    yield line_log
             elif isinstance(item, FlowEvent):
                 yield _flow_log(item)
                 table = item.table
@@ -201,7 +207,7 @@ class LocalEngine:
             for table in selected:
                 if table not in completed:
                     completed.append(table)
-                    yield self._completed(request, home, table, None, None)
+                    yield from self._completed(request, home, table, None, None)
         else:
             for table in guard.rollback():
                 # Open-source Spark empties a view's files before computing it and may move a
@@ -263,16 +269,24 @@ class LocalEngine:
                 stop_warm_spark(home)
 
     def _completed(self, request: RefreshRequest, home: LocalHome, table: str, start: str | None,
-                   end: str | None) -> TableCompleted:
+                   end: str | None) -> Iterator[EngineEvent]:
+        """The table's one info line (outcome and rows), then its completion."""
         location = home.table_location(table)
         metadata: dict[str, Any] = {"table_location": location, "full_refresh": request.full_refresh,
                                     "engine": self.name}
         version = table_version(location)
         if version is not None:
+            metadata["table_commit"] = describe_version(version)
             metadata["table_version"] = version  # lets the pipeline observer tell our writes apart
         if start and end:
             metadata["duration_seconds"] = (datetime.strptime(end, _TIME) - datetime.strptime(start, _TIME)).total_seconds()
-        return TableCompleted(table, row_count=count_rows(location), metadata=metadata)
+        found = columns(location)
+        if found:
+            metadata[COLUMNS] = found
+        rows = count_rows(location)
+        took = f" in {metadata['duration_seconds']:.0f} s" if "duration_seconds" in metadata else ""
+        yield Log(f"{table}: COMPLETED{took}, {rows if rows is not None else 'unknown'} rows")
+        yield TableCompleted(table, row_count=rows, metadata=metadata)
 
     def landing_listing(self, config: ProjectConfig, source_path: str, pipeline_key: str) -> tuple[str, dict[str, int]]:
         """Data files under `<home>/landing/<source_path>`, with their arrival times."""
@@ -299,8 +313,12 @@ class LocalEngine:
             cursor[table.name] = version
             if verdict == "ours":
                 continue
-            completed = TableCompleted(table.name, row_count=count_rows(location), metadata={
-                "table_location": location, "engine": self.name, "table_version": version})
+            metadata: dict[str, Any] = {"table_location": location, "engine": self.name,
+                                        "table_commit": describe_version(version), "table_version": version}
+            table_columns = columns(location)
+            if table_columns:
+                metadata[COLUMNS] = table_columns
+            completed = TableCompleted(table.name, row_count=count_rows(location), metadata=metadata)
             found.append(ObservedRefresh(config.pipeline_of(table).key, [completed], key=version,
                                          metadata={"observed": True}))
         return found, cursor
@@ -326,11 +344,38 @@ def _refuse_lost_streaming_tables(request: RefreshRequest, home: LocalHome, grap
 
 
 def _flow_log(event: FlowEvent) -> Log:
+    # A table's outcome gets its own info line with its rows (`_completed`); state changes are detail.
     if event.status == "FAILED":
         return Log(f"flow {event.flow} FAILED", "error")
     if event.status == "SKIPPED":
         return Log(f"flow {event.flow} SKIPPED due to upstream failure", "warning")
-    return Log(f"flow {event.flow} {event.status}")
+    return Log(f"flow {event.flow} {event.status}", "debug")
+
+
+# What Spark and its JVM print on every start: true of every run, so no news to anyone reading one.
+_NOISE = (
+    "Using incubator modules",
+    "resolves to a loopback address",
+    "Set SPARK_LOCAL_IP",
+    "log4j",
+    "Setting default log level",
+    "To adjust logging level",
+    "NativeCodeLoader",
+    "Unable to load native-hadoop library",
+)
+_ERROR = re.compile(r"\b(ERROR|FATAL)\b|Traceback|Exception\b|Error:")
+_WARNING = re.compile(r"\bWARN(ING)?\b")
+
+
+def _line_log(line: str) -> Log | None:
+    """A line Spark printed, at its level; None for start-up noise and stack frames."""
+    if not line.strip() or line.lstrip().startswith("at ") or any(n in line for n in _NOISE):
+        return None
+    if _ERROR.search(line):
+        return Log(line, "error")
+    if _WARNING.search(line):
+        return Log(line, "warning")
+    return Log(line, "debug")
 
 
 def _early_warning(table: str, waiting: list[str]) -> str:

@@ -47,6 +47,52 @@ def count_rows(location: Path) -> int | None:
         return None
 
 
+def columns(location: Path) -> list[dict[str, str]] | None:
+    """The table's columns as Spark wrote them (names, Spark SQL types, comments), from the
+    footer of its newest data file; None when nothing is stored or the footer cannot be read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not location.exists():
+        return None
+    try:
+        files = data_files(location)
+        if not files:
+            return None
+        schema = pq.read_schema(max(files, key=lambda f: f.stat().st_mtime_ns))
+    except (pa.ArrowInvalid, OSError):
+        return None
+    spark = (schema.metadata or {}).get(b"org.apache.spark.sql.parquet.row.metadata")
+    if spark:
+        try:
+            fields = json.loads(spark)["fields"]
+        except (ValueError, KeyError, TypeError):
+            fields = None
+        if fields:
+            found = []
+            for f in fields:
+                column = {"name": f["name"], "type": _spark_type(f["type"])}
+                comment = (f.get("metadata") or {}).get("comment")
+                if comment:
+                    column["description"] = comment
+                found.append(column)
+            return found
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+def _spark_type(kind: Any) -> str:
+    # Spark's schema JSON: a name ("long", "decimal(10,2)") or a struct, array or map object.
+    if isinstance(kind, str):
+        return {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}.get(kind, kind)
+    if kind.get("type") == "array":
+        return f"array<{_spark_type(kind['elementType'])}>"
+    if kind.get("type") == "map":
+        return f"map<{_spark_type(kind['keyType'])},{_spark_type(kind['valueType'])}>"
+    if kind.get("type") == "struct":
+        return "struct<" + ",".join(f"{f['name']}:{_spark_type(f['type'])}" for f in kind.get("fields", [])) + ">"
+    return str(kind.get("type", kind))
+
+
 def data_files(location: Path) -> list[Path]:
     """The Parquet files that make up the table now.
 
@@ -104,6 +150,18 @@ def table_version(location: Path) -> str | None:
     if marker.is_file():
         return f"commit:{marker.stat().st_mtime_ns}"
     return None
+
+
+def describe_version(version: str) -> str:
+    """A `table_version` as a person reads it: `batch 3 at 2026-11-30 10:00:00 UTC` (a streaming
+    table's commit) or `written at 2026-11-30 10:00:00 UTC` (a batch-written one)."""
+    from datetime import datetime, timezone
+
+    when = datetime.fromtimestamp(version_time(version), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    kind, _, rest = version.partition(":")
+    if kind == "batch":
+        return f"batch {rest.split(':')[0]} at {when}"
+    return f"written at {when}"
 
 
 def version_time(version: str) -> float:

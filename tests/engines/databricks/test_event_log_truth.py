@@ -271,3 +271,19 @@ def test_a_stopped_update_through_every_state_reports_each_table_truthfully(fake
     assert "CANCELED" in message and "not refreshed: orders_silver, orders_gold" in message
     assert list(materialized(result)) == ["orders_bronze"]
     assert materialized(result)["orders_bronze"]["rows_written"] == 4
+
+
+def test_the_flow_definitions_schema_becomes_the_tables_columns_and_is_left_out_without_one():
+    from etl_assets.engines.databricks.progress import TableProgress, apply_event, completion_events
+
+    progress = {"orders": TableProgress(), "sales": TableProgress()}
+    definition = {"event_type": "flow_definition", "origin": {"flow_name": "orders", "dataset_name": "orders"},
+                  "details": {"flow_definition": {"output_dataset": "orders", "schema": [
+                      {"name": "id", "data_type": "BIGINT"}, {"name": "amount", "data_type": "DECIMAL(10,2)",
+                                                             "comment": "in euros"}]}}}
+    apply_event(definition, progress, [])
+    orders = completion_events("orders", progress["orders"], "u1", "p1", "http://x", False, with_quality=False)[0]
+    assert orders.metadata["columns"] == [{"name": "id", "type": "BIGINT"},
+                                          {"name": "amount", "type": "DECIMAL(10,2)", "description": "in euros"}]
+    sales = completion_events("sales", progress["sales"], "u1", "p1", "http://x", False, with_quality=False)[0]
+    assert "columns" not in sales.metadata

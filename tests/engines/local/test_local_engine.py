@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from dagster import instance_for_test, materialize
 
@@ -37,7 +39,7 @@ def test_flows_that_fail_to_resolve_are_parsed_as_failed_and_their_downstream_as
 
 def materialized(result) -> dict[str, dict]:
     return {
-        e.materialization.asset_key.path[-1]: {k: v.value for k, v in e.materialization.metadata.items()}
+        e.materialization.asset_key.path[-1]: {k: getattr(v, "value", v) for k, v in e.materialization.metadata.items()}
         for e in result.get_asset_materialization_events()
     }
 
@@ -47,14 +49,22 @@ def test_selected_tables_run_on_spark_and_report_row_counts(local_home, tmp_path
     assets = build_table_assets(load_config(SCENARIO))
     with instance_for_test() as instance:
         result = materialize(assets, instance=instance, selection="tag:daily", resources=LOCAL)
-        logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
+        logs = [(logging.getLevelName(e.level), e.message) for e in instance.all_logs(result.run_id) if e.message]
     assert result.success
     found = materialized(result)
     assert set(found) == {"numbers_bronze", "numbers_silver"}
     assert found["numbers_bronze"]["dagster/row_count"] == 10
     assert found["numbers_silver"]["dagster/row_count"] == 5
     assert found["numbers_silver"]["table_location"] == str(tmp_path / "home" / "warehouse" / "numbers_silver")
-    assert any("flow spark_catalog.default.numbers_silver COMPLETED" in m for m in logs)
+    assert found["numbers_silver"]["dagster/column_schema"].columns[0].name == "n"
+    assert found["numbers_silver"]["dagster/column_schema"].columns[0].type == "bigint"
+    assert found["numbers_silver"]["table_commit"].startswith("written at ")
+    # One info line per table with its outcome and rows; flow states are debug; no start-up noise.
+    info = [m for level, m in logs if level == "INFO"]
+    assert any(m.startswith("numbers_silver: COMPLETED") and m.endswith(", 5 rows") for m in info)
+    assert not any("flow spark_catalog" in m for m in info)
+    assert any("flow spark_catalog.default.numbers_silver COMPLETED" in m for _, m in logs)
+    assert not any("Using incubator modules" in m or "log4j" in m for _, m in logs)
     # Only the selection ran: the unselected table was never written.
     assert not (tmp_path / "home" / "warehouse" / "letters_bronze").exists()
     spec = (tmp_path / "home" / "specs" / "numbers.yml").read_text()
@@ -84,6 +94,18 @@ def test_a_failing_table_fails_the_step_and_keeps_what_completed(local_home, mon
     # What the earlier run wrote is still there.
     assert count_rows(local_home.table_location("numbers_silver")) == 5
     assert count_rows(local_home.table_location("numbers_gold")) == 1
+
+
+def test_spark_start_up_noise_is_dropped_and_warnings_and_errors_kept():
+    from etl_assets.engines.local.engine import _line_log
+
+    assert _line_log("WARNING: Using incubator modules: jdk.incubator.vector") is None
+    assert _line_log("26/11/30 10:00:00 WARN Utils: Your hostname, x resolves to a loopback address: 127.0.1.1") is None
+    assert _line_log("Using Spark's default log4j profile: org/apache/spark/log4j2-defaults.properties") is None
+    assert _line_log("        at org.apache.spark.Foo(Foo.scala:1)") is None
+    assert _line_log("26/11/30 10:00:00 WARN MemoryStore: Not enough space").level == "warning"
+    assert _line_log("pyspark.errors.exceptions.connect.AnalysisException: [TABLE_OR_VIEW_NOT_FOUND]").level == "error"
+    assert _line_log("2026-11-30 10:00:00: Loading definitions.").level == "debug"
 
 
 def test_selection_maps_to_refresh_or_full_refresh(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl_assets.engines.local.tables import count_rows, data_files, read_rows
+from etl_assets.engines.local.tables import columns, count_rows, data_files, describe_version, read_rows
 from etl_assets.errors import DataError
 
 
@@ -86,3 +86,30 @@ def test_run_errors_keep_where_in_the_user_code_and_the_error_class_line():
     text = outcome.error_text()
     assert "orders_silver.py\", line 7" in text and "[PARSE_SYNTAX_ERROR]" in text
     assert "site-packages" not in text and "at org.apache" not in text
+
+
+def test_columns_come_from_sparks_schema_in_the_footer_with_comments(tmp_path):
+    table = tmp_path / "orders"
+    table.mkdir()
+    spark_schema = {"type": "struct", "fields": [
+        {"name": "id", "type": "long", "nullable": True, "metadata": {"comment": "order id"}},
+        {"name": "tags", "type": {"type": "array", "elementType": "string", "containsNull": True},
+         "nullable": True, "metadata": {}}]}
+    data = pa.table({"id": [1], "tags": [["a"]]}).replace_schema_metadata(
+        {"org.apache.spark.sql.parquet.row.metadata": json.dumps(spark_schema)})
+    pq.write_table(data, table / "part-00000.parquet")
+    assert columns(table) == [{"name": "id", "type": "bigint", "description": "order id"},
+                              {"name": "tags", "type": "array<string>"}]
+
+
+def test_columns_without_sparks_schema_use_the_parquet_types_and_none_without_data(tmp_path):
+    table = tmp_path / "plain"
+    table.mkdir()
+    assert columns(table) is None
+    write_part(table, "part-00000.parquet", 2)
+    assert columns(table) == [{"name": "id", "type": "int64"}]
+
+
+def test_a_table_version_reads_as_what_it_is():
+    assert describe_version("batch:3:1796032800000000000") == "batch 3 at 2026-11-30 10:00:00 UTC"
+    assert describe_version("commit:1796032800000000000") == "written at 2026-11-30 10:00:00 UTC"

@@ -1,0 +1,145 @@
+"""The running Dagster UI: a real dagster-webserver on the plain scenario, driven through its
+GraphQL API as the UI's own pages are, with a real run on Spark."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SCENARIOS
+
+LOCATION = "etl_assets.definitions"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Ui:
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}/graphql"
+
+    def query(self, text: str, **variables) -> dict:
+        body = json.dumps({"query": text, "variables": variables}).encode()
+        request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            result = json.loads(answer.read())
+        assert "errors" not in result, result["errors"]
+        return result["data"]
+
+
+@pytest.fixture
+def ui(tmp_path: Path, local_home):
+    project = tmp_path / "plain"
+    shutil.copytree(SCENARIOS / "plain", project)
+    with (project / "config.yml").open("a") as config:
+        config.write('schedules:\n  - {name: daily, cron: "0 6 * * *", selection: "tag:daily"}\n')
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
+    # The project's instance settings, plus runs launched at once (no daemon in a test).
+    (dagster_home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text() + (
+        "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n"))
+    port = free_port()
+    env = {**os.environ, "ETL_ASSETS_CONFIG": str(project / "config.yml"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    log = (tmp_path / "webserver.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
+        cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    client = Ui(port)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, (tmp_path / "webserver.log").read_text()
+            try:
+                entries = client.query("{ workspaceOrError { ... on Workspace { locationEntries { name "
+                                       "loadStatus locationOrLoadError { __typename } } } } }")
+                (entry,) = entries["workspaceOrError"]["locationEntries"]
+                if entry["loadStatus"] == "LOADED":
+                    assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the webserver did not load the code location in time"
+            time.sleep(1)
+        yield client
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        # No Python warning and no "no dagster.yaml found" at start or during the run.
+        said = (tmp_path / "webserver.log").read_text().splitlines()
+        assert not [line for line in said if re.search(r"\w+Warning: |dagster\.yaml\) found", line)]
+
+
+REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}
+
+ASSET = """
+query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
+  definition { kinds groupName opVersion metadataEntries { label ... on TextMetadataEntry { text } } }
+  assetMaterializations(limit: 1) { runId metadataEntries { label __typename
+    ... on IntMetadataEntry { intValue }
+    ... on TextMetadataEntry { text }
+    ... on PathMetadataEntry { path }
+    ... on TableSchemaMetadataEntry { schema { columns { name type } } } } } } } }
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_ui_launches_tag_daily_and_shows_rows_columns_and_schedule_targets(ui):
+    nodes = ui.query("{ assetNodes { assetKey { path } tags { key value } } }")["assetNodes"]
+    daily = sorted(n["assetKey"]["path"] for n in nodes if {"key": "daily", "value": ""} in n["tags"])
+    assert daily == [["numbers_bronze"], ["numbers_silver"]]
+
+    launched = ui.query("""
+        mutation($params: ExecutionParams!) { launchPipelineExecution(executionParams: $params) {
+          __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+        params={"selector": {**REPOSITORY, "pipelineName": "__ASSET_JOB",
+                             "assetSelection": [{"path": p} for p in daily]},
+                "mode": "default", "executionMetadata": {"tags": []}})["launchPipelineExecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + 600
+    while True:
+        status = ui.query("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+                          id=run_id)["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        assert time.monotonic() < deadline, f"run {run_id} still {status}"
+        time.sleep(2)
+    assert status == "SUCCESS"
+
+    silver = ui.query(ASSET, key={"path": ["numbers_silver"]})["assetOrError"]
+    assert set(silver["definition"]["kinds"]) == {"spark", "silver"}
+    assert silver["definition"]["opVersion"]  # the code version: stale when the file changes
+    definition = {e["label"]: e.get("text") for e in silver["definition"]["metadataEntries"]}
+    assert definition["dagster/table_name"] == "spark_catalog.default.numbers_silver"
+    assert "dagster/code_references" in definition
+    (materialization,) = silver["assetMaterializations"]
+    assert materialization["runId"] == run_id
+    shown = {e["label"]: e for e in materialization["metadataEntries"]}
+    assert shown["dagster/row_count"]["intValue"] == 5
+    assert shown["dagster/column_schema"]["schema"]["columns"] == [{"name": "n", "type": "bigint"}]
+    assert shown["table_commit"]["text"].startswith("written at ")
+    assert shown["table_location"]["__typename"] == "PathMetadataEntry"
+
+    schedules = ui.query("""query($repo: RepositorySelector!) { schedulesOrError(repositorySelector: $repo) {
+        ... on Schedules { results { name assetSelection { assetKeys { path } } } } } }""",
+        repo=REPOSITORY)["schedulesOrError"]["results"]
+    assert [(s["name"], sorted(k["path"] for k in s["assetSelection"]["assetKeys"])) for s in schedules] == [
+        ("daily", daily)]
