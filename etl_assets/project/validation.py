@@ -463,7 +463,8 @@ class _Checker:
         keys = list(dict.fromkeys(t.pipeline or "" for t in tables))
         for cycle in find_cycles(keys, {k: sorted(v) for k, v in pipeline_edges.items()}):
             links = ", ".join(f"{example[(a, b)][0]} reads {example[(a, b)][1]}" for a, b in zip(cycle, cycle[1:]))
-            self.problem(None, f"pipeline cycle: {' -> '.join(cycle)} ({links}); pipelines run one after another, "
+            # Where the first cross-pipeline read of the cycle is declared.
+            self.problem(line_of.get(example[(cycle[0], cycle[1])][0]), f"pipeline cycle: {' -> '.join(cycle)} ({links}); pipelines run one after another, "
                          "so each must only read pipelines that run before it",
                          None, "move these tables so the pipelines depend on each other one way only")
 

@@ -216,6 +216,7 @@ def test_pipeline_cycle(project):
           - {name: q_clean, layer: silver, pipeline: q, depends_on: [p_raw]}
     """)
     assert "pipeline cycle: p -> q -> p (p_clean reads q_raw, q_clean reads p_raw)" in problem
+    assert problem.startswith("config.yml:7:")  # where p_clean reads q_raw
 
 
 def test_bad_owner(project):
