@@ -464,7 +464,8 @@ class _Checker:
         for cycle in find_cycles(keys, {k: sorted(v) for k, v in pipeline_edges.items()}):
             links = ", ".join(f"{example[(a, b)][0]} reads {example[(a, b)][1]}" for a, b in zip(cycle, cycle[1:]))
             # Where the first cross-pipeline read of the cycle is declared.
-            self.problem(line_of.get(example[(cycle[0], cycle[1])][0]), f"pipeline cycle: {' -> '.join(cycle)} ({links}); pipelines run one after another, "
+            first_read = line_of.get(example[(cycle[0], cycle[1])][0])
+            self.problem(first_read, f"pipeline cycle: {' -> '.join(cycle)} ({links}); pipelines run one after another, "
                          "so each must only read pipelines that run before it",
                          None, "move these tables so the pipelines depend on each other one way only")
 

@@ -6,6 +6,7 @@ printed progress becomes neutral events; the engine knows nothing of Dagster.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +50,7 @@ from etl_assets.project.config import Expectation, ProjectConfig
 from etl_assets.project.graph import TableGraph
 
 _TIME = "%Y-%m-%d %H:%M:%S"
+_CONNECT_ENV = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_AUTHENTICATE_TOKEN")
 
 
 class LocalEngine:
@@ -256,6 +258,10 @@ class LocalEngine:
         if record is None:
             raise EngineUnavailableError(f"the local Spark server of {home.root} stopped before the checks of "
                                          f"'{table}' could run; run them again")
+        # pyspark marks the whole process as Spark Connect when a remote session is made
+        # (environment variables): put them back, so sessions made later in this process are
+        # whatever they would have been.
+        saved = {name: os.environ.get(name) for name in _CONNECT_ENV}
         try:
             spark = SparkSession.builder.remote(f"sc://localhost:{record['port']}/;token={record['token']}").create()
             try:
@@ -265,6 +271,11 @@ class LocalEngine:
         except PySparkException as exc:
             raise DataError(f"the checks of '{table}' could not be evaluated: {str(exc).splitlines()[0]}") from None
         finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
             if not self.warm_spark:
                 stop_warm_spark(home)
 
