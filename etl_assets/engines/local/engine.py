@@ -340,8 +340,7 @@ def _refuse_lost_streaming_tables(request: RefreshRequest, home: LocalHome, grap
     """A streaming table whose files are gone but whose checkpoint says data was read would
     stay empty (the checkpoint skips what it already read) and empty everything downstream."""
     pipeline = request.pipeline.key
-    looked = {t for t in selected} | {up for t in selected for up in graph.upstream_closure([t])
-                                     if request.config.pipeline_of(up).key == pipeline}
+    looked = {t for t in graph.upstream_closure(selected) if request.config.pipeline_of(t).key == pipeline}
     lost = [t for t in sorted(looked)
             if any(any(c.rglob("commits/[0-9]*")) for c in home.checkpoints(pipeline, t))
             and not (home.table_location(t) / "_spark_metadata").is_dir()]

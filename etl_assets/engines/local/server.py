@@ -9,6 +9,7 @@ belongs to a home when its command line carries the home's metastore
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -86,6 +87,13 @@ def ensure_warm_spark(home: LocalHome, *, start_timeout: float = 300) -> int:
     cannot start.
     """
     home.prepare()
+    # Two runs starting at once would each see no server and stop the one the other is starting.
+    with open(home.connect_discovery.parent / "start.lock", "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        return _ensure(home, start_timeout)
+
+
+def _ensure(home: LocalHome, start_timeout: float) -> int:
     recorded = recorded_server(home)
     if recorded is not None:
         return int(str(recorded["pid"]))
