@@ -127,8 +127,8 @@ def _notebook_python(text: str, path: str, kind: SourceKind, *, check_packages: 
         if cell_language == "md" or cell_language is None:
             continue
         if cell_language == "sql":
-            if prelude_line is None:
-                prelude_line = start + max(body_start - 1, 0)
+            if prelude_line is None:  # a Python notebook's first %sql line (a SQL notebook's header)
+                prelude_line = 1 if language == "sql" else number - 1
             translate_sql("\n".join(body), path, first_line=number, translation=translation, spark_conf=settings)
         elif cell_language == "python":
             for offset, line in enumerate(body):
@@ -143,8 +143,6 @@ def _notebook_python(text: str, path: str, kind: SourceKind, *, check_packages: 
         else:
             raise SourceError(path, number - 1, f"%{cell_language} cells cannot run in a pipeline: remove the "
                               "cell or turn it into Python or SQL")
-    if prelude_line is None and language == "sql":
-        prelude_line = 1
     code = render(translation, len(lines), prelude_line=prelude_line, python_lines=python_lines)
     python_only = "\n".join(python_lines.get(n, "") for n in range(1, len(lines) + 1)) + "\n"
     return code, translation, python_only
@@ -177,21 +175,16 @@ def _cell_language(cell: list[str], language: str) -> tuple[str | None, int, lis
         return None, 0, []
     magic = _MAGIC[language]
     match = magic.match(cell[first])
-    if not match:
-        if cell[first].lstrip().startswith("%"):  # a magic written in the notebook's own lines
-            command = cell[first].lstrip()[1:].split()
-            return _magic_language(command[0] if command else ""), first + 1, \
-                [" ".join(command[1:]), *cell[first + 1:]]
+    head = match.group(1).strip() if match else cell[first].strip()
+    if not head.startswith("%"):
         return language, 0, cell
-    command = match.group(1).strip()
-    if not command.startswith("%"):
-        return language, 0, cell
-    name = command[1:].split()[0] if command[1:].split() else ""
-    body = [command[1 + len(name):].strip()] + [_unmagic(line, magic) for line in cell[first + 1:]]
-    which = _magic_language(name)
+    words = head[1:].split()
+    which = _magic_language(words[0] if words else "")
+    arguments = " ".join(words[1:])
+    body = [_unmagic(line, magic) for line in cell[first + 1:]]
     if which in ("sql", "python"):
-        return which, first + 1, body[1:]
-    return which, first + 1, body
+        return which, first + 1, body
+    return which, first + 1, [arguments, *body]
 
 
 def _magic_language(name: str) -> str:
@@ -371,8 +364,8 @@ def _rules_of_keywords(call: ast.Call, constants: dict[str, ast.expr]) -> list[E
         value = _resolve(keyword.value, constants)
         if not isinstance(value, (ast.List, ast.Tuple)):
             continue
-        for item in value.elts:
-            item = _resolve(item, constants)
+        for element in value.elts:
+            item = _resolve(element, constants)
             if isinstance(item, ast.Call) and _name_of(item.func) == "Rule":
                 fields = dict(zip(("name", "condition", "action"), item.args))
                 fields.update({k.arg: k.value for k in item.keywords if k.arg})

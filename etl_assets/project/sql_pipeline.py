@@ -35,6 +35,7 @@ Anything else raises `SourceError` naming the construct, the file and the line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -124,8 +125,7 @@ def translate_sql(text: str, path: str, *, first_line: int = 1, translation: Tra
 
 def python_of_sql(text: str, path: str) -> str:
     """The Python module text for a SQL file: the prelude on line 1, each statement on its line."""
-    translation = translate_sql(text, path)
-    return render(translation, text.count("\n") + 1, prelude_line=1)
+    return render(translate_sql(text, path), text.count("\n") + 1, prelude_line=1)
 
 
 def render(translation: Translation, line_count: int, *, prelude_line: int | None,
@@ -140,7 +140,7 @@ def render(translation: Translation, line_count: int, *, prelude_line: int | Non
             rows.append(python_lines[number] if not parts else "; ".join(parts))
         else:
             rows.append("; ".join(parts))
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows)
 
 
 class _Statement:
@@ -307,7 +307,8 @@ class _Statement:
         private = "PRIVATE" in modifiers or ("TEMPORARY" in modifiers and kind != "temporary_view")
         if self.accept("IF"):
             self.expect("NOT", "EXISTS")
-        line = self.peek().line if self.peek() else self.statement.line
+        start = self.peek()
+        line = start.line if start is not None else self.statement.line
         name = self.name()
         self.dataset(name, kind, private, line)
 
@@ -657,6 +658,9 @@ class _QueryRewriter:
         self.frames: dict[str, str] = {}
 
     def rewrite(self) -> tuple[str, dict[str, str]]:
+        # spark.sql formats the text when DataFrames are passed: braces are then doubled.
+        self.escaped = any(t.is_word("READ_FILES", "CLOUD_FILES") and (j := _next_significant(self.tokens, i))
+                           is not None and self.tokens[j].text == "(" for i, t in enumerate(self.tokens))
         out: list[str] = []
         tokens = self.tokens
         i = 0
@@ -677,15 +681,9 @@ class _QueryRewriter:
                 out.append("STREAM(" + ".".join(_quote(p) for p in parts) + ")")
                 i = end
                 continue
-            if token.kind == "punct" and token.text in "{}":
-                out.append(token.text * 2)  # spark.sql formats the text when DataFrames are passed
-            else:
-                out.append(token.text)
+            out.append(_escape_braces(token.text) if self.escaped else token.text)
             i += 1
-        text = "".join(out)
-        if not self.frames:
-            text = text.replace("{{", "{").replace("}}", "}")
-        return text, self.frames
+        return "".join(out), self.frames
 
     def files(self, token: Token, open_index: int, out: list[str]) -> int:
         close_index = _closing(self.tokens, open_index)
@@ -738,8 +736,8 @@ class _QueryRewriter:
                 values = _split_commas(item[2:-1])
                 if len(values) % 2 or not all(len(v) == 1 and v[0].kind == "string" for v in values):
                     self.fail("cloud_files options are map('key', 'value', ...) with string literals", item[0])
-                for key, value in zip(values[::2], values[1::2]):
-                    options[string_value(key[0])] = string_value(value[0])
+                for pair_key, pair_value in zip(values[::2], values[1::2]):
+                    options[string_value(pair_key[0])] = string_value(pair_value[0])
             return path, options, None
         for item in items[1:]:
             if len(item) < 3 or item[1].kind != "arrow" or item[0].kind not in ("word", "quoted"):
@@ -758,6 +756,12 @@ class _QueryRewriter:
             self.fail(f"{token.text}: name the file format (format => 'json', 'csv', 'parquet', ...); the "
                       "local engine does not guess it", token)
         return path, options, schema
+
+
+def _escape_braces(text: str) -> str:
+    """Braces doubled, except those of `${key}` references (resolved before formatting)."""
+    parts = re.split(r"(\$\{[^}]*\})", text)
+    return "".join(part if part.startswith("${") else part.replace("{", "{{").replace("}", "}}") for part in parts)
 
 
 def _literal(tokens: list[Token]) -> str | None:

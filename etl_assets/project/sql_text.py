@@ -114,7 +114,7 @@ def split_statements(text: str, path: str, first_line: int = 1) -> list[Statemen
     >>> [s.line for s in split_statements("SET a = 1;\\nSELECT ';' AS x", "f.sql")]
     [1, 2]
     """
-    statements = []
+    statements: list[Statement] = []
     current: list[Token] = []
     depth = 0
     for token in tokenize(text, first_line):
