@@ -135,7 +135,9 @@ def _notebook_python(text: str, path: str, kind: SourceKind, *, check_packages: 
                 python_lines[number + offset] = "pass  # dbutils.library.restartPython()" if _RESTART.match(line) \
                     else line
         elif cell_language == "pip":
-            _check_pip(body, path, start + body_start - 1, check_packages)
+            _check_pip(body, path, number - 1, check_packages)
+            python_lines[number - 1] = f"# %pip install {body[0].removeprefix('install').strip()}: " \
+                "already installed in the project environment"
         elif cell_language == "run":
             raise SourceError(path, number - 1, f"`%run {' '.join(body).strip()}` runs another notebook, which "
                               "the local engine does not do: move the shared code into a Python module this "

@@ -61,6 +61,12 @@ from etl_assets.project.sql_text import (
 _HELPERS = '''
 import re as _re
 
+try:
+    spark
+except NameError:  # a runner that does not hand the session to the module
+    from pyspark.sql import SparkSession
+    spark = SparkSession.active()
+
 def _conf(text, braces=False):
     """`text` with each ${key} replaced by the pipeline configuration value of key."""
     def value(match):
@@ -68,7 +74,8 @@ def _conf(text, braces=False):
         found = spark.conf.get(key, None)
         if found is None:
             raise KeyError(
-                f"${{{key}}} is used in {__file__} but the pipeline configuration has no {key!r}: "
+                f"${{{key}}} is used in {globals().get('__file__', 'a pipeline source')} but the pipeline "
+                f"configuration has no {key!r}: "
                 f"add {key} to the pipeline's configuration"
             )
         return found.replace("{", "{{").replace("}", "}}") if braces else found

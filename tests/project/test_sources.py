@@ -114,7 +114,10 @@ def test_a_python_notebook_runs_its_code_cells_on_their_own_lines(tmp_path):
             assert lines[number] == line
     # Markdown, magic and separator lines are gone; the restart (installs are checked) runs nothing.
     assert not any(line.startswith("# MAGIC") or "Customers" in line for line in lines)
+    assert not any("COMMAND" in line or "notebook source" in line for line in lines)
     assert lines[source_lines.index("dbutils.library.restartPython()")].startswith("pass")
+    assert lines[source_lines.index("# MAGIC %pip install pyyaml sqlglot>=20")] == (
+        "# %pip install pyyaml sqlglot>=20: already installed in the project environment")
     # The %sql cell is translated where it stands, after the prelude on its magic line.
     sql_line = source_lines.index("# MAGIC CREATE MATERIALIZED VIEW totals (")
     assert lines[sql_line - 1].startswith("from pyspark import pipelines as dp;")
