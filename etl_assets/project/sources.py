@@ -190,8 +190,10 @@ def _cell_language(cell: list[str], language: str) -> tuple[str | None, int, lis
 
 
 def _magic_language(name: str) -> str:
-    return {"py": "python", "python": "python", "sql": "sql", "md": "md", "pip": "pip", "run": "run"}.get(
-        name.lower(), name.lower())
+    name = name.lower()
+    if name.startswith("md"):  # %md and %md-sandbox
+        return "md"
+    return {"py": "python"}.get(name, name)
 
 
 def _unmagic(line: str, magic: re.Pattern[str]) -> str:

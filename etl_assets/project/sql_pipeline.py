@@ -682,7 +682,7 @@ class _QueryRewriter:
                 i = self.files(token, nxt, out)
                 continue
             if token.is_word("STREAM") and nxt is not None and tokens[nxt].kind in ("word", "quoted") \
-                    and not tokens[nxt].is_word("READ_FILES", "CLOUD_FILES"):
+                    and not tokens[nxt].is_word("READ_FILES", "CLOUD_FILES") and _after_from(out):
                 # `STREAM name` (parentheses optional in pipelines) as Spark's `STREAM(name)`.
                 end, parts = _qualified(tokens, nxt)
                 out.append("STREAM(" + ".".join(_quote(p) for p in parts) + ")")
@@ -763,6 +763,12 @@ class _QueryRewriter:
             self.fail(f"{token.text}: name the file format (format => 'json', 'csv', 'parquet', ...); the "
                       "local engine does not guess it", token)
         return path, options, schema
+
+
+def _after_from(out: list[str]) -> bool:
+    """The text so far ends with FROM or JOIN: a relation comes next."""
+    previous = next((text for text in reversed(out) if text.strip() and not text.startswith(("--", "/*"))), "")
+    return previous.upper() in ("FROM", "JOIN")
 
 
 def _escape_braces(text: str) -> str:

@@ -34,6 +34,11 @@ PY_NOTEBOOK = """
 
     # COMMAND ----------
 
+    # MAGIC %md-sandbox
+    # MAGIC <b>Installs</b>
+
+    # COMMAND ----------
+
     # MAGIC %pip install pyyaml sqlglot>=20
 
     # COMMAND ----------
@@ -130,7 +135,7 @@ def test_a_pip_cell_names_the_package_missing_from_the_project_environment(tmp_p
     path = write(tmp_path, "nb.py", PY_NOTEBOOK.replace("pyyaml", "pyyaml no-such-package-for-etl-assets==1.0"))
     with pytest.raises(SourceError) as raised:
         python_source(path)
-    assert raised.value.line == 8
+    assert raised.value.line == 13
     assert "package 'no-such-package-for-etl-assets'" in str(raised.value)
     assert "install it there (pip install no-such-package-for-etl-assets==1.0)" in str(raised.value)
     # Static facts do not depend on the environment.
@@ -140,11 +145,11 @@ def test_a_pip_cell_names_the_package_missing_from_the_project_environment(tmp_p
 def test_run_and_other_magics_are_refused_with_their_line(tmp_path):
     run = write(tmp_path, "run.py", PY_NOTEBOOK.replace("# MAGIC %pip install pyyaml sqlglot>=20",
                                                          "# MAGIC %run ./shared/setup"))
-    with pytest.raises(SourceError, match=r"run\.py:8: `%run \./shared/setup` runs another notebook"):
+    with pytest.raises(SourceError, match=r"run\.py:13: `%run \./shared/setup` runs another notebook"):
         python_source(run)
     shell = write(tmp_path, "sh.py", PY_NOTEBOOK.replace("# MAGIC %pip install pyyaml sqlglot>=20",
                                                           "# MAGIC %sh ls /dbfs"))
-    with pytest.raises(SourceError, match=r"sh\.py:8: %sh cells cannot run in a pipeline"):
+    with pytest.raises(SourceError, match=r"sh\.py:13: %sh cells cannot run in a pipeline"):
         python_source(shell)
 
 
@@ -264,8 +269,8 @@ def test_etl_assets_ldp_datasets_and_rules(tmp_path):
 
 def test_notebook_datasets_come_from_python_and_sql_cells_with_notebook_lines(tmp_path):
     assert facts(write(tmp_path, "nb.py", PY_NOTEBOOK)) == {
-        "raw": (18, "streaming_table", False, [("valid_id", "id IS NOT NULL", "drop")]),
-        "totals": (26, "materialized_view", False, [("positive", "n > 0", "fail")]),
+        "raw": (23, "streaming_table", False, [("valid_id", "id IS NOT NULL", "drop")]),
+        "totals": (31, "materialized_view", False, [("positive", "n > 0", "fail")]),
     }
     assert facts(write(tmp_path, "nb.sql", SQL_NOTEBOOK)) == {
         "orders_clean": (11, "streaming_table", False, [("valid_id", "id IS NOT NULL", "drop")]),

@@ -165,13 +165,13 @@ def test_each_dataset_head_maps_to_its_python_definition(head, decorator, extra)
 def test_live_and_stream_references_are_rewritten_outside_strings_and_comments():
     code = translate("""
         CREATE MATERIALIZED VIEW j AS
-        SELECT a.id, 'LIVE.keep', "STREAM keep" AS s -- LIVE.comment
+        SELECT a.id, 'LIVE.keep', "STREAM keep" AS s, stream kept -- LIVE.comment
         FROM STREAM LIVE.a AS a JOIN LIVE.b ON a.id = b.id
         JOIN STREAM `my db`.c USING (id) LEFT JOIN STREAM(LIVE.d) USING (id)
     """)
     sql = query_of(definition(code, "materialized_view"))[0]
     assert sql.strip() == textwrap.dedent("""
-        SELECT a.id, 'LIVE.keep', "STREAM keep" AS s -- LIVE.comment
+        SELECT a.id, 'LIVE.keep', "STREAM keep" AS s, stream kept -- LIVE.comment
         FROM STREAM(a) AS a JOIN b ON a.id = b.id
         JOIN STREAM(`my db`.c) USING (id) LEFT JOIN STREAM(d) USING (id)""").strip()
 
