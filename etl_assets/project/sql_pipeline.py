@@ -380,8 +380,10 @@ class _Statement:
                 self.append_flow(name, name, once)
             else:
                 self.fail("expected INSERT BY NAME or AUTO CDC after FLOW")
-        elif self.peek() is not None:
-            self.fail(f"unexpected '{self.peek().text}' in the definition of '{name}'")  # type: ignore[union-attr]
+        else:
+            extra = self.peek()
+            if extra is not None:
+                self.fail(f"unexpected '{extra.text}' in the definition of '{name}'", extra)
 
     def streaming_table(self, name: str, options: dict[str, str], expectations: list[Expectation]) -> str:
         rules = {}
@@ -838,18 +840,27 @@ def _quote(name: str) -> str:
 
 
 def _split_commas(tokens: list[Token], keep_all: bool = False) -> list[list[Token]]:
-    """Split at commas outside parentheses."""
+    """Split at commas outside parentheses and type brackets (`STRUCT<a: INT, b: INT>`)."""
     items: list[list[Token]] = [[]]
     depth = 0
+    angles = 0
+    previous: Token | None = None
     for token in tokens:
-        if token.kind == "punct" and token.text in "([<":
-            depth += 1
-        elif token.kind == "punct" and token.text in ")]>" and depth:
-            depth -= 1
-        if token.kind == "punct" and token.text == "," and depth == 0:
-            items.append([])
-            continue
+        if token.kind == "punct":
+            if token.text in "([":
+                depth += 1
+            elif token.text in ")]" and depth:
+                depth -= 1
+            elif token.text == "<" and previous is not None and previous.is_word("STRUCT", "ARRAY", "MAP"):
+                angles += 1
+            elif token.text == ">" and angles:
+                angles -= 1
+            elif token.text == "," and depth == 0 and angles == 0:
+                items.append([])
+                continue
         items[-1].append(token)
+        if token.significant:
+            previous = token
     return [item for item in items if keep_all or item]
 
 

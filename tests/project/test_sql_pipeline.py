@@ -122,6 +122,9 @@ def test_constraints_become_expectations_in_order_with_their_actions_and_columns
         CREATE OR REFRESH STREAMING TABLE customers_cdc_clean (
           id STRING NOT NULL COMMENT 'the key',
           operation STRING,
+          address STRUCT<street: STRING, zip: INT>,
+          CONSTRAINT small EXPECT (n < 5),
+          CONSTRAINT large EXPECT (n > 1),
           CONSTRAINT no_rescued_data EXPECT (_rescued_data IS NULL) ON VIOLATION DROP ROW,
           CONSTRAINT valid_operation EXPECT (operation IN ('APPEND', 'DELETE', 'UPDATE')) ON VIOLATION FAIL UPDATE,
           CONSTRAINT `has email` EXPECT (email   LIKE '%@%')
@@ -133,9 +136,11 @@ def test_constraints_become_expectations_in_order_with_their_actions_and_columns
     assert kwargs(table.func) == {
         "name": "customers_cdc_clean", "partition_cols": ["operation"], "cluster_by": ["id"],
         "table_properties": {"quality": "silver", "delta.x": "y"},
-        "schema": "id STRING NOT NULL COMMENT 'the key', operation STRING",
+        "schema": "id STRING NOT NULL COMMENT 'the key', operation STRING, address STRUCT<street: STRING, zip: INT>",
     }
     assert wrappers(table) == [
+        ("expect", "small", "n < 5"),
+        ("expect", "large", "n > 1"),
         ("expect_or_drop", "no_rescued_data", "_rescued_data IS NULL"),
         ("expect_or_fail", "valid_operation", "operation IN ('APPEND', 'DELETE', 'UPDATE')"),
         ("expect", "has email", "email LIKE '%@%'"),
