@@ -219,14 +219,50 @@ def check_bundle(config: ProjectConfig) -> list[ConfigProblem]:
             continue
         key, value, path, line = by_name[pipeline.name]
         included = _libraries(value, path)
-        for table in config.tables_of(pipeline.key):
-            file = config.transformation_path(table).resolve()
+        owners = {config.transformation_path(t).resolve(): t.name for t in config.tables_of(pipeline.key)}
+        for file in config.pipeline_files(pipeline.key):
+            file = file.resolve()
             if not any(_matches(file, entry) for entry in included):
                 problems.append(ConfigProblem(
                     _rel(config.root, path), line,
-                    f"pipeline resource '{key}' does not include {config.relative_transformation_path(table)}",
-                    table.name, f"add '- file: {{path: {_relpath(file, path.parent)}}}' to its libraries"))
+                    f"pipeline resource '{key}' does not include {_rel(config.root, file)}",
+                    owners.get(file), f"add '- file: {{path: {_relpath(file, path.parent)}}}' to its libraries"))
+        problems += _check_settings(config, pipeline.key, key, value, path, line)
     return problems
+
+
+def _check_settings(config: ProjectConfig, pipeline_key: str, key: str, resource: dict[Any, Any], path: Path,
+                    line: int | None) -> list[ConfigProblem]:
+    """The resource deploys the configuration, catalog and schema config.yml gives the pipeline
+    (values that are bundle variables are taken as set where the bundle sets them)."""
+    problems = []
+    where = _rel(config.root, path)
+    deployed = resource.get("configuration") or {}
+    deployed = deployed if isinstance(deployed, dict) else {}
+    for name, wanted in config.pipelines[pipeline_key].configuration.items():
+        if name not in deployed:
+            problems.append(ConfigProblem(where, key_line(resource, "configuration", line),
+                                          f"pipeline resource '{key}' has no configuration '{name}' (config.yml sets it)",
+                                          None, f"add '{name}: \"{wanted}\"' under its configuration:"))
+        elif not _is_reference(deployed[name]) and str(deployed[name]) != wanted:
+            problems.append(ConfigProblem(where, key_line(deployed, name, line),
+                                          f"pipeline resource '{key}' sets configuration '{name}' to "
+                                          f"{deployed[name]!r}, config.yml to {wanted!r}",
+                                          None, "make them the same, so both engines run with one value"))
+    namespace: tuple[tuple[str, str | None], ...] = (("catalog", config.catalog_of(pipeline_key)),
+                                                     ("schema", config.schema_of(pipeline_key)))
+    for field, target in namespace:
+        actual = resource.get(field) if field == "catalog" else resource.get("schema", resource.get("target"))
+        if target and isinstance(actual, str) and not _is_reference(actual) and actual != target:
+            problems.append(ConfigProblem(where, key_line(resource, field, line),
+                                          f"pipeline resource '{key}' publishes to {field} '{actual}', config.yml "
+                                          f"says '{target}'", None,
+                                          f"make them the same: Dagster shows tables as {field} '{target}'"))
+    return problems
+
+
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, str) and "${" in value
 
 
 def _libraries(resource: dict[Any, Any], path: Path) -> list[tuple[str, Path]]:
