@@ -149,3 +149,17 @@ def test_the_bundle_must_deploy_the_configuration_config_gives(shop):
     resources.write_text(yaml.safe_dump(bundle))
     found = [p.message for p in check_bundle(load_config(config_path))]
     assert any("sets configuration 'region' to 'us', config.yml to 'eu'" in m for m in found), found
+
+
+def test_views_need_no_table_but_published_datasets_do(project):
+    from etl_assets.project.bundle import check_code
+
+    path = write_multi(project)
+    config = load_config(path)
+    assert check_code(config) == []  # sales_typed is a view: the pipeline's own business
+    gold = path.parent / "pipelines" / "sales" / "gold.sql"
+    gold.write_text(gold.read_text() + ";\nCREATE MATERIALIZED VIEW forgotten AS SELECT 1 AS one;\n"
+                    "CREATE TEMPORARY VIEW scratch AS SELECT 2 AS two;\n")
+    found = check_code(load_config(path))
+    assert [(p.file, p.message) for p in found] == [
+        ("pipelines/sales/gold.sql", "dataset 'forgotten' is defined in code but is not a table in config.yml")]
