@@ -17,7 +17,7 @@ from etl_assets.project.load import load_config
 
 CONFIG = """
 pipelines:
-  customers: {name: customers}
+  customers: {name: customers, configuration: {customers.folder: customers}}
   numbers: {name: numbers}
 tables:
   - {name: customers_cdc_bronze, layer: bronze, pipeline: customers, file: transformations/customers.sql}
@@ -36,7 +36,7 @@ CUSTOMERS_SQL = """
 -- The CDC tutorial in pipeline SQL: Auto Loader, expectations, AUTO CDC, a materialized view.
 CREATE OR REFRESH STREAMING TABLE customers_cdc_bronze
 COMMENT 'raw change events'
-AS SELECT * FROM STREAM read_files('${etl_assets.landing_path}/customers', format => 'json');
+AS SELECT * FROM STREAM read_files('${etl_assets.landing_path}/${customers.folder}', format => 'json');
 
 CREATE OR REFRESH STREAMING TABLE customers_cdc_clean (
   CONSTRAINT no_rescued_data EXPECT (_rescued_data IS NULL) ON VIOLATION DROP ROW,
