@@ -47,6 +47,8 @@ _PY_HEADER = "# Databricks notebook source"
 _SQL_HEADER = "-- Databricks notebook source"
 _SEPARATOR = re.compile(r"^\s*(#|--) COMMAND -{5,}\s*$")
 _MAGIC = {"python": re.compile(r"^# MAGIC ?(.*)$"), "sql": re.compile(r"^-- MAGIC ?(.*)$")}
+_NOT_SOURCE = {".ipynb": "a Jupyter notebook (.ipynb)", ".dbc": "a Databricks archive (.dbc)",
+               ".scala": "Scala", ".r": "R"}
 _RESTART = re.compile(r"^\s*dbutils\.library\.restartPython\(\)\s*$")
 
 
@@ -56,6 +58,9 @@ def source_kind(path: str | os.PathLike[str]) -> SourceKind:
     >>> source_kind("transformations/silver/orders.sql")   # doctest: +SKIP
     'sql'
     """
+    if Path(path).suffix.lower() in _NOT_SOURCE:
+        raise SourceError(str(path), None, f"{_NOT_SOURCE[Path(path).suffix.lower()]} cannot be read as a pipeline "
+                          "source: export it from Databricks as a source file (.py or .sql)")
     first = _first_line(Path(path))
     if first == _PY_HEADER:
         return "python_notebook"

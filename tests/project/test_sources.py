@@ -99,6 +99,9 @@ def test_the_kind_of_a_source_comes_from_its_first_line_and_extension(tmp_path):
     assert source_kind(write(tmp_path, "d.sql", SQL_NOTEBOOK)) == "sql_notebook"
     # Exported notebooks may carry no extension at all.
     assert source_kind(write(tmp_path, "e", SQL_NOTEBOOK)) == "sql_notebook"
+    with pytest.raises(SourceError, match=r"f\.ipynb: a Jupyter notebook \(\.ipynb\) cannot be read as a pipeline "
+                       r"source: export it from Databricks as a source file"):
+        datasets_defined(write(tmp_path, "f.ipynb", '{"cells": []}'))
 
 
 def test_a_python_file_runs_as_written(tmp_path):
