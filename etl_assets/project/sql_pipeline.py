@@ -22,11 +22,12 @@ What is translated:
   NULL UPDATES] [APPLY AS DELETE WHEN c] [APPLY AS TRUNCATE WHEN c] SEQUENCE BY e [COLUMNS ...
   | COLUMNS * EXCEPT (...)] [STORED AS SCD TYPE 1|2] [TRACK HISTORY ON ...]`:
   `dp.create_auto_cdc_flow`.
-- In queries: `LIVE.x` is `x`; `STREAM x` is `STREAM(x)` (Spark's own syntax);
+- In queries: `LIVE.x` is `x`; `STREAM x` and `STREAM(x)` are `spark.readStream.table("x")`;
   `read_files('path', format => 'json', ...)` and `cloud_files('path', 'json', map(...))`
   become `spark.readStream.format("cloudFiles")` (after `STREAM`, and always for
-  `cloud_files`) or `spark.read.format("cloudFiles")` with the same options, passed to
-  `spark.sql` as a DataFrame argument.
+  `cloud_files`) or `spark.read.format("cloudFiles")` with the same options. These are passed
+  to `spark.sql` as DataFrame arguments, so a query's plan shows that it streams without being
+  analyzed (pipeline query functions may not analyze), as a Python query's plan does.
 - `${key}`: the pipeline configuration value `spark.conf.get(key)`, read when the code runs.
 - `SET key = value`: `spark_conf` of the datasets and flows defined after it in the file.
 
@@ -667,9 +668,6 @@ class _QueryRewriter:
         self.frames: dict[str, str] = {}
 
     def rewrite(self) -> tuple[str, dict[str, str]]:
-        # spark.sql formats the text when DataFrames are passed: braces are then doubled.
-        self.escaped = any(t.is_word("READ_FILES", "CLOUD_FILES") and (j := _next_significant(self.tokens, i))
-                           is not None and self.tokens[j].text == "(" for i, t in enumerate(self.tokens))
         out: list[str] = []
         tokens = self.tokens
         i = 0
@@ -683,16 +681,46 @@ class _QueryRewriter:
             if token.is_word("READ_FILES", "CLOUD_FILES") and nxt is not None and tokens[nxt].text == "(":
                 i = self.files(token, nxt, out)
                 continue
-            if token.is_word("STREAM") and nxt is not None and tokens[nxt].kind in ("word", "quoted") \
-                    and not tokens[nxt].is_word("READ_FILES", "CLOUD_FILES") and _after_from(out):
-                # `STREAM name` (parentheses optional in pipelines) as Spark's `STREAM(name)`.
-                end, parts = _qualified(tokens, nxt)
-                out.append("STREAM(" + ".".join(_quote(p) for p in parts) + ")")
-                i = end
-                continue
-            out.append(_escape_braces(token.text) if self.escaped else token.text)
+            if token.is_word("STREAM") and nxt is not None and _after_from(out):
+                end = self.stream(nxt, out)
+                if end is not None:
+                    i = end
+                    continue
+            out.append(token.text)
             i += 1
-        return "".join(out), self.frames
+        # With DataFrame arguments spark.sql formats the text: its own braces are doubled.
+        text = "".join(part if isinstance(part, _Placeholder) or not self.frames else _escape_braces(part)
+                       for part in out)
+        return text, self.frames
+
+    def stream(self, index: int, out: list[str]) -> int | None:
+        """`STREAM name`, `STREAM(name)`: the table read as a stream, `spark.readStream.table`, passed
+        to spark.sql as a DataFrame (so the query is seen to stream without being analyzed); the
+        index after it, or None when STREAM is followed by something else (read_files)."""
+        tokens = self.tokens
+        start = index
+        wrapped = tokens[index].text == "("
+        if wrapped:
+            inner = _next_significant(tokens, index)
+            if inner is None:
+                return None
+            start = inner
+        if tokens[start].kind not in ("word", "quoted") or tokens[start].is_word("READ_FILES", "CLOUD_FILES"):
+            return None
+        end, parts = _qualified(tokens, start)
+        if wrapped:
+            closing = _next_significant(tokens, end - 1)
+            if closing is None or tokens[closing].text != ")":
+                self.fail("STREAM( takes one table name and a closing )", tokens[start])
+            end = closing + 1
+        name = f"__stream_{len(self.frames)}"
+        self.frames[name] = f"spark.readStream.table({'.'.join(_quote(p) for p in parts)!r})"
+        out.append(_Placeholder("{" + name + "}"))
+        after = _next_significant(tokens, end - 1)
+        aliased = after is not None and tokens[after].kind in ("word", "quoted") and not tokens[after].is_word(*_NOT_ALIAS)
+        if not aliased:
+            out.append(" AS " + _quote(parts[-1]))  # keeps `name.column` working in the query
+        return end
 
     def files(self, token: Token, open_index: int, out: list[str]) -> int:
         close_index = _closing(self.tokens, open_index)
@@ -719,7 +747,7 @@ class _QueryRewriter:
         code += f".load({_value(path)})"
         name = f"__files_{len(self.frames)}"
         self.frames[name] = code
-        out.append("{" + name + "}")
+        out.append(_Placeholder("{" + name + "}"))
         end = close_index + 1
         if wrapped:
             after = _next_significant(self.tokens, close_index)
@@ -765,6 +793,18 @@ class _QueryRewriter:
             self.fail(f"{token.text}: name the file format (format => 'json', 'csv', 'parquet', ...); the "
                       "local engine does not guess it", token)
         return path, options, schema
+
+
+class _Placeholder(str):
+    """A `{name}` for a DataFrame argument in a rewritten query (its braces are not escaped)."""
+
+
+# Words that can follow a relation but are not its alias.
+_NOT_ALIAS = (
+    "WHERE", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "NATURAL", "SEMI", "ANTI", "ON", "USING", "GROUP",
+    "ORDER", "LIMIT", "OFFSET", "HAVING", "WINDOW", "UNION", "EXCEPT", "INTERSECT", "MINUS", "SORT", "CLUSTER",
+    "DISTRIBUTE", "QUALIFY", "PIVOT", "UNPIVOT", "LATERAL", "TABLESAMPLE", "WATERMARK",
+)
 
 
 def _after_from(out: list[str]) -> bool:

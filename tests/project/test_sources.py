@@ -167,7 +167,7 @@ def test_a_sql_notebook_is_translated_cell_by_cell_with_python_cells_kept(tmp_pa
     clean = lines[source_lines.index("CREATE OR REFRESH STREAMING TABLE orders_clean (")]
     assert clean.startswith("dp.table(name='orders_clean', spark_conf={'spark.sql.shuffle.partitions': '2'})"
                             "(dp.expect_or_drop('valid_id', 'id IS NOT NULL')(lambda: _sql(")
-    assert "STREAM(orders_raw)" in clean
+    assert "FROM {__stream_0} AS orders_raw', __stream_0=spark.readStream.table('orders_raw')" in clean
     assert lines[source_lines.index("-- MAGIC def orders_by_day():")] == "def orders_by_day():"
     total = lines[source_lines.index("CREATE MATERIALIZED VIEW orders_total AS SELECT count(*) AS n FROM orders_clean")]
     assert total.startswith("dp.materialized_view(name='orders_total'")

@@ -145,7 +145,9 @@ def test_constraints_become_expectations_in_order_with_their_actions_and_columns
         ("expect_or_fail", "valid_operation", "operation IN ('APPEND', 'DELETE', 'UPDATE')"),
         ("expect", "has email", "email LIKE '%@%'"),
     ]
-    assert query_of(table)[0].strip() == "SELECT * FROM STREAM(customers_cdc_bronze)"
+    sql, frames = query_of(table)
+    assert sql.strip() == "SELECT * FROM {__stream_0} AS customers_cdc_bronze"
+    assert frames == {"__stream_0": "spark.readStream.table('customers_cdc_bronze')"}
 
 
 @pytest.mark.parametrize(("head", "decorator", "extra"), [
@@ -170,15 +172,20 @@ def test_each_dataset_head_maps_to_its_python_definition(head, decorator, extra)
 def test_live_and_stream_references_are_rewritten_outside_strings_and_comments():
     code = translate("""
         CREATE MATERIALIZED VIEW j AS
-        SELECT a.id, 'LIVE.keep', "STREAM keep" AS s, stream kept -- LIVE.comment
+        SELECT a.id, 'LIVE.keep', "STREAM keep" AS s, stream kept, '{braces}' -- LIVE.comment
         FROM STREAM LIVE.a AS a JOIN LIVE.b ON a.id = b.id
-        JOIN STREAM `my db`.c USING (id) LEFT JOIN STREAM(LIVE.d) USING (id)
+        JOIN STREAM `my db`.c USING (id) LEFT JOIN STREAM(LIVE.d) dd USING (id)
     """)
-    sql = query_of(definition(code, "materialized_view"))[0]
+    sql, frames = query_of(definition(code, "materialized_view"))
+    # Streams are DataFrame arguments: the query is seen to stream without being analyzed; a
+    # stream without an alias keeps its name as one.
     assert sql.strip() == textwrap.dedent("""
-        SELECT a.id, 'LIVE.keep', "STREAM keep" AS s, stream kept -- LIVE.comment
-        FROM STREAM(a) AS a JOIN b ON a.id = b.id
-        JOIN STREAM(`my db`.c) USING (id) LEFT JOIN STREAM(d) USING (id)""").strip()
+        SELECT a.id, 'LIVE.keep', "STREAM keep" AS s, stream kept, '{{braces}}' -- LIVE.comment
+        FROM {__stream_0} AS a JOIN b ON a.id = b.id
+        JOIN {__stream_1} AS c USING (id) LEFT JOIN {__stream_2} dd USING (id)""").strip()
+    assert frames == {"__stream_0": "spark.readStream.table('a')",
+                      "__stream_1": "spark.readStream.table('`my db`.c')",
+                      "__stream_2": "spark.readStream.table('d')"}
 
 
 def test_statements_split_at_semicolons_outside_strings_and_keep_their_lines():

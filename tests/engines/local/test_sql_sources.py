@@ -36,7 +36,9 @@ CUSTOMERS_SQL = """
 -- The CDC tutorial in pipeline SQL: Auto Loader, expectations, AUTO CDC, a materialized view.
 CREATE OR REFRESH STREAMING TABLE customers_cdc_bronze
 COMMENT 'raw change events'
-AS SELECT * FROM STREAM read_files('${etl_assets.landing_path}/${customers.folder}', format => 'json');
+AS SELECT * FROM STREAM read_files('${etl_assets.landing_path}/${customers.folder}', format => 'json',
+  schema => 'id STRING, firstname STRING, email STRING, operation STRING, operation_date STRING',
+  rescuedDataColumn => '_rescued_data');
 
 CREATE OR REFRESH STREAMING TABLE customers_cdc_clean (
   CONSTRAINT no_rescued_data EXPECT (_rescued_data IS NULL) ON VIOLATION DROP ROW,
