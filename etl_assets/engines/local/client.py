@@ -44,7 +44,9 @@ def register_file(path: Path, spark: Any, dataflow_graph_id: str) -> None:
     from pyspark.pipelines.block_session_mutations import block_session_mutations
     from pyspark.pipelines.logging_utils import log_with_curr_timestamp
 
-    if path.suffix == ".py":
+    from etl_assets.project.sources import python_source, source_kind
+
+    if source_kind(path) == "python":  # a Python notebook (also .py) is turned into code below
         log_with_curr_timestamp(f"Importing {path}...")
         module_spec = importlib.util.spec_from_file_location(path.stem, str(path))
         assert module_spec is not None and module_spec.loader is not None, f"cannot import {path}"
@@ -55,8 +57,6 @@ def register_file(path: Path, spark: Any, dataflow_graph_id: str) -> None:
                 module_spec.loader.exec_module(module)
         return
     # SQL files and notebooks become Python code defining the same datasets.
-    from etl_assets.project.sources import python_source  # type: ignore[import-not-found, unused-ignore]
-
     log_with_curr_timestamp(f"Registering {path}...")
     code = compile(python_source(path), str(path), "exec")
     namespace: dict[str, Any] = {"__name__": path.stem, "__file__": str(path), "spark": spark}
