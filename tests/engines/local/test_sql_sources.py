@@ -150,6 +150,9 @@ def test_a_sql_pipeline_reads_files_drops_bad_rows_and_applies_changes(project):
     assert len(rows(home, "customers_cdc_bronze", "firstname")) == 7
     assert rows(home, "customers_cdc_clean", "firstname") == [
         ("Ann",), ("Anna",), ("Annie",), ("Bob",), ("Bob",)]
+    # Each rule's result per row, as for Python expectations (the engine reports them as checks).
+    flags = rows(home, "etl_quality__customers_cdc_clean", "no_rescued_data", "valid_id", "valid_operation")
+    assert flags == [(True, False, True), (True, True, False)] + [(True, True, True)] * 5
     # Ann's latest change wins whatever the arrival order; Bob is deleted; change columns are gone.
     columns, customers = read_rows(home.table_location("customers"))
     assert sorted(columns) == ["email", "firstname", "id"]
