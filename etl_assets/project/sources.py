@@ -37,6 +37,7 @@ __all__ = [
     "SourceError",
     "SourceKind",
     "datasets_defined",
+    "datasets_in_python",
     "python_source",
     "source_kind",
 ]
