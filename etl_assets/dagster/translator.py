@@ -105,7 +105,7 @@ class TableTranslator:
         # as pathlib costs more than the stat at thousands of tables.
         known: dict[str, tuple[str, CodeFacts]] = self.__dict__.setdefault("_code_known", {})
         if relative not in known:
-            path = os.path.join(config.root, relative)
+            path = os.path.join(os.path.dirname(config.path), relative)
             known[relative] = (path, code_facts(path))
         return known[relative]
 
