@@ -111,7 +111,10 @@ def _name_and_decorators(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.st
     # expectations and other arguments a walk would otherwise visit.
     decorators = [ast.Call(func=d.func, args=[], keywords=[k for k in d.keywords if k.arg == "name"],
                            lineno=d.lineno) if isinstance(d, ast.Call) else d for d in node.decorator_list]
-    return type(node)(name=node.name, decorator_list=decorators, lineno=node.lineno)
+    return type(node)(name=node.name, args=_NO_ARGUMENTS, body=[], decorator_list=decorators, lineno=node.lineno)
+
+
+_NO_ARGUMENTS = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
 
 
 # What holds statements: statements themselves, `except` clauses and `case` blocks.
