@@ -22,6 +22,7 @@ from etl_assets.dagster.schedules import build_schedules, check_automation, chec
 from etl_assets.dagster.translator import TableTranslator
 from etl_assets.errors import ConfigError
 from etl_assets.project.config import ProjectConfig
+from etl_assets.project.declared import with_declared_expectations
 from etl_assets.project.graph import TableGraph
 from etl_assets.project.load import load_config
 
@@ -101,6 +102,7 @@ def _collector_paused() -> Iterator[None]:
 def _build(config: ProjectConfig | str | os.PathLike[str] | None, translator: TableTranslator | None,
            engine: PipelinesEngineResource | None, git: GitSource | None) -> Definitions:
     project = config if isinstance(config, ProjectConfig) else load_config(config)
+    project = with_declared_expectations(project)  # rules declared in code are checks too
     problems = check_schedules(project) + check_automation(project)
     if problems:
         raise ConfigError(problems)
