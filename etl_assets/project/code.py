@@ -7,11 +7,14 @@ import ast
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from etl_assets.project.bundle import datasets_in
+from etl_assets.project.config import Expectation
+from etl_assets.project.source_facts import DatasetFacts
+from etl_assets.project.sources import datasets_defined, datasets_in_python
 
 _PACKAGE = "etl_assets"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -22,13 +25,19 @@ _HELPERS = ("etl_assets.ldp", "etl_assets.conventions")
 _WORTH_PARSING = re.compile(rb"table|materialized_view|auto_cdc|etl_assets")
 
 
+# Files without any of these declare no expectation: they are not read for one.
+_MAY_EXPECT = re.compile(rb"expect|Rule\(|CONSTRAINT", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class CodeFacts:
     """`datasets`: name -> line of its definition; `version`: a digest of the file and the
-    `etl_assets.ldp` helper modules it imports (directly or through each other)."""
+    `etl_assets.ldp` helper modules it imports (directly or through each other);
+    `expectations`: dataset name -> the rules its code declares."""
 
     datasets: dict[str, int]
     version: str
+    expectations: dict[str, tuple[Expectation, ...]] = field(default_factory=dict)
 
 
 def code_facts(path: str | os.PathLike[str]) -> CodeFacts:
@@ -59,17 +68,45 @@ def _facts(path: str, mtime_ns: int, size: int) -> CodeFacts:
     source = b"".join(chunks)
     digest = hashlib.sha256(source)
     datasets: dict[str, int] = {}
-    if path.endswith(".py") and _WORTH_PARSING.search(source):
+    expectations: dict[str, tuple[Expectation, ...]] = {}
+    if _is_plain_python(path, source):
+        if _WORTH_PARSING.search(source):
+            try:
+                tree = ast.parse(source, filename=path)
+            except (SyntaxError, ValueError):
+                tree = None
+            if tree is not None:
+                if _MAY_EXPECT.search(source):
+                    expectations = _expectations(datasets_in_python(_without_bodies(tree)))
+                datasets = _datasets(tree, source)
+                helpers = _imported_helpers(tree, "")
+                if helpers:
+                    digest.update(_helpers_fingerprint(frozenset(helpers)))
+    else:  # SQL files and notebook sources: few, read whole
         try:
-            tree = ast.parse(source, filename=path)
-        except (SyntaxError, ValueError):
-            tree = None
-        if tree is not None:
-            datasets = _datasets(tree, source)
-            helpers = _imported_helpers(tree, "")
-            if helpers:
-                digest.update(_helpers_fingerprint(frozenset(helpers)))
-    return CodeFacts(datasets, digest.hexdigest()[:16])
+            facts = datasets_defined(path)
+        except (SyntaxError, ValueError, UnicodeDecodeError, OSError):
+            facts = {}
+        datasets = {name: f.line for name, f in facts.items()}
+        expectations = _expectations(facts)
+    return CodeFacts(datasets, digest.hexdigest()[:16], expectations)
+
+
+def _is_plain_python(path: str, source: bytes) -> bool:
+    return path.endswith(".py") and not source.lstrip(b"\xef\xbb\xbf").startswith(b"# Databricks notebook source")
+
+
+def _expectations(facts: dict[str, DatasetFacts]) -> dict[str, tuple[Expectation, ...]]:
+    return {name: tuple(Expectation(name=e.name, condition=e.condition, action=e.action) for e in f.expectations)
+            for name, f in facts.items() if f.expectations}
+
+
+def _without_bodies(tree: ast.Module) -> ast.Module:
+    """The module with the bodies of its top-level functions emptied: expectations sit in the
+    decorators, module constants and top-level calls, so the bodies need no walk."""
+    body = [type(n)(name=n.name, args=n.args, body=[], decorator_list=n.decorator_list, lineno=n.lineno)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) else n for n in tree.body]
+    return ast.Module(body=body, type_ignores=[])
 
 
 def _datasets(tree: ast.Module, source: bytes) -> dict[str, int]:

@@ -10,41 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
-from functools import lru_cache
 
 from etl_assets.errors import ConfigProblem
+from etl_assets.project.code import code_facts
 from etl_assets.project.config import Expectation, ProjectConfig, Table
-
-# Files without any of these cannot declare an expectation: they are not parsed for it.
-_MAY_DECLARE = re.compile(rb"expect|Rule\(|CONSTRAINT", re.IGNORECASE)
-
 
 def declared_in(path: str | os.PathLike[str]) -> dict[str, tuple[Expectation, ...]]:
     """Dataset name -> the expectations its code declares, read statically (cached per content).
     A file that cannot be read or parsed declares none (the bundle check reports the file)."""
-    name = os.fspath(path)
-    try:
-        stat = os.stat(name)
-    except OSError:
-        return {}
-    return _declared(name, stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=None)
-def _declared(path: str, mtime_ns: int, size: int) -> dict[str, tuple[Expectation, ...]]:
-    from etl_assets.project.sources import datasets_defined
-    from etl_assets.project.sql_text import SourceError
-
-    try:
-        with open(path, "rb") as file:
-            if not _MAY_DECLARE.search(file.read()):
-                return {}
-        facts = datasets_defined(path)
-    except (OSError, SyntaxError, UnicodeDecodeError, SourceError, ValueError):
-        return {}
-    return {dataset: tuple(Expectation(name=e.name, condition=e.condition, action=e.action) for e in f.expectations)
-            for dataset, f in facts.items() if f.expectations}
+    return code_facts(path).expectations
 
 
 def with_declared_expectations(config: ProjectConfig) -> ProjectConfig:

@@ -127,11 +127,11 @@ def test_imported_helpers_count_in_the_version(tmp_path):
     assert code_facts(with_helpers).version != digest(with_helpers)
 
 
-def test_files_without_datasets(tmp_path):
+def test_sql_files_have_dataset_lines_and_broken_files_none(tmp_path):
     sql = tmp_path / "t.sql"
-    sql.write_text("CREATE MATERIALIZED VIEW t AS SELECT 1")
+    sql.write_text("-- the t view\nCREATE MATERIALIZED VIEW t AS SELECT 1")
     broken = tmp_path / "broken.py"
     broken.write_text("@table(\ndef\n")
-    assert code_facts(sql).datasets == {} and code_facts(sql).version
+    assert code_facts(sql).datasets == {"t": 2} and code_facts(sql).version
     assert code_facts(broken).datasets == {} and code_facts(broken).version
     assert code_facts(tmp_path / "gone.py").version == "missing"
