@@ -21,6 +21,7 @@ from etl_assets.dagster.resources import ENGINE_RESOURCE_KEY, PipelinesEngineRes
 from etl_assets.dagster.schedules import build_schedules, check_automation, check_schedules
 from etl_assets.dagster.translator import TableTranslator
 from etl_assets.errors import ConfigError
+from etl_assets.project.code import facts_cache
 from etl_assets.project.config import ProjectConfig
 from etl_assets.project.declared import with_declared_expectations
 from etl_assets.project.graph import TableGraph
@@ -102,13 +103,14 @@ def _collector_paused() -> Iterator[None]:
 def _build(config: ProjectConfig | str | os.PathLike[str] | None, translator: TableTranslator | None,
            engine: PipelinesEngineResource | None, git: GitSource | None) -> Definitions:
     project = config if isinstance(config, ProjectConfig) else load_config(config)
-    project = with_declared_expectations(project)  # rules declared in code are checks too
-    problems = check_schedules(project) + check_automation(project)
-    if problems:
-        raise ConfigError(problems)
-    engine = engine if engine is not None else default_engine_resource()
-    translator = (translator or TableTranslator()).for_engine(engine.engine_traits())
-    assets = build_table_assets(project, translator, TableGraph(project))
+    with facts_cache(project.root):  # files unchanged since the last load are not read again
+        project = with_declared_expectations(project)  # rules declared in code are checks too
+        problems = check_schedules(project) + check_automation(project)
+        if problems:
+            raise ConfigError(problems)
+        engine = engine if engine is not None else default_engine_resource()
+        translator = (translator or TableTranslator()).for_engine(engine.engine_traits())
+        assets = build_table_assets(project, translator, TableGraph(project))
     git = git if git is not None else GitSource.from_env()
     if git is not None:
         with warnings.catch_warnings():

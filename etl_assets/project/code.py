@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from etl_assets.project.bundle import datasets_in
 from etl_assets.project.config import Expectation
@@ -52,7 +56,102 @@ def code_facts(path: str | os.PathLike[str]) -> CodeFacts:
         stat = os.stat(name)
     except OSError:
         return CodeFacts({}, "missing")
-    return _facts(name, stat.st_mtime_ns, stat.st_size)
+    cache = _current_cache
+    if cache is not None:
+        known = cache.get(name, stat.st_mtime_ns, stat.st_size)
+        if known is not None:
+            return known
+    facts = _facts(name, stat.st_mtime_ns, stat.st_size)
+    if cache is not None:
+        cache.put(name, stat.st_mtime_ns, stat.st_size, facts)
+    return facts
+
+
+class FactsCache:
+    """Code facts kept on disk between loads, keyed by each file's path, mtime and size (as
+    git's index keeps file digests): a code location that loads again reads and parses only
+    the files that changed. Dropped whole when the `etl_assets.ldp` helpers change, since
+    versions include them. An unreadable or unwritable cache is no cache, never an error."""
+
+    FORMAT = 1
+
+    def __init__(self, file: Path):
+        self.file = file
+        self.entries: dict[str, list[Any]] = {}
+        self.changed = False
+        self.helpers = _all_helpers_digest()
+        try:
+            data = json.loads(file.read_bytes())
+            if data.get("format") == self.FORMAT and data.get("helpers") == self.helpers:
+                self.entries = data["files"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+
+    def get(self, path: str, mtime_ns: int, size: int) -> CodeFacts | None:
+        """The facts recorded for this version of the file, if any."""
+        entry = self.entries.get(path)
+        if not entry or entry[0] != mtime_ns or entry[1] != size:
+            return None
+        try:
+            expectations = {name: tuple(Expectation(name=n, condition=c, action=a) for n, c, a in rules)
+                            for name, rules in entry[4].items()}
+            return CodeFacts(dict(entry[3]), str(entry[2]), expectations)
+        except (TypeError, ValueError, IndexError):
+            return None
+
+    def put(self, path: str, mtime_ns: int, size: int, facts: CodeFacts) -> None:
+        """Record the facts of this version of the file."""
+        self.entries[path] = [mtime_ns, size, facts.version, facts.datasets,
+                              {name: [[e.name, e.condition, e.action] for e in rules]
+                               for name, rules in facts.expectations.items()}]
+        self.changed = True
+
+    def save(self) -> None:
+        """Write the cache if anything was added (atomically; errors ignored)."""
+        if not self.changed:
+            return
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.file.with_name(f".{self.file.name}.{os.getpid()}")
+            temporary.write_text(json.dumps({"format": self.FORMAT, "helpers": self.helpers, "files": self.entries}))
+            os.replace(temporary, self.file)
+        except OSError:
+            pass
+
+
+_current_cache: FactsCache | None = None
+CACHE_ENV = "ETL_ASSETS_CODE_CACHE"
+
+
+@contextmanager
+def facts_cache(root: Path) -> Iterator[None]:
+    """Within the block, `code_facts` uses the disk cache of the project at `root`
+    (`<root>/.etl_assets/cache/code_facts.json`, or the file $ETL_ASSETS_CODE_CACHE names;
+    `off` disables it)."""
+    global _current_cache
+    setting = os.environ.get(CACHE_ENV, "")
+    if setting.lower() in ("off", "0", "false", "no"):
+        yield
+        return
+    previous = _current_cache
+    _current_cache = FactsCache(Path(setting) if setting else root / ".etl_assets" / "cache" / "code_facts.json")
+    try:
+        yield
+        _current_cache.save()
+    finally:
+        _current_cache = previous
+
+
+def _all_helpers_digest() -> str:
+    """One digest of every helper module a transformation may import."""
+    digest = hashlib.sha256()
+    for helper in _HELPERS:
+        file = _module_file(helper)
+        folder = file.parent if file is not None and file.name == "__init__.py" else None
+        files = sorted(folder.glob("*.py")) if folder is not None else [file] if file is not None else []
+        for path in files:
+            digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
 
 
 @lru_cache(maxsize=None)

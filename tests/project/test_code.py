@@ -135,3 +135,59 @@ def test_sql_files_have_dataset_lines_and_broken_files_none(tmp_path):
     assert code_facts(sql).datasets == {"t": 2} and code_facts(sql).version
     assert code_facts(broken).datasets == {} and code_facts(broken).version
     assert code_facts(tmp_path / "gone.py").version == "missing"
+
+
+def test_the_disk_cache_serves_unchanged_files_and_rereads_changed_ones(tmp_path, monkeypatch):
+    import json
+    import os
+
+    from etl_assets.project.code import facts_cache
+
+    monkeypatch.delenv("ETL_ASSETS_CODE_CACHE", raising=False)
+    source = tmp_path / "t.py"
+    source.write_text('import dlt\n\n@dlt.table(name="t")\n@dlt.expect("ok", "x > 0")\ndef t():\n    return 1\n')
+    with facts_cache(tmp_path):
+        first = code_facts(source)
+    cache_file = tmp_path / ".etl_assets" / "cache" / "code_facts.json"
+    data = json.loads(cache_file.read_text())
+    entry = data["files"][str(source)]
+    assert entry[3] == {"t": 3} and entry[4] == {"t": [["ok", "x > 0", "warn"]]}
+    # A cached entry is what a later load uses: mark it, and the mark comes back.
+    entry[3] = {"t": 99}
+    cache_file.write_text(json.dumps(data))
+    with facts_cache(tmp_path):
+        assert code_facts(source).datasets == {"t": 99}
+        assert code_facts(source).expectations == first.expectations
+    # A changed file (another mtime) is read again.
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    with facts_cache(tmp_path):
+        assert code_facts(source).datasets == {"t": 3}
+    # Other helper modules invalidate every entry; `off` disables the cache.
+    data = json.loads(cache_file.read_text())
+    data["files"][str(source)][3] = {"t": 99}
+    data["helpers"] = "something else"
+    cache_file.write_text(json.dumps(data))
+    with facts_cache(tmp_path):
+        assert code_facts(source).datasets == {"t": 3}
+    monkeypatch.setenv("ETL_ASSETS_CODE_CACHE", "off")
+    cache_file.unlink()
+    with facts_cache(tmp_path):
+        code_facts(source)
+    assert not cache_file.exists()
+
+
+def test_an_unwritable_or_corrupt_cache_is_no_cache(tmp_path):
+    from etl_assets.project.code import facts_cache
+
+    source = tmp_path / "t.py"
+    source.write_text('import dlt\n\n@dlt.table(name="t")\ndef t():\n    return 1\n')
+    folder = tmp_path / ".etl_assets" / "cache"
+    folder.mkdir(parents=True)
+    (folder / "code_facts.json").write_text("{not json")
+    with facts_cache(tmp_path):
+        assert code_facts(source).datasets == {"t": 3}
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be")
+    with facts_cache(blocked):
+        assert code_facts(source).datasets == {"t": 3}
