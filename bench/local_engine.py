@@ -122,8 +122,9 @@ def example(rows: int, base: Path, cold_runner: bool) -> None:
         results.append(dagster_run(config, warm))
     finally:
         stop_warm_spark(warm)
+    print(f"after: {load()}")
     baseline = results[0][1]
-    print(f"| raw rows | variant | seconds | x bare CLI | server MiB | run MiB |\n|---:|---|---:|---:|---:|---:|")
+    print("| raw rows | variant | seconds | x bare CLI | server MiB | run MiB |\n|---:|---|---:|---:|---:|---:|")
     for variant, seconds, server, run in results:
         print(f"| {rows:,} | {variant} | {seconds:.1f} | {seconds / baseline:.2f} | {fmt_mib(server)} | {fmt_mib(run)} |",
               flush=True)
@@ -131,9 +132,8 @@ def example(rows: int, base: Path, cold_runner: bool) -> None:
 
 def concurrency(base: Path, tables: int, rows: int) -> None:
     """Two independent pipelines through Dagster: in-process (one after the other) vs multiprocess."""
-    from dagster import DagsterEventType, execute_job, instance_for_test, reconstructable
-
     import local_dagster_job
+    from dagster import DagsterEventType, execute_job, instance_for_test, reconstructable
     from gen_local_project import generate as generate_project
 
     project = generate_project(base / "two_pipelines", tables=2 * tables, pipelines=2, rows=rows)
@@ -168,6 +168,7 @@ def concurrency(base: Path, tables: int, rows: int) -> None:
             results.append((f"{label}, steps overlapped {overlap:.0f} s", seconds, memory.server_mib, memory.client_mib))
     finally:
         stop_warm_spark(home)
+    print(f"after: {load()}")
     baseline = results[2][1]
     print("| variant | seconds | x runner repeated | server MiB | run MiB |\n|---|---:|---:|---:|---:|")
     for variant, seconds, server, run in results:

@@ -76,9 +76,8 @@ def main() -> None:
 
 def _dagster(config_path: Path, home: LocalHome, keys: tuple[str, ...], tables: int, base: Path,
              ) -> tuple[str, float, int, float, float]:
-    from dagster import execute_job, instance_for_test, reconstructable
-
     import local_dagster_job
+    from dagster import execute_job, instance_for_test, reconstructable
 
     os.environ.update(ETL_ASSETS_CONFIG=str(config_path), ETL_ASSETS_HOME=str(home.root), BENCH_PIPELINES=",".join(keys))
     with tempfile.TemporaryDirectory(dir=base) as dagster_home, instance_for_test(temp_dir=dagster_home) as instance, \

@@ -80,6 +80,7 @@ def main() -> None:
                     except RunTimeout as stopped:
                         result["stopped"] = str(stopped)
                 result.update(first=first, new=new, server_mib=memory.server_mib, run_mib=memory.client_mib)
+                result["load"] = f"{result['load']} -> {load()}"
             finally:
                 stop_warm_spark(home)
                 for path in (landing, home.root):
