@@ -14,6 +14,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+# Step processes import this module by name: let them find it whatever their start method.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")) if p)
 
 from dagster import AssetSelection, Definitions, JobDefinition, define_asset_job  # noqa: E402
 

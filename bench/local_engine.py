@@ -85,11 +85,13 @@ def dagster_run(config: ProjectConfig, home: LocalHome) -> Row:
     from dagster import instance_for_test, materialize
 
     from etl_assets.dagster.assets import build_table_assets
+    from etl_assets.dagster.resources import ENGINE_RESOURCE_KEY, default_engine_resource
 
     os.environ["ETL_ASSETS_HOME"] = str(home.root)
     with PeakMemory(home) as memory, instance_for_test() as instance:
         start = time.perf_counter()
-        result = materialize(build_table_assets(config), instance=instance)
+        result = materialize(build_table_assets(config), instance=instance,
+                             resources={ENGINE_RESOURCE_KEY: default_engine_resource()})
         seconds = time.perf_counter() - start
     assert result.success
     return ("Dagster `materialize` of every asset, warm", seconds, memory.server_mib, memory.client_mib)
@@ -100,7 +102,8 @@ def example(rows: int, base: Path, cold_runner: bool) -> None:
     landing = base / f"landing_{rows}"
     generate(landing, rows=rows, seed=1)
     print(f"\n{rows:,} raw rows per source; {load()}", flush=True)
-    results = [bare_cli(config, fresh_home(base, f"bare_{rows}", landing))]
+    results = _Table(f"| {rows:,} ", "x bare CLI", 0, "| raw rows ")
+    results.append(bare_cli(config, fresh_home(base, f"bare_{rows}", landing)))
     if cold_runner:
         os.environ["ETL_ASSETS_WARM_SPARK"] = "0"
         cold = fresh_home(base, f"cold_{rows}", landing)
@@ -122,12 +125,7 @@ def example(rows: int, base: Path, cold_runner: bool) -> None:
         results.append(dagster_run(config, warm))
     finally:
         stop_warm_spark(warm)
-    print(f"after: {load()}")
-    baseline = results[0][1]
-    print("| raw rows | variant | seconds | x bare CLI | server MiB | run MiB |\n|---:|---|---:|---:|---:|---:|")
-    for variant, seconds, server, run in results:
-        print(f"| {rows:,} | {variant} | {seconds:.1f} | {seconds / baseline:.2f} | {fmt_mib(server)} | {fmt_mib(run)} |",
-              flush=True)
+    print(f"after: {load()}", flush=True)
 
 
 def concurrency(base: Path, tables: int, rows: int) -> None:
@@ -142,7 +140,7 @@ def concurrency(base: Path, tables: int, rows: int) -> None:
     keys = ("pipeline_0", "pipeline_1")
     os.environ.update(ETL_ASSETS_CONFIG=str(project.config), ETL_ASSETS_HOME=str(home.root), BENCH_PIPELINES=",".join(keys))
     print(f"\ntwo independent pipelines of {tables} tables, {rows:,} rows per bronze table; {load()}", flush=True)
-    results: list[Row] = []
+    results = _Table("", "x runner repeated", 2)
     try:
         start = time.perf_counter()
         ensure_warm_spark(home)
@@ -168,11 +166,25 @@ def concurrency(base: Path, tables: int, rows: int) -> None:
             results.append((f"{label}, steps overlapped {overlap:.0f} s", seconds, memory.server_mib, memory.client_mib))
     finally:
         stop_warm_spark(home)
-    print(f"after: {load()}")
-    baseline = results[2][1]
-    print("| variant | seconds | x runner repeated | server MiB | run MiB |\n|---|---:|---:|---:|---:|")
-    for variant, seconds, server, run in results:
-        print(f"| {variant} | {seconds:.1f} | {seconds / baseline:.2f} | {fmt_mib(server)} | {fmt_mib(run)} |", flush=True)
+    print(f"after: {load()}", flush=True)
+
+
+class _Table(list[Row]):
+    """Rows of a Markdown table, each printed as it comes (a later failure keeps the earlier ones)."""
+
+    def __init__(self, prefix: str, ratio: str, baseline: int, header_prefix: str = ""):
+        super().__init__()
+        self.prefix, self.baseline = prefix, baseline
+        aligns = "|---:" if header_prefix else ""
+        print(f"{header_prefix}| variant | seconds | {ratio} | server MiB | run MiB |\n{aligns}|---|---:|---:|---:|---:|",
+              flush=True)
+
+    def append(self, row: Row) -> None:
+        super().append(row)
+        variant, seconds, server, run = row
+        base = self[self.baseline][1] if len(self) > self.baseline else 0.0
+        ratio = f"{seconds / base:.2f}" if base else "-"
+        print(f"{self.prefix}| {variant} | {seconds:.1f} | {ratio} | {fmt_mib(server)} | {fmt_mib(run)} |", flush=True)
 
 
 def _step_overlap(instance, run_id: str) -> float:  # type: ignore[no-untyped-def]

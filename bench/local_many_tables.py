@@ -52,11 +52,18 @@ def main() -> None:
                     try:
                         run_pipelines(config, home, keys, limit=deadline - time.perf_counter(), timing=timing)
                     except RunTimeout as stopped:
-                        print(f"stopped: {stopped}; pipelines done: {len(timing.per_pipeline) - 1}", flush=True)
-                        return
-                results.append((label, timing.seconds, project.tables, memory.server_mib, memory.client_mib))
+                        timing.timed_out = True
+                        print(f"stopped: {stopped}", flush=True)
                 per = ", ".join(f"{k.removeprefix('pipeline_')}: {v:.1f}" for k, v in timing.per_pipeline.items())
-                print(f"  {label}: seconds per pipeline {per}", flush=True)
+                print(f"  {label}: seconds per pipeline {per}; {load()}", flush=True)
+                if timing.timed_out:
+                    done = [k for k in list(timing.per_pipeline)[:-1]]
+                    tables = sum(len(config.tables_of(k)) for k in done)
+                    seconds = sum(timing.per_pipeline[k] for k in done)
+                    print(f"stopped after {len(done)} whole pipelines ({tables} tables) in {seconds:.1f} s: "
+                          f"{seconds / max(1, tables):.2f} s per table", flush=True)
+                    return
+                results.append((label, timing.seconds, project.tables, memory.server_mib, memory.client_mib))
             one = RunTiming()
             run_pipelines(config, home, keys[:1], timing=one)
             results.insert(1, (f"one pipeline (`{keys[0]}`), repeated run (baseline)", one.seconds,
