@@ -67,8 +67,12 @@ def bare_cli(config: ProjectConfig, home: LocalHome) -> Row:
         for key in EXAMPLE_PIPELINES:
             spec = write_spec(config, key, home)
             datasets = runner.datasets([t.name for t in config.tables_of(key)])
-            subprocess.run([str(exe), "run", "--spec", str(spec), "--refresh", ",".join(datasets)],
-                           cwd=config.root, env=env, check=True, capture_output=True)
+            done = subprocess.run([str(exe), "run", "--spec", str(spec), "--refresh", ",".join(datasets)],
+                                  cwd=config.root, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                # A bare CLI starts its own server on port 15002: another one running at the same time fails.
+                tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
+                raise SystemExit(f"bare spark-pipelines run of {key} failed:\n{tail}")
         seconds = time.perf_counter() - start
     return ("bare `spark-pipelines run` (baseline)", seconds, 0.0, memory.client_mib)
 
