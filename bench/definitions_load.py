@@ -7,8 +7,9 @@ For each size it generates a project (10 pipelines, 3 layers, ~2 deps per table,
 5 schedules, a transformation file per table: see gen_config.py) and times, each in a fresh
 process, median of --repeat runs:
 
-- dagster floor: the same specs (key, deps, group, tags) as one plain multi-asset, no
-  schedules: what Dagster itself needs for a graph of that size (the baseline);
+- dagster floor: the same specs (key, deps, group, tags) and checks (one per table: the rule
+  each generated file declares) as one plain multi-asset, no schedules: what Dagster itself
+  needs for a graph of that size (the baseline);
 - job per schedule: our assets with one asset job per schedule (the obvious design);
 - etl_assets, 1st load: `build_definitions` as shipped (schedules name their assets per tick),
   with an empty code-facts cache: every transformation file is read and parsed;
@@ -52,7 +53,10 @@ from etl_assets.project.config import LAYERS
 doc = yaml.load(open(config_path), Loader=yaml.CSafeLoader)
 specs = [dg.AssetSpec(t["name"], deps=t["depends_on"], group_name=t["layer"], tags={x: "" for x in t["tags"]})
          for t in doc["tables"]]
-@dg.multi_asset(specs=specs, can_subset=True, name="all_tables")
+# The checks of the rules each generated file declares (see gen_config.py), when it declares them.
+rule = {"bronze": "no_rescued_data", "silver": "valid_id", "gold": "valid_id"}
+checks = [dg.AssetCheckSpec(rule[t["layer"]], asset=t["name"]) for t in doc["tables"]] if CODE_RULES else []
+@dg.multi_asset(specs=specs, check_specs=checks, can_subset=True, name="all_tables")
 def all_tables(context):
     pass
 defs = dg.Definitions(assets=[all_tables])
@@ -90,19 +94,19 @@ print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_ti
 FLOOR = "dagster floor"
 
 
-def run_once(variant: str, config: Path) -> dict[str, float]:
+def run_once(variant: str, config: Path, code_rules: bool = True) -> dict[str, float]:
     """One load in a fresh process: wall seconds, CPU seconds, Dagster import seconds."""
-    code = _PRELUDE + VARIANTS[variant] + _EPILOGUE
+    code = _PRELUDE + f"CODE_RULES = {code_rules}\n" + VARIANTS[variant] + _EPILOGUE
     out = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(variants: list[str], config: Path, repeat: int) -> dict[str, dict[str, float]]:
+def measure(variants: list[str], config: Path, repeat: int, code_rules: bool) -> dict[str, dict[str, float]]:
     """Per variant, the median of `repeat` loads of each figure; the variants take turns."""
     runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     for _ in range(repeat):
         for variant in variants:
-            runs[variant].append(run_once(variant, config))
+            runs[variant].append(run_once(variant, config, code_rules))
     return {v: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for v, rs in runs.items()}
 
 
@@ -121,7 +125,7 @@ def main() -> None:
             config = generate(Path(tmp) / f"p{count}", count, code=args.code)
             if "etl_assets" in variants:
                 run_once("etl_assets", config)  # fills the project's code-facts cache
-            results = measure(variants, config, args.repeat)
+            results = measure(variants, config, args.repeat, args.code == "ldp")
             floor = results[FLOOR]
             for variant, r in results.items():
                 print(f"{count:>7}  {variant:<17} {r['seconds']:>8.2f}  {r['seconds'] / floor['seconds']:>7.2f}"

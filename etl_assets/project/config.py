@@ -245,7 +245,7 @@ class ProjectConfig:
     def _glob(self, pipeline_key: str) -> tuple[Path, ...]:
         found: dict[Path, None] = {}
         for pattern in self.pipelines[pipeline_key].libraries:
-            matches = [self.root / pattern] if not any(c in pattern for c in "*?[") else self.root.glob(pattern)
+            matches = library_matches(self.root, pattern)
             for path in sorted(matches):
                 if path.is_file() and "__pycache__" not in path.parts:
                     found.setdefault(path, None)
@@ -272,6 +272,18 @@ class ProjectConfig:
     @cached_property
     def _definitions(self) -> dict[str, dict[str, str]]:
         return {}
+
+
+def library_matches(root: Path, pattern: str) -> list[Path]:
+    """What a `libraries` entry names under `root`: a file, or a glob as a bundle's `glob:
+    include:` reads it (`dir/**` is every file below `dir`). Folders are left out."""
+    if not any(c in pattern for c in "*?["):
+        return [root / pattern]
+    if pattern.endswith("**"):
+        pattern += "/*"
+    # A glob takes the pipeline sources it finds (other files, such as a README, are not code).
+    return sorted(p for p in root.glob(pattern)
+                  if p.is_file() and p.suffix in (".py", ".sql") and "__pycache__" not in p.parts)
 
 
 def transformation_relpath(table: Table) -> str:

@@ -21,6 +21,7 @@ from etl_assets.project.config import (
     ProjectConfig,
     Schedule,
     Table,
+    library_matches,
     transformation_relpath,
 )
 from etl_assets.project.graph import find_cycles
@@ -328,9 +329,7 @@ class _Checker:
                                  hint="give paths and globs relative to the folder of config.yml")
                     ok = False
                     continue
-                literal = not any(c in pattern for c in "*?[")
-                matched = [(self.path.parent / pattern)] if literal else list(self.path.parent.glob(pattern))
-                files = [m for m in matched if m.is_file()]
+                files = [m for m in library_matches(self.path.parent, pattern) if m.is_file()]
                 if not files:
                     self.problem(key_line(raw, "libraries", line),
                                  f"{where}: library '{pattern}' matches no file",
@@ -612,8 +611,7 @@ def _defined_by_libraries(root: Path, pipeline: Pipeline) -> set[str]:
 
     names: set[str] = set()
     for pattern in pipeline.libraries:
-        literal = not any(c in pattern for c in "*?[")
-        for path in [root / pattern] if literal else root.glob(pattern):
+        for path in library_matches(root, pattern):
             if path.is_file() and path.suffix in SOURCE_SUFFIXES:
                 try:
                     names.update(datasets_defined(path))

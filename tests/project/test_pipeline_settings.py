@@ -163,3 +163,11 @@ def test_views_need_no_table_but_published_datasets_do(project):
     found = check_code(load_config(path))
     assert [(p.file, p.message) for p in found] == [
         ("pipelines/sales/gold.sql", "dataset 'forgotten' is defined in code but is not a table in config.yml")]
+
+
+def test_a_bundle_style_double_star_glob_takes_every_source_below(project):
+    path = write_multi(project, MULTI.replace("[pipelines/sales/*.py, pipelines/sales/gold.sql]", "[pipelines/**]"))
+    (path.parent / "pipelines" / "sales" / "README.md").write_text("notes, not code\n")
+    config = load_config(path)
+    assert [p.name for p in config.library_files("sales")] == ["gold.sql", "ingest.py"]
+    assert config.relative_transformation_path("clean_sales") == "pipelines/sales/ingest.py"
