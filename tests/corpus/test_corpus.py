@@ -134,7 +134,7 @@ def test_example_runs_unchanged_on_the_local_engine(name: str, tmp_path: Path, m
     failure: BaseException | None = None
     try:
         _run_and_check(example, config_path)
-    except Exception as exc:  # noqa: BLE001 - any failure is compared with the record below
+    except Exception as exc:  # any failure is compared with the record below
         failure = exc
     finally:
         stop_warm_spark(home)
