@@ -43,6 +43,7 @@ class Example:
     stand_in: list[str] = field(default_factory=list)
     stand_in_files: list[dict[str, str]] = field(default_factory=list)
     hard_coded: str | None = None
+    bare_spark: str | None = None
     today: str | None = None
     expect: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -59,7 +60,8 @@ def load_example(name: str) -> Example:
     return Example(
         name=name, folder=folder, title=doc["title"], sources=doc["sources"],
         constructs=doc.get("constructs", []), needs=doc.get("needs", []), stand_in=doc.get("stand_in", []),
-        stand_in_files=doc.get("stand_in_files", []), hard_coded=doc.get("hard_coded"), today=doc.get("today"),
+        stand_in_files=doc.get("stand_in_files", []), hard_coded=doc.get("hard_coded"), bare_spark=doc.get("bare_spark"),
+        today=doc.get("today"),
         expect=doc.get("expect") or {},
     )
 

@@ -157,7 +157,7 @@ def test_example_is_described_completely(name: str):
     example = load_example(name)
     config = yaml.safe_load((CORPUS / name / "config.yml").read_text(encoding="utf-8"))
     tables = {t["name"] for t in config["tables"]}
-    assert example.sources and example.constructs and example.needs
+    assert example.sources and example.constructs and example.needs and example.bare_spark
     for entry in example.sources:
         assert {"repo", "license"} <= set(entry)
         if entry.get("generated_by") is None:
