@@ -1,9 +1,11 @@
 """How long building and validating the Dagster definitions takes for big configs.
 
-    .venv/bin/python bench/definitions_load.py [--tables 1000 10000] [--repeat 3]
+    .venv/bin/python bench/definitions_load.py [--tables 1000 10000] [--repeat 3] [--code ldp|stub]
+                                               [--variants "dagster floor" etl_assets]
 
 For each size it generates a project (10 pipelines, 3 layers, ~2 deps per table, 20 tags,
-5 schedules) and times, each in a fresh process, median of --repeat runs:
+5 schedules, a transformation file per table: see gen_config.py) and times, each in a fresh
+process, median of --repeat runs:
 
 - dagster floor: the same specs (key, deps, group, tags) as one plain multi-asset, no
   schedules: what Dagster itself needs for a graph of that size (the baseline);
@@ -12,6 +14,9 @@ For each size it generates a project (10 pipelines, 3 layers, ~2 deps per table,
 
 Each figure is load_config (where used) + Definitions + the asset graph + every job resolved,
 as `dagster definitions validate` and a code server do. Importing Dagster is reported apart.
+Wall seconds and CPU seconds of the process are both reported: on a shared machine the wall
+clock mostly measures the neighbours, CPU time much less so. The variants run in turn within
+each round (floor, ..., etl_assets, floor, ...), so a busy minute hits them all alike.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gen_config import generate  # noqa: E402
+from gen_config import CODE_STYLES, generate  # noqa: E402
 
 _PRELUDE = """
 import json, sys, time, warnings
@@ -34,7 +39,7 @@ t0 = time.perf_counter()
 import dagster as dg
 t_import = time.perf_counter() - t0
 config_path = sys.argv[1]
-start = time.perf_counter()
+start, start_cpu = time.perf_counter(), time.process_time()
 """
 
 VARIANTS = {
@@ -69,34 +74,48 @@ defs = build_definitions(config_path)
 _EPILOGUE = """
 defs.get_repository_def().asset_graph
 defs.resolve_all_job_defs()
-print(json.dumps({"seconds": time.perf_counter() - start, "import": t_import}))
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_time() - start_cpu,
+                  "import": t_import}))
 """
 
+FLOOR = "dagster floor"
 
-def measure(variant: str, config: Path, repeat: int) -> tuple[float, float]:
-    """Median seconds to build and validate, and median Dagster import seconds."""
-    runs = []
+
+def run_once(variant: str, config: Path) -> dict[str, float]:
+    """One load in a fresh process: wall seconds, CPU seconds, Dagster import seconds."""
+    code = _PRELUDE + VARIANTS[variant] + _EPILOGUE
+    out = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(variants: list[str], config: Path, repeat: int) -> dict[str, dict[str, float]]:
+    """Per variant, the median of `repeat` loads of each figure; the variants take turns."""
+    runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     for _ in range(repeat):
-        code = _PRELUDE + VARIANTS[variant] + _EPILOGUE
-        out = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True)
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(r["seconds"] for r in runs), statistics.median(r["import"] for r in runs)
+        for variant in variants:
+            runs[variant].append(run_once(variant, config))
+    return {v: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for v, rs in runs.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--code", choices=CODE_STYLES, default="ldp", help="what each transformation file holds")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                        help="the variants to run (the Dagster floor always runs: it is the baseline)")
     args = parser.parse_args()
-    print(f"{'tables':>7}  {'variant':<17} {'seconds':>8}  {'x floor':>7}")
+    variants = [v for v in VARIANTS if v in args.variants or v == FLOOR]
+    print(f"{'tables':>7}  {'variant':<17} {'seconds':>8}  {'x floor':>7}  {'cpu s':>7}  {'x floor':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.tables:
-            config = generate(Path(tmp) / f"p{count}", count)
-            results = {v: measure(v, config, args.repeat) for v in VARIANTS}
-            floor = results["dagster floor"][0]
-            for variant, (seconds, _) in results.items():
-                print(f"{count:>7}  {variant:<17} {seconds:>8.2f}  {seconds / floor:>7.2f}")
-            print(f"{'':>7}  (import dagster: {results['etl_assets'][1]:.2f} s, not included)")
+            config = generate(Path(tmp) / f"p{count}", count, code=args.code)
+            results = measure(variants, config, args.repeat)
+            floor = results[FLOOR]
+            for variant, r in results.items():
+                print(f"{count:>7}  {variant:<17} {r['seconds']:>8.2f}  {r['seconds'] / floor['seconds']:>7.2f}"
+                      f"  {r['cpu']:>7.2f}  {r['cpu'] / floor['cpu']:>7.2f}")
+            print(f"{'':>7}  (import dagster: {floor['import']:.2f} s, not included)")
 
 
 if __name__ == "__main__":

@@ -105,9 +105,11 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 def _validate(args: argparse.Namespace) -> int:
     from etl_assets.project.bundle import BUNDLE_FILE, check_bundle, check_code, resource_fields_checkable
     from etl_assets.project.conditions import check_conditions
+    from etl_assets.project.declared import declaration_problems
 
     config = load_config(args.config)
-    problems = (check_code(config) + check_conditions(config) + check_bundle(config) + _schedule_problems(config)
+    problems = (check_code(config) + declaration_problems(config) + check_conditions(config) + check_bundle(config)
+                + _schedule_problems(config)
                 + _databricks_cli(config))
     if (config.root / BUNDLE_FILE).is_file() and not resource_fields_checkable():
         print("note: databricks-bundles is not installed; bundle resource fields were not checked "

@@ -2,6 +2,9 @@
 
 ENGINE_CONF = "etl_assets.engine"
 LANDING_CONF = "etl_assets.landing_path"
+# The catalog and schema config.yml names: locally they are the home's `default` database.
+CATALOG_CONF = "etl_assets.catalog"
+SCHEMA_CONF = "etl_assets.schema"
 QUALITY_PREFIX = "etl_quality__"
 
 

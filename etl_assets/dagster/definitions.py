@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from etl_assets.dagster.schedules import build_schedules, check_automation, chec
 from etl_assets.dagster.translator import TableTranslator
 from etl_assets.errors import ConfigError
 from etl_assets.project.config import ProjectConfig
+from etl_assets.project.declared import with_declared_expectations
 from etl_assets.project.graph import TableGraph
 from etl_assets.project.load import load_config
 
@@ -74,7 +78,31 @@ def build_definitions(
     >>> defs = build_definitions("config.yml", engine=LocalPipelinesResource())   # doctest: +SKIP
     >>> defs.resolve_asset_graph().get_all_asset_keys()                          # doctest: +SKIP
     """
+    with _collector_paused():
+        return _build(config, translator, engine, git)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while the definitions are built, as it was before after.
+
+    A build allocates hundreds of thousands of objects that all stay alive, so each collection
+    it triggers walks the whole growing heap and frees nothing (a fifth of the build's time at
+    10,000 tables). Reference counting still frees everything else at once.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build(config: ProjectConfig | str | os.PathLike[str] | None, translator: TableTranslator | None,
+           engine: PipelinesEngineResource | None, git: GitSource | None) -> Definitions:
     project = config if isinstance(config, ProjectConfig) else load_config(config)
+    project = with_declared_expectations(project)  # rules declared in code are checks too
     problems = check_schedules(project) + check_automation(project)
     if problems:
         raise ConfigError(problems)

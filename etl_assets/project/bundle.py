@@ -3,7 +3,6 @@ describes, and the transformations must define exactly the configured tables."""
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import re
 from collections.abc import Callable
@@ -15,13 +14,14 @@ import yaml
 
 from etl_assets.errors import ConfigProblem
 from etl_assets.project.config import ProjectConfig
+from etl_assets.project.sources import datasets_defined, datasets_in_python
+from etl_assets.project.sql_text import SourceError
 from etl_assets.project.validation import did_you_mean
 from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
 
 BUNDLE_FILE = "databricks.yml"
 _VAR = re.compile(r"\$\{var\.([A-Za-z0-9_]+)\}")
 _RESOURCE = re.compile(r"\$\{resources\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)(?:\.[A-Za-z0-9_.]+)?\}")
-_DATASET_DECORATORS = {"table", "materialized_view"}
 _RESOURCE_CLASSES = {"pipelines": "Pipeline", "jobs": "Job", "volumes": "Volume"}
 
 
@@ -38,93 +38,83 @@ class Bundle:
 def defined_datasets(path: Path) -> dict[str, int]:
     """Datasets a transformation file defines, read from its code (no Spark): name -> line.
 
-    Recognizes `@dp.table`, `@dp.materialized_view`, `dp.create_streaming_table`, and the
-    etl_assets.ldp helpers `@table`, `@materialized_view` and `auto_cdc(target=...)`.
+    Python files, SQL files and Databricks notebook sources (see `etl_assets.project.sources`).
     """
-    return datasets_in(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+    return {name: facts.line for name, facts in datasets_defined(path).items()}
 
 
-def datasets_in(tree: ast.AST) -> dict[str, int]:
-    """`defined_datasets` of an already parsed module."""
-    found: dict[str, int] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for decorator in node.decorator_list:
-                call = decorator if isinstance(decorator, ast.Call) else None
-                target = call.func if call else decorator
-                if _name_of(target) in _DATASET_DECORATORS:
-                    found.setdefault(_keyword(call, "name") or node.name, decorator.lineno)
-        elif isinstance(node, ast.Call):
-            called = _name_of(node.func)
-            if called == "create_streaming_table":
-                name = _keyword(node, "name") or _positional(node)
-            elif called == "auto_cdc":
-                name = _keyword(node, "target")
-            else:
-                continue
-            if name:
-                found.setdefault(name, node.lineno)
-    return found
-
-
-def _name_of(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Name):
-        return node.id
-    return None
-
-
-def _keyword(call: ast.Call | None, name: str) -> str | None:
-    for keyword in call.keywords if call else ():
-        if keyword.arg == name and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
-            return keyword.value.value
-    return None
-
-
-def _positional(call: ast.Call) -> str | None:
-    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
-        return call.args[0].value
-    return None
+def datasets_in(tree: Any) -> dict[str, int]:
+    """`defined_datasets` of an already parsed Python module."""
+    return {name: facts.line for name, facts in datasets_in_python(tree).items()}
 
 
 def check_code(config: ProjectConfig) -> list[ConfigProblem]:
-    """Every configured table is defined by its file; every dataset in transformations/ is configured."""
+    """Every configured table is defined by its file; every published dataset of the project's
+    files (transformations/ and each pipeline's libraries) is configured. Views, temporary views
+    and private datasets are the pipeline's own business: they need no table in config."""
     problems = []
     configured = set(config.table_names)
+    unreadable: set[Path] = set()
     for table in config.tables:
         path = config.transformation_path(table)
         if not path.is_file():
             continue
+        relative = config.relative_transformation_path(table)
         try:
-            datasets = defined_datasets(path)
+            datasets = datasets_defined(path)
         except SyntaxError as exc:
-            problems.append(ConfigProblem(config.relative_transformation_path(table), exc.lineno,
-                                          f"Python syntax error: {exc.msg}", table.name, "fix the file"))
+            problems.append(ConfigProblem(relative, exc.lineno, f"Python syntax error: {exc.msg}", table.name,
+                                          "fix the file"))
+            unreadable.add(path.resolve())
             continue
         except UnicodeDecodeError as exc:
-            problems.append(ConfigProblem(config.relative_transformation_path(table), None,
-                                          f"not UTF-8 text (byte {exc.start}: {exc.reason})", table.name,
-                                          "save the file as UTF-8"))
+            problems.append(ConfigProblem(relative, None, f"not UTF-8 text (byte {exc.start}: {exc.reason})",
+                                          table.name, "save the file as UTF-8"))
+            unreadable.add(path.resolve())
+            continue
+        except SourceError as exc:
+            problems.append(ConfigProblem(relative, exc.line, str(exc), table.name))
+            unreadable.add(path.resolve())
             continue
         if table.name not in datasets:
             problems.append(ConfigProblem(
                 config.path.name, config.line_of("tables", table.name),
-                f"{config.relative_transformation_path(table)} defines no dataset named '{table.name}'"
-                f" (it defines: {', '.join(datasets) or 'nothing'})",
+                f"{relative} defines no dataset named '{table.name}' (it defines: {', '.join(datasets) or 'nothing'})",
                 table.name, "name the dataset after the table, e.g. @dp.materialized_view(name=...)"))
-    for path in sorted(p for p in (config.root / "transformations").rglob("*.py") if p.is_file()):
+    for path in _project_sources(config):
+        if path.resolve() in unreadable:
+            continue
         try:
-            datasets = defined_datasets(path)
-        except (SyntaxError, UnicodeDecodeError, OSError):
-            continue  # reported above when it is a table's file
-        for name, line in datasets.items():
-            if name not in configured:
+            datasets = datasets_defined(path)
+        except (SyntaxError, UnicodeDecodeError, SourceError, OSError) as exc:
+            if path.suffix in (".py", ".sql") and not isinstance(exc, OSError):
+                line = getattr(exc, "lineno", None) or getattr(exc, "line", None)
+                problems.append(ConfigProblem(path.relative_to(config.root).as_posix(), line,
+                                              f"cannot be read: {getattr(exc, 'msg', None) or exc}", None,
+                                              "fix the file"))
+            continue
+        for name, facts in datasets.items():
+            if name not in configured and facts.kind in PUBLISHED and not facts.private:
                 relative = path.relative_to(config.root).as_posix()
                 problems.append(ConfigProblem(
-                    relative, line, f"dataset '{name}' is defined in code but is not a table in {config.path.name}",
-                    None, did_you_mean(name, configured) or f"add a table '{name}' to {config.path.name} or remove it"))
+                    relative, facts.line, f"dataset '{name}' is defined in code but is not a table in {config.path.name}",
+                    None, did_you_mean(name, configured) or
+                    f"add a table '{name}' to {config.path.name}, make it a view or private, or remove it"))
     return problems
+
+
+# Datasets a pipeline publishes to the catalog: the ones that must be tables in config.
+PUBLISHED = ("streaming_table", "materialized_view")
+
+
+def _project_sources(config: ProjectConfig) -> list[Path]:
+    """transformations/**/*.py|*.sql and every pipeline's library files, each once, sorted."""
+    folder = config.root / "transformations"
+    found = {p for suffix in ("*.py", "*.sql") for p in folder.rglob(suffix) if p.is_file()
+             and "__pycache__" not in p.parts}
+    for key in config.pipelines:
+        found.update(config.library_files(key))
+    return sorted(found)
 
 
 def load_bundle(root: Path) -> tuple[Bundle | None, list[ConfigProblem]]:
@@ -219,14 +209,50 @@ def check_bundle(config: ProjectConfig) -> list[ConfigProblem]:
             continue
         key, value, path, line = by_name[pipeline.name]
         included = _libraries(value, path)
-        for table in config.tables_of(pipeline.key):
-            file = config.transformation_path(table).resolve()
+        owners = {config.transformation_path(t).resolve(): t.name for t in config.tables_of(pipeline.key)}
+        for file in config.pipeline_files(pipeline.key):
+            file = file.resolve()
             if not any(_matches(file, entry) for entry in included):
                 problems.append(ConfigProblem(
                     _rel(config.root, path), line,
-                    f"pipeline resource '{key}' does not include {config.relative_transformation_path(table)}",
-                    table.name, f"add '- file: {{path: {_relpath(file, path.parent)}}}' to its libraries"))
+                    f"pipeline resource '{key}' does not include {_rel(config.root, file)}",
+                    owners.get(file), f"add '- file: {{path: {_relpath(file, path.parent)}}}' to its libraries"))
+        problems += _check_settings(config, pipeline.key, key, value, path, line)
     return problems
+
+
+def _check_settings(config: ProjectConfig, pipeline_key: str, key: str, resource: dict[Any, Any], path: Path,
+                    line: int | None) -> list[ConfigProblem]:
+    """The resource deploys the configuration, catalog and schema config.yml gives the pipeline
+    (values that are bundle variables are taken as set where the bundle sets them)."""
+    problems = []
+    where = _rel(config.root, path)
+    deployed = resource.get("configuration") or {}
+    deployed = deployed if isinstance(deployed, dict) else {}
+    for name, wanted in config.pipelines[pipeline_key].configuration.items():
+        if name not in deployed:
+            problems.append(ConfigProblem(where, key_line(resource, "configuration", line),
+                                          f"pipeline resource '{key}' has no configuration '{name}' (config.yml sets it)",
+                                          None, f"add '{name}: \"{wanted}\"' under its configuration:"))
+        elif not _is_reference(deployed[name]) and str(deployed[name]) != wanted:
+            problems.append(ConfigProblem(where, key_line(deployed, name, line),
+                                          f"pipeline resource '{key}' sets configuration '{name}' to "
+                                          f"{deployed[name]!r}, config.yml to {wanted!r}",
+                                          None, "make them the same, so both engines run with one value"))
+    namespace: tuple[tuple[str, str | None], ...] = (("catalog", config.catalog_of(pipeline_key)),
+                                                     ("schema", config.schema_of(pipeline_key)))
+    for field, target in namespace:
+        actual = resource.get(field) if field == "catalog" else resource.get("schema", resource.get("target"))
+        if target and isinstance(actual, str) and not _is_reference(actual) and actual != target:
+            problems.append(ConfigProblem(where, key_line(resource, field, line),
+                                          f"pipeline resource '{key}' publishes to {field} '{actual}', config.yml "
+                                          f"says '{target}'", None,
+                                          f"make them the same: Dagster shows tables as {field} '{target}'"))
+    return problems
+
+
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, str) and "${" in value
 
 
 def _libraries(resource: dict[Any, Any], path: Path) -> list[tuple[str, Path]]:

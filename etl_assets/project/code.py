@@ -7,11 +7,14 @@ import ast
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from etl_assets.project.bundle import datasets_in
+from etl_assets.project.config import Expectation
+from etl_assets.project.source_facts import DatasetFacts
+from etl_assets.project.sources import datasets_defined, datasets_in_python
 
 _PACKAGE = "etl_assets"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -22,13 +25,19 @@ _HELPERS = ("etl_assets.ldp", "etl_assets.conventions")
 _WORTH_PARSING = re.compile(rb"table|materialized_view|auto_cdc|etl_assets")
 
 
+# Files without any of these declare no expectation: they are not read for one.
+_MAY_EXPECT = re.compile(rb"expect|Rule\(|CONSTRAINT", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class CodeFacts:
     """`datasets`: name -> line of its definition; `version`: a digest of the file and the
-    `etl_assets.ldp` helper modules it imports (directly or through each other)."""
+    `etl_assets.ldp` helper modules it imports (directly or through each other);
+    `expectations`: dataset name -> the rules its code declares."""
 
     datasets: dict[str, int]
     version: str
+    expectations: dict[str, tuple[Expectation, ...]] = field(default_factory=dict)
 
 
 def code_facts(path: str | os.PathLike[str]) -> CodeFacts:
@@ -48,21 +57,113 @@ def code_facts(path: str | os.PathLike[str]) -> CodeFacts:
 
 @lru_cache(maxsize=None)
 def _facts(path: str, mtime_ns: int, size: int) -> CodeFacts:
-    with open(path, "rb") as file:
-        source = file.read()
+    # os.open and os.read: at thousands of small files, a buffered file object costs as much as the read.
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        chunks = [os.read(descriptor, size + 1)]
+        while chunks[-1]:  # the file grew since its stat
+            chunks.append(os.read(descriptor, 1 << 16))
+    finally:
+        os.close(descriptor)
+    source = b"".join(chunks)
     digest = hashlib.sha256(source)
     datasets: dict[str, int] = {}
-    if path.endswith(".py") and _WORTH_PARSING.search(source):
+    expectations: dict[str, tuple[Expectation, ...]] = {}
+    if _is_plain_python(path, source):
+        if _WORTH_PARSING.search(source):
+            try:
+                tree = ast.parse(source, filename=path)
+            except (SyntaxError, ValueError):
+                tree = None
+            if tree is not None:
+                if _MAY_EXPECT.search(source):
+                    expectations = _expectations(datasets_in_python(_without_bodies(tree)))
+                datasets = _datasets(tree, source)
+                helpers = _imported_helpers(tree, "")
+                if helpers:
+                    digest.update(_helpers_fingerprint(frozenset(helpers)))
+    else:  # SQL files and notebook sources: few, read whole
         try:
-            tree = ast.parse(source, filename=path)
-        except (SyntaxError, ValueError):
-            tree = None
-        if tree is not None:
-            datasets = datasets_in(tree)
-            for module in sorted(_helper_closure(_imported_helpers(tree, ""))):
-                digest.update(module.encode())
-                digest.update(_module_digest(module).encode())
-    return CodeFacts(datasets, digest.hexdigest()[:16])
+            facts = datasets_defined(path)
+        except (SyntaxError, ValueError, UnicodeDecodeError, OSError):
+            facts = {}
+        datasets = {name: f.line for name, f in facts.items()}
+        expectations = _expectations(facts)
+    return CodeFacts(datasets, digest.hexdigest()[:16], expectations)
+
+
+def _is_plain_python(path: str, source: bytes) -> bool:
+    return path.endswith(".py") and not source.lstrip(b"\xef\xbb\xbf").startswith(b"# Databricks notebook source")
+
+
+def _expectations(facts: dict[str, DatasetFacts]) -> dict[str, tuple[Expectation, ...]]:
+    return {name: tuple(Expectation(name=e.name, condition=e.condition, action=e.action) for e in f.expectations)
+            for name, f in facts.items() if f.expectations}
+
+
+def _without_bodies(tree: ast.Module) -> ast.Module:
+    """The module with the bodies of its top-level functions emptied: expectations sit in the
+    decorators, module constants and top-level calls, so the bodies need no walk."""
+    body = [type(n)(name=n.name, args=n.args, body=[], decorator_list=n.decorator_list, lineno=n.lineno)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) else n for n in tree.body]
+    return ast.Module(body=body, type_ignores=[])
+
+
+def _datasets(tree: ast.Module, source: bytes) -> dict[str, int]:
+    """`datasets_in(tree)`, walking only the decorated functions when no call can define a dataset.
+
+    Walking every node of every file is most of the cost at thousands of files, and only a
+    `create_streaming_table(...)` or `auto_cdc(...)` call needs the expressions: without either
+    name in the source, the decorated functions are all there is to find.
+    """
+    if b"auto_cdc" in source or b"create_streaming_table" in source:
+        return datasets_in(tree)
+    return datasets_in(ast.Module(body=_decorated_functions(tree), type_ignores=[]))
+
+
+def _decorated_functions(tree: ast.Module) -> list[ast.stmt]:
+    """The decorated functions of a module at any depth, in `ast.walk`'s (breadth first) order,
+    each reduced to its name and decorators.
+
+    Expressions never hold statements, so visiting statements only keeps each at its depth and
+    the order among them (which decides the first definition of a repeated name).
+    """
+    found: list[ast.stmt] = []
+    level: list[ast.AST] = [tree]
+    while level:
+        below: list[ast.AST] = []
+        for node in level:
+            for field in node._fields:
+                value = getattr(node, field, None)
+                if isinstance(value, list):
+                    below.extend(v for v in value if isinstance(v, _STATEMENT_LIKE))
+        found.extend(_name_and_decorators(n) for n in below
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.decorator_list)
+        level = below
+    return found
+
+
+def _name_and_decorators(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.stmt:
+    # A decorator call keeps its callee and `name=` only (what names a dataset), not the
+    # expectations and other arguments a walk would otherwise visit.
+    decorators = [ast.Call(func=d.func, args=[], keywords=[k for k in d.keywords if k.arg == "name"],
+                           lineno=d.lineno) if isinstance(d, ast.Call) else d for d in node.decorator_list]
+    return type(node)(name=node.name, args=_NO_ARGUMENTS, body=[], decorator_list=decorators, lineno=node.lineno)
+
+
+_NO_ARGUMENTS = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+
+
+# What holds statements: statements themselves, `except` clauses and `case` blocks.
+_STATEMENT_LIKE = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+@lru_cache(maxsize=None)
+def _helpers_fingerprint(imported: frozenset[str]) -> bytes:
+    """What the helper modules imported (and those they import) add to a file's digest; the
+    same few import lines recur in thousands of files, so each set is resolved once."""
+    return b"".join(module.encode() + _module_digest(module).encode()
+                    for module in sorted(_helper_closure(set(imported))))
 
 
 def _imported_helpers(tree: ast.AST, package: str) -> set[str]:
@@ -77,7 +178,7 @@ def _imported_helpers(tree: ast.AST, package: str) -> set[str]:
             if node.level:
                 base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], base]).strip(".")
             names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
-        found.update(n for n in names if _module_file(n) is not None and n.startswith(_HELPERS))
+        found.update(n for n in names if n.startswith(_HELPERS) and _module_file(n) is not None)
     return found
 
 
@@ -89,13 +190,20 @@ def _helper_closure(modules: set[str]) -> set[str]:
         if module in seen:
             continue
         seen.add(module)
-        file = _module_file(module)
-        if file is not None:
-            package = module if file.name == "__init__.py" else module.rpartition(".")[0]
-            todo.extend(_imported_helpers(ast.parse(file.read_bytes()), package) - seen)
+        todo.extend(_helper_imports(module) - seen)
     return seen
 
 
+@lru_cache(maxsize=None)
+def _helper_imports(module: str) -> frozenset[str]:
+    file = _module_file(module)
+    if file is None:
+        return frozenset()
+    package = module if file.name == "__init__.py" else module.rpartition(".")[0]
+    return frozenset(_imported_helpers(ast.parse(file.read_bytes()), package))
+
+
+@lru_cache(maxsize=None)
 def _module_file(module: str) -> Path | None:
     if not module.startswith(_PACKAGE + "."):
         return None

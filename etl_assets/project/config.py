@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
 
@@ -83,6 +83,21 @@ class Table(_Model):
     owners: tuple[str, ...] = ()
     expectations: tuple[Expectation, ...] = ()
     automation: Literal["eager", "on_missing"] | OnCron | None = None
+    file: str | None = None
+
+
+def _settings(value: object) -> object:
+    """Pipeline settings are strings, as Databricks takes them: YAML scalars become their text."""
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            item = "true" if item else "false"
+        elif isinstance(item, (int, float)):
+            item = str(item)
+        out[key] = item
+    return out
 
 
 class Pipeline(_Model):
@@ -93,6 +108,15 @@ class Pipeline(_Model):
     id: str | None = None
     description: str | None = None
     continuous: bool = False
+    libraries: tuple[str, ...] = ()
+    configuration: dict[str, str] = Field(default_factory=dict)
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    catalog: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    _strings = field_validator("configuration", "spark_conf", mode="before")(_settings)
 
 
 class Schedule(_Model):
@@ -114,6 +138,8 @@ class ProjectConfig:
     tables: tuple[Table, ...]
     pipelines: dict[str, Pipeline]
     schedules: tuple[Schedule, ...] = ()
+    catalog: str | None = None
+    schema: str | None = None
     _by_name: dict[str, Table] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -173,15 +199,81 @@ class ProjectConfig:
         return {k: tuple(v) for k, v in grouped.items()}
 
     def transformation_path(self, table: Table | str) -> Path:
-        """Where the table's LDP code lives: transformations/<layer>/<name>.py."""
+        """The file defining the table: its `file:`, else transformations/<layer>/<name>.py, else
+        (when its pipeline lists `libraries`) the library file that defines it."""
         t = self.table(table) if isinstance(table, str) else table
         return self.root / self.relative_transformation_path(t)
 
     def relative_transformation_path(self, table: Table | str) -> str:
-        """transformations/<layer>/<name>.py, relative to the project folder."""
-        return transformation_relpath(self.table(table) if isinstance(table, str) else table)
+        """`transformation_path`, relative to the project folder."""
+        t = self.table(table) if isinstance(table, str) else table
+        relative = transformation_relpath(t)
+        if t.file is None and t.pipeline is not None and self.pipelines[t.pipeline].libraries:
+            if not (self.root / relative).is_file():
+                found = self._defined_in(t.pipeline).get(t.name)
+                if found is not None:
+                    return found
+        return relative
+
+    def library_files(self, pipeline_key: str) -> tuple[Path, ...]:
+        """The files a pipeline's `libraries` globs match (sorted, no caches, no folders)."""
+        return self._library_files.get(pipeline_key) or self._glob(pipeline_key)
+
+    def pipeline_files(self, pipeline_key: str) -> tuple[Path, ...]:
+        """Every file of a pipeline: its library files, then its tables' files not among them."""
+        files = list(self.library_files(pipeline_key))
+        seen = {f.resolve() for f in files}
+        for t in self.tables_of(pipeline_key):
+            path = self.transformation_path(t)
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                files.append(path)
+        return tuple(files)
+
+    def catalog_of(self, pipeline_key: str) -> str | None:
+        """The Unity Catalog catalog of a pipeline's tables: its own, else the project's."""
+        return self.pipelines[pipeline_key].catalog or self.catalog
+
+    def schema_of(self, pipeline_key: str) -> str | None:
+        """The schema of a pipeline's tables: its own, else the project's."""
+        return self.pipelines[pipeline_key].schema_ or self.schema
+
+    @cached_property
+    def _library_files(self) -> dict[str, tuple[Path, ...]]:
+        return {}
+
+    def _glob(self, pipeline_key: str) -> tuple[Path, ...]:
+        found: dict[Path, None] = {}
+        for pattern in self.pipelines[pipeline_key].libraries:
+            matches = [self.root / pattern] if not any(c in pattern for c in "*?[") else self.root.glob(pattern)
+            for path in sorted(matches):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    found.setdefault(path, None)
+        self._library_files[pipeline_key] = tuple(found)
+        return tuple(found)
+
+    def _defined_in(self, pipeline_key: str) -> dict[str, str]:
+        """Dataset name -> relative path of the library file defining it (first one wins)."""
+        cache = self._definitions
+        if pipeline_key not in cache:
+            from etl_assets.project.sources import datasets_defined
+
+            names: dict[str, str] = {}
+            for path in self.library_files(pipeline_key):
+                try:
+                    defined = datasets_defined(path)
+                except (SyntaxError, ValueError, OSError):
+                    continue  # the bundle check and the engine report the file itself
+                for name in defined:
+                    names.setdefault(name, path.relative_to(self.root).as_posix())
+            cache[pipeline_key] = names
+        return cache[pipeline_key]
+
+    @cached_property
+    def _definitions(self) -> dict[str, dict[str, str]]:
+        return {}
 
 
 def transformation_relpath(table: Table) -> str:
-    """transformations/<layer>/<name>.py: where a table's LDP code lives in the project."""
-    return f"transformations/{table.layer}/{table.name}.py"
+    """The table's `file:`, else transformations/<layer>/<name>.py: where its code lives."""
+    return table.file or f"transformations/{table.layer}/{table.name}.py"

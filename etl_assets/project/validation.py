@@ -33,7 +33,14 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # Dagster's own rule for tag keys (an optional prefix/ then a name).
 TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
 OWNER = re.compile(r"^([^@\s]+@[^@\s]+\.[^@\s]+|team:[A-Za-z0-9_.-]+)$")
-TOP_LEVEL_KEYS = ("pipelines", "schedules", "tables")
+TOP_LEVEL_KEYS = ("catalog", "schema", "pipelines", "schedules", "tables")
+# What a transformation file may be: Python or SQL, plain or exported from a Databricks notebook.
+SOURCE_SUFFIXES = (".py", ".sql")
+# Settings of the Spark server itself, which the local engine manages for each home.
+_SERVER_SETTINGS = ("spark.master", "spark.driver.", "spark.executor.", "spark.sql.catalogImplementation",
+                    "spark.sql.warehouse.dir", "spark.sql.catalog.spark_catalog", "spark.jars", "spark.local.dir",
+                    "spark.connect.", "spark.ui.", "spark.sql.extensions")
+_RESERVED_CONFIGURATION = "etl_assets."
 
 # A pydantic error location: keys and list indexes from the validated mapping down.
 Loc = tuple[int | str, ...]
@@ -164,9 +171,21 @@ class _Checker:
         pipelines = self._pipelines(doc)
         tables = self._tables(doc, pipelines)
         schedules = self._schedules(doc)
+        catalog, schema = (self._namespace(doc, key) for key in ("catalog", "schema"))
         if self.problems:
             return None
-        return ProjectConfig(path=self.path, tables=tuple(tables), pipelines=pipelines, schedules=tuple(schedules))
+        return ProjectConfig(path=self.path, tables=tuple(tables), pipelines=pipelines, schedules=tuple(schedules),
+                             catalog=catalog, schema=schema)
+
+    def _namespace(self, doc: dict[Any, Any], key: str) -> str | None:
+        value = doc.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.problem(key_line(doc, key), f"'{key}' must be a name, got {value!r}",
+                         hint=f"e.g. '{key}: {'main' if key == 'catalog' else 'etl'}'")
+            return None
+        return value if self._identifier(value, key_line(doc, key), key, None) else None
 
     # -- generic ------------------------------------------------------------------------
 
@@ -224,7 +243,7 @@ class _Checker:
         line = _line_at(raw, loc) or fallback
         field = _format_loc(loc)
         if error["type"] == "extra_forbidden":
-            allowed = list(_model_at(model, loc[:-1]).model_fields)
+            allowed = [f.alias or n for n, f in _model_at(model, loc[:-1]).model_fields.items()]
             hint = did_you_mean(str(loc[-1]), allowed) or f"allowed keys: {', '.join(allowed)}"
             prefix = f"{_format_loc(loc[:-1])}: " if loc[:-1] else ""
             self.problem(line, f"{prefix}unknown {what} key '{loc[-1]}'", table, hint)
@@ -272,8 +291,59 @@ class _Checker:
                              f"pipelines '{deployed[pipeline.name]}' and '{key}' have the same deployed name '{pipeline.name}'",
                              hint="each config pipeline maps to its own deployed pipeline")
             deployed.setdefault(pipeline.name, key)
-            pipelines[key] = pipeline
+            if self._pipeline_settings(pipeline, settings, line):
+                pipelines[key] = pipeline
         return pipelines
+
+    def _pipeline_settings(self, pipeline: Pipeline, raw: dict[Any, Any], line: int | None) -> bool:
+        ok = True
+        where = f"pipeline '{pipeline.key}'"
+        for name in ("catalog", "schema"):
+            value = raw.get(name)
+            if isinstance(value, str):
+                ok &= self._identifier(value, key_line(raw, name, line), f"{where} {name}", None)
+        for key in pipeline.configuration:
+            if key.startswith(_RESERVED_CONFIGURATION):
+                self.problem(key_line(raw, "configuration", line),
+                             f"{where}: configuration key '{key}' is reserved (etl_assets sets it for each engine)",
+                             hint="use another key")
+                ok = False
+        for key in pipeline.spark_conf:
+            if not key.startswith("spark."):
+                self.problem(key_line(raw, "spark_conf", line), f"{where}: spark_conf key '{key}' is not a Spark setting",
+                             hint="Spark settings start with 'spark.', e.g. spark.sql.ansi.enabled; "
+                                  "put other keys under 'configuration:'")
+                ok = False
+            elif key.startswith(_SERVER_SETTINGS):
+                self.problem(key_line(raw, "spark_conf", line),
+                             f"{where}: spark_conf '{key}' is a setting of the local Spark server, which etl_assets "
+                             "manages per home", hint="keep spark_conf to session settings such as "
+                             "spark.sql.ansi.enabled or spark.sql.shuffle.partitions")
+                ok = False
+        if self.check_files:
+            for pattern in pipeline.libraries:
+                if ".." in Path(pattern).parts or Path(pattern).is_absolute():
+                    self.problem(key_line(raw, "libraries", line),
+                                 f"{where}: library '{pattern}' is outside the project folder",
+                                 hint="give paths and globs relative to the folder of config.yml")
+                    ok = False
+                    continue
+                literal = not any(c in pattern for c in "*?[")
+                matched = [(self.path.parent / pattern)] if literal else list(self.path.parent.glob(pattern))
+                files = [m for m in matched if m.is_file()]
+                if not files:
+                    self.problem(key_line(raw, "libraries", line),
+                                 f"{where}: library '{pattern}' matches no file",
+                                 hint="give a file or a glob such as 'transformations/orders/**/*.py', relative to "
+                                      "the folder of config.yml")
+                    ok = False
+                for file in files:
+                    if file.suffix not in SOURCE_SUFFIXES:
+                        self.problem(key_line(raw, "libraries", line),
+                                     f"{where}: library file {file.relative_to(self.path.parent).as_posix()} is not "
+                                     "Python (.py) or SQL (.sql)", hint=_SUFFIX_HINT)
+                        ok = False
+        return ok
 
     def _tables(self, doc: dict[Any, Any], pipelines: dict[str, Pipeline]) -> list[Table]:
         raw_tables = doc.get("tables")
@@ -324,7 +394,7 @@ class _Checker:
             if resolved is not None:
                 table = table.model_copy(update={"pipeline": resolved})
             if ok:
-                ok &= self._transformation_file(table, line)
+                ok &= self._transformation_file(table, line, pipelines)
             checked.append((table, line))
             if ok:
                 tables.append(table)
@@ -423,12 +493,30 @@ class _Checker:
                 ok = False
         return ok
 
-    def _transformation_file(self, table: Table, line: int | None) -> bool:
+    def _transformation_file(self, table: Table, line: int | None, pipelines: dict[str, Pipeline]) -> bool:
         if not self.check_files:
             return True
         relative = transformation_relpath(table)
+        if table.file is not None:
+            if Path(table.file).is_absolute() or ".." in Path(table.file).parts:
+                self.problem(line, f"file {table.file} is outside the project folder", table.name,
+                             "give the path relative to the folder of config.yml")
+                return False
+            if Path(table.file).suffix not in SOURCE_SUFFIXES:
+                self.problem(line, f"file {table.file} is not Python (.py) or SQL (.sql)", table.name, _SUFFIX_HINT)
+                return False
         if (self.path.parent / relative).is_file():
             return True
+        pipeline = pipelines.get(table.pipeline or "")
+        if table.file is None and pipeline is not None and pipeline.libraries:
+            defined = _defined_by_libraries(self.path.parent, pipeline)
+            if table.name in defined:
+                return True
+            self.problem(line, f"no library file of pipeline '{pipeline.key}' defines '{table.name}', and "
+                         f"{relative} does not exist", table.name,
+                         f"add 'file:' naming the file that defines it, or define it in one of: "
+                         f"{', '.join(pipeline.libraries)}")
+            return False
         if (self.path.parent / relative).exists():
             self.problem(line, f"transformation file {relative} is a folder, not a file", table.name,
                          f"remove or rename the folder and put the code of '{table.name}' in {relative}")
@@ -512,6 +600,26 @@ class _Checker:
                 continue
             schedules.append(schedule)
         return schedules
+
+
+_SUFFIX_HINT = ("transformations are Python or SQL files, plain or exported from a Databricks notebook "
+                "(File > Export > Source file); .ipynb and .dbc files are not read")
+
+
+def _defined_by_libraries(root: Path, pipeline: Pipeline) -> set[str]:
+    """The dataset names that a pipeline's library files define (files that do not parse define none)."""
+    from etl_assets.project.sources import datasets_defined
+
+    names: set[str] = set()
+    for pattern in pipeline.libraries:
+        literal = not any(c in pattern for c in "*?[")
+        for path in [root / pattern] if literal else root.glob(pattern):
+            if path.is_file() and path.suffix in SOURCE_SUFFIXES:
+                try:
+                    names.update(datasets_defined(path))
+                except (SyntaxError, ValueError, OSError):
+                    continue
+    return names
 
 
 _FIELD_HINTS = {

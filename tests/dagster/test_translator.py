@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from dagster import AssetKey, Definitions
+from dagster import AssetKey, BetaWarning, Definitions
 
 from etl_assets.dagster.assets import build_table_assets
 from etl_assets.dagster.resources import LocalPipelinesResource
@@ -30,3 +30,13 @@ def test_translator_subclass_changes_keys_and_deps(config):
     node = graph.get(AssetKey(["lakehouse", "orders_silver"]))
     assert node.parent_keys == {AssetKey(["lakehouse", "orders_bronze"]), AssetKey(["lakehouse", "customers"])}
     assert node.group_name == "medallion_silver"
+
+
+def test_code_references_are_built_without_beta_warnings(config, recwarn):
+    """Code references are beta in Dagster: building them must not warn once per table."""
+    spec = TableTranslator().get_asset_spec(config.table("orders_silver"), config,
+                                            {t.name: AssetKey(t.name) for t in config.tables})
+    reference, = spec.metadata["dagster/code_references"].code_references
+    assert reference.file_path == str(config.root / "transformations" / "silver" / "orders_silver.py")
+    assert reference.label == "transformations/silver/orders_silver.py"
+    assert [str(w.message) for w in recwarn.list if issubclass(w.category, BetaWarning)] == []

@@ -34,8 +34,12 @@ class DatabricksTraits:
 
     @classmethod
     def table_name(cls, config: ProjectConfig, table: str) -> str:
-        """The table's name as the deployed pipeline publishes it (its target schema's table)."""
-        return table
+        """The table's name as the deployed pipeline publishes it: `catalog.schema.table` when
+        config.yml names both (the pipeline's own, else the project's), else the bare name."""
+        pipeline = config.table(table).pipeline if table in config.table_names else None
+        catalog = config.catalog_of(pipeline) if pipeline else config.catalog
+        schema = config.schema_of(pipeline) if pipeline else config.schema
+        return f"{catalog}.{schema}.{table}" if catalog and schema else table
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,455 @@
+"""Transformation sources of every kind a pipeline holds (Python files, SQL files, Databricks
+notebooks exported as source) turned into the Python code the local engine runs, and the static
+facts the project needs about them (no Spark, no Dagster).
+
+Notebooks exported from Databricks start with `# Databricks notebook source` (Python) or
+`-- Databricks notebook source` (SQL); cells are separated by `# COMMAND ----------` /
+`-- COMMAND ----------`; a cell in another language is written as `# MAGIC` / `-- MAGIC`
+lines starting with `%sql`, `%python`, `%md`, `%pip`, `%run`, ... In the code the local engine
+runs, every line stays on its line: markdown and separators become blank or comment lines, SQL
+is translated statement by statement (see `sql_pipeline`), `%pip` cells are checked against the
+project environment, `%run` is refused.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import importlib.util
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from etl_assets.project.source_facts import (
+    Action,
+    DatasetFacts,
+    DatasetKind,
+    Expectation,
+    add_dataset,
+)
+from etl_assets.project.sql_pipeline import Translation, python_of_sql, render, translate_sql
+from etl_assets.project.sql_text import SourceError
+
+__all__ = [
+    "DatasetFacts",
+    "Expectation",
+    "SourceError",
+    "SourceKind",
+    "datasets_defined",
+    "python_source",
+    "source_kind",
+]
+
+SourceKind = Literal["python", "sql", "python_notebook", "sql_notebook"]
+
+_PY_HEADER = "# Databricks notebook source"
+_SQL_HEADER = "-- Databricks notebook source"
+_SEPARATOR = re.compile(r"^\s*(#|--) COMMAND -{5,}\s*$")
+_MAGIC = {"python": re.compile(r"^# MAGIC ?(.*)$"), "sql": re.compile(r"^-- MAGIC ?(.*)$")}
+_RESTART = re.compile(r"^\s*dbutils\.library\.restartPython\(\)\s*$")
+
+
+def source_kind(path: str | os.PathLike[str]) -> SourceKind:
+    """What a transformation file is, from its first line and its extension.
+
+    >>> source_kind("transformations/silver/orders.sql")   # doctest: +SKIP
+    'sql'
+    """
+    first = _first_line(Path(path))
+    if first == _PY_HEADER:
+        return "python_notebook"
+    if first == _SQL_HEADER:
+        return "sql_notebook"
+    return "sql" if Path(path).suffix.lower() == ".sql" else "python"
+
+
+def _first_line(path: Path) -> str:
+    with path.open("r", encoding="utf-8-sig") as file:
+        return file.readline().rstrip("\r\n").rstrip()
+
+
+def python_source(path: str | os.PathLike[str]) -> str:
+    """The Python code the local engine executes for a transformation file (each line of the
+    result stands on the line of the file it comes from).
+
+    Raises `SourceError` for what cannot run locally (a `%run`, a `%pip` package missing from
+    the project environment, SQL that cannot be translated), naming file and line.
+
+    >>> print(python_source("transformations/gold/totals.sql"))   # doctest: +SKIP
+    """
+    file = Path(path)
+    text = file.read_text(encoding="utf-8-sig")
+    kind = source_kind(file)
+    if kind == "python":
+        return text
+    if kind == "sql":
+        return python_of_sql(text, str(path))
+    return _notebook_python(text, str(path), kind, check_packages=True)[0]
+
+
+def datasets_defined(path: str | os.PathLike[str]) -> dict[str, DatasetFacts]:
+    """Every dataset a transformation file defines, read statically: name -> facts (line, kind,
+    private, expectations). Raises `SyntaxError` for Python that does not parse and
+    `SourceError` for SQL that does not translate.
+
+    >>> datasets_defined("transformations/silver/clean.sql")["clean"].kind   # doctest: +SKIP
+    'streaming_table'
+    """
+    file = Path(path)
+    text = file.read_text(encoding="utf-8-sig")
+    kind = source_kind(file)
+    if kind == "python":
+        return datasets_in_python(ast.parse(text, filename=str(path)))
+    if kind == "sql":
+        return translate_sql(text, str(path)).datasets
+    code, translation, python_only = _notebook_python(text, str(path), kind, check_packages=False)
+    found = datasets_in_python(ast.parse(python_only, filename=str(path)))
+    for facts in translation.datasets.values():
+        add_dataset(found, facts)
+    return dict(sorted(found.items(), key=lambda item: item[1].line))
+
+
+# notebooks ------------------------------------------------------------------------------------
+
+
+def _notebook_python(text: str, path: str, kind: SourceKind, *, check_packages: bool) -> tuple[str, Translation, str]:
+    """(code to run, the SQL cells' translation, the Python cells alone) of a notebook."""
+    lines = text.split("\n")
+    language = "python" if kind == "python_notebook" else "sql"
+    translation = Translation()
+    python_lines: dict[int, str] = {}
+    settings: dict[str, str] = {}
+    prelude_line: int | None = None
+    for start, cell in _cells(lines):
+        cell_language, body_start, body = _cell_language(cell, language)
+        number = start + body_start
+        if cell_language == "md" or cell_language is None:
+            continue
+        if cell_language == "sql":
+            if prelude_line is None:
+                prelude_line = start + max(body_start - 1, 0)
+            translate_sql("\n".join(body), path, first_line=number, translation=translation, spark_conf=settings)
+        elif cell_language == "python":
+            for offset, line in enumerate(body):
+                python_lines[number + offset] = "pass  # dbutils.library.restartPython()" if _RESTART.match(line) \
+                    else line
+        elif cell_language == "pip":
+            _check_pip(body, path, start + body_start - 1, check_packages)
+        elif cell_language == "run":
+            raise SourceError(path, number - 1, f"`%run {' '.join(body).strip()}` runs another notebook, which "
+                              "the local engine does not do: move the shared code into a Python module this "
+                              "file imports, or add the notebook to the pipeline's libraries")
+        else:
+            raise SourceError(path, number - 1, f"%{cell_language} cells cannot run in a pipeline: remove the "
+                              "cell or turn it into Python or SQL")
+    if prelude_line is None and language == "sql":
+        prelude_line = 1
+    code = render(translation, len(lines), prelude_line=prelude_line, python_lines=python_lines)
+    python_only = "\n".join(python_lines.get(n, "") for n in range(1, len(lines) + 1)) + "\n"
+    return code, translation, python_only
+
+
+def _cells(lines: list[str]) -> list[tuple[int, list[str]]]:
+    """(line number of the cell's first line, its lines), the header line skipped."""
+    cells: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    start = 2
+    for number, line in enumerate(lines[1:], start=2):
+        if _SEPARATOR.match(line):
+            cells.append((start, current))
+            current = []
+            start = number + 1
+            continue
+        current.append(line)
+    cells.append((start, current))
+    return cells
+
+
+def _cell_language(cell: list[str], language: str) -> tuple[str | None, int, list[str]]:
+    """(language of the cell, offset of its code from the cell's first line, its code lines).
+
+    `language` is the notebook's own: a cell of plain lines is in it; a cell of magic lines says
+    its language on its first line (`%sql`, `%md`, `%pip`, `%run`, ...).
+    """
+    first = next((i for i, line in enumerate(cell) if line.strip()), None)
+    if first is None:
+        return None, 0, []
+    magic = _MAGIC[language]
+    match = magic.match(cell[first])
+    if not match:
+        if cell[first].lstrip().startswith("%"):  # a magic written in the notebook's own lines
+            command = cell[first].lstrip()[1:].split()
+            return _magic_language(command[0] if command else ""), first + 1, \
+                [" ".join(command[1:]), *cell[first + 1:]]
+        return language, 0, cell
+    command = match.group(1).strip()
+    if not command.startswith("%"):
+        return language, 0, cell
+    name = command[1:].split()[0] if command[1:].split() else ""
+    body = [command[1 + len(name):].strip()] + [_unmagic(line, magic) for line in cell[first + 1:]]
+    which = _magic_language(name)
+    if which in ("sql", "python"):
+        return which, first + 1, body[1:]
+    return which, first + 1, body
+
+
+def _magic_language(name: str) -> str:
+    return {"py": "python", "python": "python", "sql": "sql", "md": "md", "pip": "pip", "run": "run"}.get(
+        name.lower(), name.lower())
+
+
+def _unmagic(line: str, magic: re.Pattern[str]) -> str:
+    match = magic.match(line)
+    return match.group(1) if match else line
+
+
+def _check_pip(body: list[str], path: str, line: int, check: bool) -> None:
+    words = " ".join(body).split()
+    if not words or words[0] != "install":
+        raise SourceError(path, line, f"`%pip {' '.join(words)}` cannot run in a pipeline locally: only "
+                          "%pip install of packages already in the project environment is accepted")
+    if not check:
+        return
+    skip_next = False
+    for word in words[1:]:
+        if skip_next:
+            skip_next = False
+            continue
+        if word in ("-r", "--requirement", "-e", "--editable", "-c", "--constraint"):
+            raise SourceError(path, line, f"`%pip install {word}` cannot be checked locally: install what it "
+                              "names in the project environment and list the packages by name")
+        if word.startswith("-"):
+            skip_next = word in ("-i", "--index-url", "--extra-index-url", "-f", "--find-links")
+            continue
+        package = re.split(r"[\[<>=!~;@ ]", word, maxsplit=1)[0]
+        if package and not _installed(package):
+            raise SourceError(path, line, f"package '{package}' (from `%pip install`) is not installed in the "
+                              f"project environment: install it there (pip install {word}) and run again")
+
+
+def _installed(package: str) -> bool:
+    try:
+        importlib.metadata.distribution(package)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        module = package.replace("-", "_").lower()
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
+
+
+# Python facts ---------------------------------------------------------------------------------
+
+_DATASET_DECORATORS = {"table", "materialized_view", "view", "temporary_view", "create_table", "create_view"}
+_EXPECT = {"expect": "warn", "expect_or_drop": "drop", "expect_or_fail": "fail"}
+_EXPECT_ALL = {"expect_all": "warn", "expect_all_or_drop": "drop", "expect_all_or_fail": "fail"}
+_STREAMING_TABLE_CALLS = {"create_streaming_table", "create_target_table"}
+_CDC_CALLS = {"create_auto_cdc_flow", "apply_changes", "create_auto_cdc_from_snapshot_flow",
+              "apply_changes_from_snapshot", "auto_cdc"}
+_STREAM_WORDS = re.compile(r"\bSTREAM\b|cloud_files|readStream|read_stream", re.IGNORECASE)
+
+
+def datasets_in_python(tree: ast.Module) -> dict[str, DatasetFacts]:
+    """The datasets a parsed Python module defines (decorators, `dp.table(...)(function)` calls,
+    `create_streaming_table`, AUTO CDC targets), with the expectations declared with them.
+
+    A `table` is a streaming table when its function reads a stream (`readStream`,
+    `read_stream`, `STREAM` in SQL text) or comes from `etl_assets.ldp`, otherwise a materialized
+    view, as `dp.table` decides on Databricks.
+    """
+    constants = _module_constants(tree)
+    ldp_table = _imports_ldp_table(tree)
+    found: dict[str, DatasetFacts] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            _decorated(node, constants, ldp_table, found)
+        elif isinstance(node, ast.Call):
+            called = _name_of(node.func)
+            if called in _STREAMING_TABLE_CALLS:
+                name = _keyword(node, "name") or _positional(node)
+                if name:
+                    rules = [rule for keyword in node.keywords if keyword.arg in _EXPECT_ALL
+                             for rule in _rules_of_dict(keyword.value, _EXPECT_ALL[keyword.arg], constants)]
+                    add_dataset(found, DatasetFacts(name, node.lineno, "streaming_table", False, tuple(rules)))
+            elif called in _CDC_CALLS:
+                name = _keyword(node, "target")
+                if name:
+                    add_dataset(found, DatasetFacts(name, node.lineno, "streaming_table"))
+            elif isinstance(node.func, ast.Call) and _name_of(node.func.func) in _DATASET_DECORATORS:
+                _called_decorator(node, constants, ldp_table, found)
+    return dict(sorted(found.items(), key=lambda item: item[1].line))
+
+
+def _decorated(node: ast.FunctionDef | ast.AsyncFunctionDef, constants: dict[str, ast.expr], ldp_table: bool,
+               found: dict[str, DatasetFacts]) -> None:
+    definition = None
+    rules: list[Expectation] = []
+    for decorator in node.decorator_list:
+        call = decorator if isinstance(decorator, ast.Call) else None
+        target = call.func if call else decorator
+        called = _name_of(target)
+        if called in _DATASET_DECORATORS and definition is None:
+            definition = (decorator, call, target)
+        elif call is not None:
+            rules += _rules_of_call(call, constants)
+    if definition is None:
+        return
+    decorator, call, target = definition
+    name = _keyword(call, "name") or node.name
+    kind = _kind(_name_of(target) or "", target, ldp_table, node)
+    if call is not None:
+        rules += _rules_of_keywords(call, constants)
+    add_dataset(found, DatasetFacts(name, decorator.lineno, kind, _private(call), tuple(rules)))
+
+
+def _called_decorator(node: ast.Call, constants: dict[str, ast.expr], ldp_table: bool,
+                      found: dict[str, DatasetFacts]) -> None:
+    """`dp.table(name="x")(dp.expect(...)(function))`: the decorator applied as a call."""
+    decorator = node.func
+    assert isinstance(decorator, ast.Call)
+    name = _keyword(decorator, "name")
+    if not name:
+        return
+    rules = _rules_of_keywords(decorator, constants)
+    wrapped: ast.expr | None = node.args[0] if node.args else None
+    while isinstance(wrapped, ast.Call) and isinstance(wrapped.func, ast.Call):
+        rules += _rules_of_call(wrapped.func, constants)
+        wrapped = wrapped.args[0] if wrapped.args else None
+    kind = _kind(_name_of(decorator.func) or "", decorator.func, ldp_table, wrapped)
+    add_dataset(found, DatasetFacts(name, node.lineno, kind, _private(decorator), tuple(rules)))
+
+
+def _kind(called: str, target: ast.expr, ldp_table: bool, body: ast.AST | None) -> DatasetKind:
+    if called == "materialized_view":
+        return "materialized_view"
+    if called in ("view", "temporary_view", "create_view"):
+        return "temporary_view"
+    if ldp_table and isinstance(target, ast.Name):
+        return "streaming_table"
+    if body is not None and _reads_stream(body):
+        return "streaming_table"
+    return "materialized_view"
+
+
+def _reads_stream(body: ast.AST) -> bool:
+    for node in ast.walk(body):
+        if isinstance(node, ast.Attribute) and node.attr in ("readStream", "read_stream"):
+            return True
+        if isinstance(node, ast.Name) and node.id == "read_stream":
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _STREAM_WORDS.search(node.value):
+            return True
+    return False
+
+
+def _private(call: ast.Call | None) -> bool:
+    for keyword in call.keywords if call else ():
+        if keyword.arg in ("private", "temporary") and isinstance(keyword.value, ast.Constant):
+            return keyword.value.value is True
+    return False
+
+
+def _rules_of_call(call: ast.Call, constants: dict[str, ast.expr]) -> list[Expectation]:
+    """The expectations of one `expect*` decorator call (none for any other call)."""
+    called = _name_of(call.func) or ""
+    if called in _EXPECT and len(call.args) >= 2:
+        name, condition = (_string(arg, constants) for arg in call.args[:2])
+        return [Expectation(name, condition, _action(_EXPECT[called]))] if name and condition else []
+    if called in _EXPECT_ALL and call.args:
+        return _rules_of_dict(call.args[0], _EXPECT_ALL[called], constants)
+    return []
+
+
+def _rules_of_keywords(call: ast.Call, constants: dict[str, ast.expr]) -> list[Expectation]:
+    """`expectations=[Rule(...), ...]` of the etl_assets.ldp decorators."""
+    rules = []
+    for keyword in call.keywords:
+        if keyword.arg != "expectations":
+            continue
+        value = _resolve(keyword.value, constants)
+        if not isinstance(value, (ast.List, ast.Tuple)):
+            continue
+        for item in value.elts:
+            item = _resolve(item, constants)
+            if isinstance(item, ast.Call) and _name_of(item.func) == "Rule":
+                fields = dict(zip(("name", "condition", "action"), item.args))
+                fields.update({k.arg: k.value for k in item.keywords if k.arg})
+                name = _string(fields.get("name"), constants)
+                condition = _string(fields.get("condition"), constants)
+                action = _string(fields.get("action"), constants) or "warn"
+                if name and condition and action in ("warn", "drop", "fail"):
+                    rules.append(Expectation(name, condition, _action(action)))
+    return rules
+
+
+def _rules_of_dict(node: ast.expr, action: str, constants: dict[str, ast.expr]) -> list[Expectation]:
+    value = _resolve(node, constants)
+    if not isinstance(value, ast.Dict):
+        return []
+    rules = []
+    for key, condition in zip(value.keys, value.values):
+        name = _string(key, constants) if key is not None else None
+        text = _string(condition, constants)
+        if name and text:
+            rules.append(Expectation(name, text, _action(action)))
+    return rules
+
+
+def _action(text: str) -> Action:
+    return "drop" if text == "drop" else "fail" if text == "fail" else "warn"
+
+
+def _module_constants(tree: ast.Module) -> dict[str, ast.expr]:
+    """Module-level `NAME = <literal>` assignments (dicts, lists, strings) by name."""
+    constants: dict[str, ast.expr] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name):
+            constants[statement.targets[0].id] = statement.value
+        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) and statement.value:
+            constants[statement.target.id] = statement.value
+    return constants
+
+
+def _resolve(node: ast.expr | None, constants: dict[str, ast.expr]) -> ast.expr | None:
+    seen = 0
+    while isinstance(node, ast.Name) and node.id in constants and seen < 10:
+        node = constants[node.id]
+        seen += 1
+    return node
+
+
+def _string(node: ast.expr | None, constants: dict[str, ast.expr]) -> str | None:
+    value = _resolve(node, constants)
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value
+    return None
+
+
+def _imports_ldp_table(tree: ast.Module) -> bool:
+    return any(isinstance(node, ast.ImportFrom) and (node.module or "").startswith("etl_assets.ldp")
+               and any(alias.name == "table" and alias.asname is None for alias in node.names)
+               for node in tree.body)
+
+
+def _name_of(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
+def _keyword(call: ast.Call | None, name: str) -> str | None:
+    for keyword in call.keywords if call else ():
+        if keyword.arg == name and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+            return keyword.value.value
+    return None
+
+
+def _positional(call: ast.Call) -> str | None:
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return call.args[0].value
+    return None
