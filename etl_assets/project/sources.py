@@ -37,6 +37,7 @@ __all__ = [
     "SourceError",
     "SourceKind",
     "datasets_defined",
+    "datasets_in_python",
     "python_source",
     "source_kind",
 ]
@@ -47,6 +48,8 @@ _PY_HEADER = "# Databricks notebook source"
 _SQL_HEADER = "-- Databricks notebook source"
 _SEPARATOR = re.compile(r"^\s*(#|--) COMMAND -{5,}\s*$")
 _MAGIC = {"python": re.compile(r"^# MAGIC ?(.*)$"), "sql": re.compile(r"^-- MAGIC ?(.*)$")}
+_NOT_SOURCE = {".ipynb": "a Jupyter notebook (.ipynb)", ".dbc": "a Databricks archive (.dbc)",
+               ".scala": "Scala", ".r": "R"}
 _RESTART = re.compile(r"^\s*dbutils\.library\.restartPython\(\)\s*$")
 
 
@@ -56,6 +59,9 @@ def source_kind(path: str | os.PathLike[str]) -> SourceKind:
     >>> source_kind("transformations/silver/orders.sql")   # doctest: +SKIP
     'sql'
     """
+    if Path(path).suffix.lower() in _NOT_SOURCE:
+        raise SourceError(str(path), None, f"{_NOT_SOURCE[Path(path).suffix.lower()]} cannot be read as a pipeline "
+                          "source: export it from Databricks as a source file (.py or .sql)")
     first = _first_line(Path(path))
     if first == _PY_HEADER:
         return "python_notebook"
@@ -127,15 +133,17 @@ def _notebook_python(text: str, path: str, kind: SourceKind, *, check_packages: 
         if cell_language == "md" or cell_language is None:
             continue
         if cell_language == "sql":
-            if prelude_line is None:
-                prelude_line = start + max(body_start - 1, 0)
+            if prelude_line is None:  # a Python notebook's first %sql line (a SQL notebook's header)
+                prelude_line = 1 if language == "sql" else number - 1
             translate_sql("\n".join(body), path, first_line=number, translation=translation, spark_conf=settings)
         elif cell_language == "python":
             for offset, line in enumerate(body):
                 python_lines[number + offset] = "pass  # dbutils.library.restartPython()" if _RESTART.match(line) \
                     else line
         elif cell_language == "pip":
-            _check_pip(body, path, start + body_start - 1, check_packages)
+            _check_pip(body, path, number - 1, check_packages)
+            python_lines[number - 1] = f"# %pip install {body[0].removeprefix('install').strip()}: " \
+                "already installed in the project environment"
         elif cell_language == "run":
             raise SourceError(path, number - 1, f"`%run {' '.join(body).strip()}` runs another notebook, which "
                               "the local engine does not do: move the shared code into a Python module this "
@@ -143,8 +151,6 @@ def _notebook_python(text: str, path: str, kind: SourceKind, *, check_packages: 
         else:
             raise SourceError(path, number - 1, f"%{cell_language} cells cannot run in a pipeline: remove the "
                               "cell or turn it into Python or SQL")
-    if prelude_line is None and language == "sql":
-        prelude_line = 1
     code = render(translation, len(lines), prelude_line=prelude_line, python_lines=python_lines)
     python_only = "\n".join(python_lines.get(n, "") for n in range(1, len(lines) + 1)) + "\n"
     return code, translation, python_only
@@ -177,26 +183,23 @@ def _cell_language(cell: list[str], language: str) -> tuple[str | None, int, lis
         return None, 0, []
     magic = _MAGIC[language]
     match = magic.match(cell[first])
-    if not match:
-        if cell[first].lstrip().startswith("%"):  # a magic written in the notebook's own lines
-            command = cell[first].lstrip()[1:].split()
-            return _magic_language(command[0] if command else ""), first + 1, \
-                [" ".join(command[1:]), *cell[first + 1:]]
+    head = match.group(1).strip() if match else cell[first].strip()
+    if not head.startswith("%"):
         return language, 0, cell
-    command = match.group(1).strip()
-    if not command.startswith("%"):
-        return language, 0, cell
-    name = command[1:].split()[0] if command[1:].split() else ""
-    body = [command[1 + len(name):].strip()] + [_unmagic(line, magic) for line in cell[first + 1:]]
-    which = _magic_language(name)
+    words = head[1:].split()
+    which = _magic_language(words[0] if words else "")
+    arguments = " ".join(words[1:])
+    body = [_unmagic(line, magic) for line in cell[first + 1:]]
     if which in ("sql", "python"):
-        return which, first + 1, body[1:]
-    return which, first + 1, body
+        return which, first + 1, body
+    return which, first + 1, [arguments, *body]
 
 
 def _magic_language(name: str) -> str:
-    return {"py": "python", "python": "python", "sql": "sql", "md": "md", "pip": "pip", "run": "run"}.get(
-        name.lower(), name.lower())
+    name = name.lower()
+    if name.startswith("md"):  # %md and %md-sandbox
+        return "md"
+    return {"py": "python"}.get(name, name)
 
 
 def _unmagic(line: str, magic: re.Pattern[str]) -> str:
@@ -371,8 +374,8 @@ def _rules_of_keywords(call: ast.Call, constants: dict[str, ast.expr]) -> list[E
         value = _resolve(keyword.value, constants)
         if not isinstance(value, (ast.List, ast.Tuple)):
             continue
-        for item in value.elts:
-            item = _resolve(item, constants)
+        for element in value.elts:
+            item = _resolve(element, constants)
             if isinstance(item, ast.Call) and _name_of(item.func) == "Rule":
                 fields = dict(zip(("name", "condition", "action"), item.args))
                 fields.update({k.arg: k.value for k in item.keywords if k.arg})

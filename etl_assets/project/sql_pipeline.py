@@ -22,11 +22,12 @@ What is translated:
   NULL UPDATES] [APPLY AS DELETE WHEN c] [APPLY AS TRUNCATE WHEN c] SEQUENCE BY e [COLUMNS ...
   | COLUMNS * EXCEPT (...)] [STORED AS SCD TYPE 1|2] [TRACK HISTORY ON ...]`:
   `dp.create_auto_cdc_flow`.
-- In queries: `LIVE.x` is `x`; `STREAM x` is `STREAM(x)` (Spark's own syntax);
+- In queries: `LIVE.x` is `x`; `STREAM x` and `STREAM(x)` are `spark.readStream.table("x")`;
   `read_files('path', format => 'json', ...)` and `cloud_files('path', 'json', map(...))`
   become `spark.readStream.format("cloudFiles")` (after `STREAM`, and always for
-  `cloud_files`) or `spark.read.format("cloudFiles")` with the same options, passed to
-  `spark.sql` as a DataFrame argument.
+  `cloud_files`) or `spark.read.format("cloudFiles")` with the same options. These are passed
+  to `spark.sql` as DataFrame arguments, so a query's plan shows that it streams without being
+  analyzed (pipeline query functions may not analyze), as a Python query's plan does.
 - `${key}`: the pipeline configuration value `spark.conf.get(key)`, read when the code runs.
 - `SET key = value`: `spark_conf` of the datasets and flows defined after it in the file.
 
@@ -35,7 +36,6 @@ Anything else raises `SourceError` naming the construct, the file and the line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -46,10 +46,14 @@ from etl_assets.project.source_facts import (
     Expectation,
     add_dataset,
 )
+from etl_assets.project.sql_queries import QueryRewriter, python_dict, python_value
 from etl_assets.project.sql_text import (
     SourceError,
     Statement,
     Token,
+    index_of,
+    name_text,
+    split_commas,
     split_statements,
     string_value,
     text_of,
@@ -60,6 +64,12 @@ from etl_assets.project.sql_text import (
 _HELPERS = '''
 import re as _re
 
+try:
+    spark
+except NameError:  # a runner that does not hand the session to the module
+    from pyspark.sql import SparkSession
+    spark = SparkSession.active()
+
 def _conf(text, braces=False):
     """`text` with each ${key} replaced by the pipeline configuration value of key."""
     def value(match):
@@ -67,7 +77,8 @@ def _conf(text, braces=False):
         found = spark.conf.get(key, None)
         if found is None:
             raise KeyError(
-                f"${{{key}}} is used in {__file__} but the pipeline configuration has no {key!r}: "
+                f"${{{key}}} is used in {globals().get('__file__', 'a pipeline source')} but the pipeline "
+                f"configuration has no {key!r}: "
                 f"add {key} to the pipeline's configuration"
             )
         return found.replace("{", "{{").replace("}", "}}") if braces else found
@@ -82,13 +93,6 @@ PRELUDE = (
     f"exec({_HELPERS!r})"
 )
 
-# Auto Loader options that read_files names without the `cloudFiles.` prefix.
-_AUTO_LOADER_OPTIONS = {
-    "format", "schemahints", "infercolumntypes", "schemaevolutionmode", "schemalocation",
-    "maxfilespertrigger", "maxbytespertrigger", "includeexistingfiles", "usenotifications",
-    "allowoverwrites", "backfillinterval", "partitioncolumns", "validateoptions",
-    "useincrementallisting", "cleansource", "maxfileage", "usestrictglobber",
-}
 _ACTIONS: dict[Action, str] = {"warn": "expect", "drop": "expect_or_drop", "fail": "expect_or_fail"}
 _ALL_ACTIONS: dict[Action, str] = {"warn": "expect_all", "drop": "expect_all_or_drop", "fail": "expect_all_or_fail"}
 
@@ -124,8 +128,7 @@ def translate_sql(text: str, path: str, *, first_line: int = 1, translation: Tra
 
 def python_of_sql(text: str, path: str) -> str:
     """The Python module text for a SQL file: the prelude on line 1, each statement on its line."""
-    translation = translate_sql(text, path)
-    return render(translation, text.count("\n") + 1, prelude_line=1)
+    return render(translate_sql(text, path), text.count("\n") + 1, prelude_line=1)
 
 
 def render(translation: Translation, line_count: int, *, prelude_line: int | None,
@@ -140,7 +143,7 @@ def render(translation: Translation, line_count: int, *, prelude_line: int | Non
             rows.append(python_lines[number] if not parts else "; ".join(parts))
         else:
             rows.append("; ".join(parts))
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows)
 
 
 class _Statement:
@@ -222,7 +225,7 @@ class _Statement:
         """The tokens (all of them, comments included) between a `(` and its `)`."""
         open_token = self.expect_punct("(")
         all_tokens = self.statement.tokens
-        start = _index_of(all_tokens, open_token) + 1
+        start = index_of(all_tokens, open_token) + 1
         depth = 1
         for index in range(start, len(all_tokens)):
             token = all_tokens[index]
@@ -242,7 +245,7 @@ class _Statement:
         """`(a, b)` or `a, b` as names."""
         if self.at_punct("("):
             inner = [t for t in self.parenthesized() if t.significant]
-            return [_join(part) for part in _split_commas(inner)]
+            return [name_text(part) for part in split_commas(inner)]
         names = [self.name()]
         while self.at_punct(","):
             self.take()
@@ -253,7 +256,7 @@ class _Statement:
         """Every remaining token of the statement, comments and spaces included."""
         if self.pos >= len(self.tokens):
             return []
-        return self.statement.tokens[_index_of(self.statement.tokens, self.tokens[self.pos]):]
+        return self.statement.tokens[index_of(self.statement.tokens, self.tokens[self.pos]):]
 
     # statements -----------------------------------------------------------------------------
 
@@ -307,7 +310,8 @@ class _Statement:
         private = "PRIVATE" in modifiers or ("TEMPORARY" in modifiers and kind != "temporary_view")
         if self.accept("IF"):
             self.expect("NOT", "EXISTS")
-        line = self.peek().line if self.peek() else self.statement.line
+        start = self.peek()
+        line = start.line if start is not None else self.statement.line
         name = self.name()
         self.dataset(name, kind, private, line)
 
@@ -354,7 +358,7 @@ class _Statement:
             options = {"name": repr(name), **options, **self.conf_option()}
             body = query
             for rule in reversed(expectations):
-                body = f"dp.{_ACTIONS[rule.action]}({rule.name!r}, {_value(rule.condition)})({body})"
+                body = f"dp.{_ACTIONS[rule.action]}({rule.name!r}, {python_value(rule.condition)})({body})"
             self.out.add(self.statement.line, f"dp.{define}({_keywords(options)})({body})")
             add_dataset(self.out.datasets, facts)
             return
@@ -372,22 +376,24 @@ class _Statement:
                 self.append_flow(name, name, once)
             else:
                 self.fail("expected INSERT BY NAME or AUTO CDC after FLOW")
-        elif self.peek() is not None:
-            self.fail(f"unexpected '{self.peek().text}' in the definition of '{name}'")  # type: ignore[union-attr]
+        else:
+            extra = self.peek()
+            if extra is not None:
+                self.fail(f"unexpected '{extra.text}' in the definition of '{name}'", extra)
 
     def streaming_table(self, name: str, options: dict[str, str], expectations: list[Expectation]) -> str:
         rules = {}
         for action, keyword in _ALL_ACTIONS.items():
             chosen = {r.name: r.condition for r in expectations if r.action == action}
             if chosen:
-                rules[keyword] = _dict(chosen)
+                rules[keyword] = python_dict(chosen)
         return f"dp.create_streaming_table({_keywords({'name': repr(name), **options, **rules})})"
 
     def specification(self) -> tuple[str, list[Expectation]]:
         inner = self.parenthesized()
         columns = []
         rules = []
-        for item in _split_commas(inner, keep_all=True):
+        for item in split_commas(inner, keep_all=True):
             significant = [t for t in item if t.significant]
             if not significant:
                 continue
@@ -428,7 +434,7 @@ class _Statement:
                     end = index
                     break
         opening, closing = rest[0], rest[end]
-        inside = written[_index_of(written, opening) + 1:_index_of(written, closing)]
+        inside = written[index_of(written, opening) + 1:index_of(written, closing)]
         condition = "".join(" " if not t.significant else t.text for t in inside).strip()
         tail = [t.text.upper() for t in rest[end + 1:]]
         action: Action
@@ -477,22 +483,22 @@ class _Statement:
     def properties(self) -> dict[str, str]:
         inner = [t for t in self.parenthesized() if t.significant]
         found = {}
-        for item in _split_commas(inner):
+        for item in split_commas(inner):
             equals = next((i for i, t in enumerate(item) if t.text == "="), None)
             key_tokens = item[:equals] if equals is not None else item[:1]
             value_tokens = item[equals + 1:] if equals is not None else item[1:]
-            key = string_value(key_tokens[0]) if key_tokens and key_tokens[0].kind == "string" else _join(key_tokens)
+            key = string_value(key_tokens[0]) if key_tokens and key_tokens[0].kind == "string" else name_text(key_tokens)
             if len(value_tokens) == 1 and value_tokens[0].kind == "string":
                 value = string_value(value_tokens[0])
             else:
-                value = _join(value_tokens)
+                value = name_text(value_tokens)
             found[key] = value
         return found
 
     def conf_option(self) -> dict[str, str]:
         if not self.settings:
             return {}
-        return {"spark_conf": _dict(self.settings)}
+        return {"spark_conf": python_dict(self.settings)}
 
     def flow(self) -> None:
         name = self.name()
@@ -550,10 +556,10 @@ class _Statement:
                     self.fail("expected APPLY AS DELETE WHEN or APPLY AS TRUNCATE WHEN", which)
                 self.expect("WHEN")
                 key = "apply_as_deletes" if which.is_word("DELETE") else "apply_as_truncates"
-                options[key] = f"F.expr({_value(self.expression_until(_CDC_CLAUSES))})"
+                options[key] = f"F.expr({python_value(self.expression_until(_CDC_CLAUSES))})"
             elif token.is_word("SEQUENCE"):
                 self.expect("BY")
-                options["sequence_by"] = f"F.expr({_value(self.expression_until(_CDC_CLAUSES))})"
+                options["sequence_by"] = f"F.expr({python_value(self.expression_until(_CDC_CLAUSES))})"
             elif token.is_word("SYSTEM"):
                 self.fail("SYSTEM SEQUENCE BY is not supported on the local engine", token)
             elif token.is_word("COLUMNS"):
@@ -620,8 +626,8 @@ class _Statement:
         if self.pos == start:
             self.fail("an expression is missing")
         tokens = self.statement.tokens
-        begin = _index_of(tokens, self.tokens[start])
-        end = _index_of(tokens, self.tokens[self.pos - 1]) + 1
+        begin = index_of(tokens, self.tokens[start])
+        end = index_of(tokens, self.tokens[self.pos - 1]) + 1
         return text_of([t for t in tokens[begin:end] if t.kind != "comment"]).strip()
 
     # queries --------------------------------------------------------------------------------
@@ -636,7 +642,7 @@ class _Statement:
             depth -= token.text == ")" if token.kind == "punct" else 0
             if depth == 0 and token.is_word("CREATE", "SET"):
                 self.fail(f"{token.text.upper()} inside a query: end the statement before it with ;", token)
-        rewritten, frames = _QueryRewriter(tokens, self.path, self.fail).rewrite()
+        rewritten, frames = QueryRewriter(tokens, self.path, self.fail).rewrite()
         first = tokens[0].line
         text = "\n" * (first - 1) + rewritten
         arguments = "".join(f", {name}={code}" for name, code in frames.items())
@@ -645,210 +651,6 @@ class _Statement:
 
 
 _CDC_CLAUSES = {"KEYS", "IGNORE", "APPLY", "SEQUENCE", "SYSTEM", "COLUMNS", "STORED", "TRACK"}
-
-
-class _QueryRewriter:
-    """Pipeline-only syntax of one query rewritten for Spark: LIVE., STREAM x, read_files, cloud_files."""
-
-    def __init__(self, tokens: list[Token], path: str, fail: Callable[[str, Token | None], NoReturn]):
-        self.tokens = tokens
-        self.path = path
-        self.fail = fail
-        self.frames: dict[str, str] = {}
-
-    def rewrite(self) -> tuple[str, dict[str, str]]:
-        out: list[str] = []
-        tokens = self.tokens
-        i = 0
-        while i < len(tokens):
-            token = tokens[i]
-            nxt = _next_significant(tokens, i)
-            if token.is_word("LIVE") and nxt is not None and tokens[nxt].text == "." \
-                    and not (out and out[-1] == "."):
-                i = nxt + 1
-                continue
-            if token.is_word("READ_FILES", "CLOUD_FILES") and nxt is not None and tokens[nxt].text == "(":
-                i = self.files(token, nxt, out)
-                continue
-            if token.is_word("STREAM") and nxt is not None and tokens[nxt].kind in ("word", "quoted") \
-                    and not tokens[nxt].is_word("READ_FILES", "CLOUD_FILES"):
-                # `STREAM name` (parentheses optional in pipelines) as Spark's `STREAM(name)`.
-                end, parts = _qualified(tokens, nxt)
-                out.append("STREAM(" + ".".join(_quote(p) for p in parts) + ")")
-                i = end
-                continue
-            if token.kind == "punct" and token.text in "{}":
-                out.append(token.text * 2)  # spark.sql formats the text when DataFrames are passed
-            else:
-                out.append(token.text)
-            i += 1
-        text = "".join(out)
-        if not self.frames:
-            text = text.replace("{{", "{").replace("}}", "}")
-        return text, self.frames
-
-    def files(self, token: Token, open_index: int, out: list[str]) -> int:
-        close_index = _closing(self.tokens, open_index)
-        if close_index is None:
-            self.fail(f"{token.text}( is never closed", token)
-            raise AssertionError
-        arguments = [t for t in self.tokens[open_index + 1:close_index] if t.significant]
-        streaming = token.is_word("CLOUD_FILES")
-        # `STREAM read_files(...)` or `STREAM(read_files(...))`
-        previous = [j for j in range(len(out)) if out[j].strip()]
-        wrapped = False
-        if previous and out[previous[-1]].upper() == "STREAM":
-            streaming = True
-            del out[previous[-1]:]
-        elif len(previous) >= 2 and out[previous[-1]] == "(" and out[previous[-2]].upper() == "STREAM":
-            streaming = True
-            wrapped = True
-            del out[previous[-2]:]
-        path, options, schema = self.file_arguments(token, arguments)
-        reader = "spark.readStream" if streaming else "spark.read"
-        code = f'{reader}.format("cloudFiles").options(**{_dict(options)})'
-        if schema is not None:
-            code += f".schema({_value(schema)})"
-        code += f".load({_value(path)})"
-        name = f"__files_{len(self.frames)}"
-        self.frames[name] = code
-        out.append("{" + name + "}")
-        end = close_index + 1
-        if wrapped:
-            after = _next_significant(self.tokens, close_index)
-            if after is None or self.tokens[after].text != ")":
-                self.fail("STREAM( read_files(...) is not closed", token)
-            end = after + 1
-        return end
-
-    def file_arguments(self, token: Token, arguments: list[Token]) -> tuple[str, dict[str, str], str | None]:
-        items = _split_commas(arguments)
-        if not items or len(items[0]) != 1 or items[0][0].kind != "string":
-            self.fail(f"{token.text} needs the path as its first argument, a string literal", token)
-        path = string_value(items[0][0])
-        options: dict[str, str] = {}
-        schema = None
-        if token.is_word("CLOUD_FILES"):
-            if len(items) < 2 or len(items[1]) != 1 or items[1][0].kind != "string":
-                self.fail("cloud_files(path, format [, map(options)]) needs the format as a string literal", token)
-            options["cloudFiles.format"] = string_value(items[1][0])
-            for item in items[2:]:
-                if not item or not item[0].is_word("MAP") or len(item) < 3:
-                    self.fail("cloud_files takes its options as map('key', 'value', ...)", item[0] if item else token)
-                values = _split_commas(item[2:-1])
-                if len(values) % 2 or not all(len(v) == 1 and v[0].kind == "string" for v in values):
-                    self.fail("cloud_files options are map('key', 'value', ...) with string literals", item[0])
-                for key, value in zip(values[::2], values[1::2]):
-                    options[string_value(key[0])] = string_value(value[0])
-            return path, options, None
-        for item in items[1:]:
-            if len(item) < 3 or item[1].kind != "arrow" or item[0].kind not in ("word", "quoted"):
-                self.fail(f"{token.text} options are named: key => value", item[0] if item else token)
-            key = item[0].identifier
-            value = _literal(item[2:])
-            if value is None:
-                self.fail(f"{token.text} option {key} must be a literal (string, number or boolean)", item[0])
-            if key.lower() == "schema":
-                schema = value
-            elif key.lower() in _AUTO_LOADER_OPTIONS:
-                options[f"cloudFiles.{key}"] = value
-            else:
-                options[key] = value
-        if "cloudFiles.format" not in options:
-            self.fail(f"{token.text}: name the file format (format => 'json', 'csv', 'parquet', ...); the "
-                      "local engine does not guess it", token)
-        return path, options, schema
-
-
-def _literal(tokens: list[Token]) -> str | None:
-    if len(tokens) == 1 and tokens[0].kind == "string":
-        return string_value(tokens[0])
-    if len(tokens) == 1 and (tokens[0].kind == "number" or tokens[0].is_word("TRUE", "FALSE")):
-        return tokens[0].text.lower()
-    if len(tokens) == 2 and tokens[0].text == "-" and tokens[1].kind == "number":
-        return "-" + tokens[1].text
-    return None
-
-
-def _index_of(tokens: list[Token], token: Token) -> int:
-    for index, candidate in enumerate(tokens):
-        if candidate is token:
-            return index
-    raise ValueError("token not in statement")
-
-
-def _next_significant(tokens: list[Token], index: int) -> int | None:
-    for j in range(index + 1, len(tokens)):
-        if tokens[j].significant:
-            return j
-    return None
-
-
-def _closing(tokens: list[Token], open_index: int) -> int | None:
-    depth = 0
-    for j in range(open_index, len(tokens)):
-        if tokens[j].kind == "punct" and tokens[j].text == "(":
-            depth += 1
-        elif tokens[j].kind == "punct" and tokens[j].text == ")":
-            depth -= 1
-            if depth == 0:
-                return j
-    return None
-
-
-def _qualified(tokens: list[Token], index: int) -> tuple[int, list[str]]:
-    """The parts of the qualified name starting at `index` (`LIVE.` dropped) and the index after it."""
-    parts = [tokens[index].identifier]
-    end = index + 1
-    while True:
-        dot = _next_significant(tokens, end - 1)
-        if dot is None or tokens[dot].text != ".":
-            break
-        part = _next_significant(tokens, dot)
-        if part is None or tokens[part].kind not in ("word", "quoted"):
-            break
-        parts.append(tokens[part].identifier)
-        end = part + 1
-    if len(parts) > 1 and parts[0].upper() == "LIVE":
-        parts = parts[1:]
-    return end, parts
-
-
-def _quote(name: str) -> str:
-    if name.replace("_", "a").isalnum() and not name[0].isdigit():
-        return name
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _split_commas(tokens: list[Token], keep_all: bool = False) -> list[list[Token]]:
-    """Split at commas outside parentheses."""
-    items: list[list[Token]] = [[]]
-    depth = 0
-    for token in tokens:
-        if token.kind == "punct" and token.text in "([<":
-            depth += 1
-        elif token.kind == "punct" and token.text in ")]>" and depth:
-            depth -= 1
-        if token.kind == "punct" and token.text == "," and depth == 0:
-            items.append([])
-            continue
-        items[-1].append(token)
-    return [item for item in items if keep_all or item]
-
-
-def _join(tokens: list[Token]) -> str:
-    """Significant tokens as a name: back quotes removed."""
-    return "".join(t.identifier if t.kind in ("word", "quoted") else t.text for t in tokens if t.significant)
-
-
-def _value(text: str) -> str:
-    """A Python expression for a SQL string: resolved against the pipeline configuration if it
-    holds `${key}` references, else the literal."""
-    return f"_conf({text!r})" if "${" in text else repr(text)
-
-
-def _dict(values: dict[str, str]) -> str:
-    return "{" + ", ".join(f"{key!r}: {_value(value)}" for key, value in values.items()) + "}"
 
 
 def _keywords(options: dict[str, str]) -> str:

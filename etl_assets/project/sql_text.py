@@ -114,7 +114,7 @@ def split_statements(text: str, path: str, first_line: int = 1) -> list[Statemen
     >>> [s.line for s in split_statements("SET a = 1;\\nSELECT ';' AS x", "f.sql")]
     [1, 2]
     """
-    statements = []
+    statements: list[Statement] = []
     current: list[Token] = []
     depth = 0
     for token in tokenize(text, first_line):
@@ -157,3 +157,87 @@ def _flush(tokens: list[Token], statements: list[Statement]) -> None:
         kept.pop()
     if kept:
         statements.append(Statement(kept, kept[0].line))
+
+
+def index_of(tokens: list[Token], token: Token) -> int:
+    """The position of this very token (by identity) in `tokens`."""
+    for index, candidate in enumerate(tokens):
+        if candidate is token:
+            return index
+    raise ValueError("token not in statement")
+
+
+def next_significant(tokens: list[Token], index: int) -> int | None:
+    """The position of the first token after `index` that is not whitespace nor a comment."""
+    for j in range(index + 1, len(tokens)):
+        if tokens[j].significant:
+            return j
+    return None
+
+
+def closing(tokens: list[Token], open_index: int) -> int | None:
+    """The position of the `)` closing the `(` at `open_index`, or None."""
+    depth = 0
+    for j in range(open_index, len(tokens)):
+        if tokens[j].kind == "punct" and tokens[j].text == "(":
+            depth += 1
+        elif tokens[j].kind == "punct" and tokens[j].text == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    return None
+
+
+def qualified_name(tokens: list[Token], index: int) -> tuple[int, list[str]]:
+    """The parts of the qualified name starting at `index` (`LIVE.` dropped) and the index after it."""
+    parts = [tokens[index].identifier]
+    end = index + 1
+    while True:
+        dot = next_significant(tokens, end - 1)
+        if dot is None or tokens[dot].text != ".":
+            break
+        part = next_significant(tokens, dot)
+        if part is None or tokens[part].kind not in ("word", "quoted"):
+            break
+        parts.append(tokens[part].identifier)
+        end = part + 1
+    if len(parts) > 1 and parts[0].upper() == "LIVE":
+        parts = parts[1:]
+    return end, parts
+
+
+def quote_name(name: str) -> str:
+    """`name` as SQL writes it: back-quoted unless it is a plain identifier."""
+    if name.replace("_", "a").isalnum() and not name[0].isdigit():
+        return name
+    return "`" + name.replace("`", "``") + "`"
+
+
+def split_commas(tokens: list[Token], keep_all: bool = False) -> list[list[Token]]:
+    """Split at commas outside parentheses and type brackets (`STRUCT<a: INT, b: INT>`)."""
+    items: list[list[Token]] = [[]]
+    depth = 0
+    angles = 0
+    previous: Token | None = None
+    for token in tokens:
+        if token.kind == "punct":
+            if token.text in "([":
+                depth += 1
+            elif token.text in ")]" and depth:
+                depth -= 1
+            elif token.text == "<" and previous is not None and previous.is_word("STRUCT", "ARRAY", "MAP"):
+                angles += 1
+            elif token.text == ">" and angles:
+                angles -= 1
+            elif token.text == "," and depth == 0 and angles == 0:
+                items.append([])
+                continue
+        items[-1].append(token)
+        if token.significant:
+            previous = token
+    return [item for item in items if keep_all or item]
+
+
+def name_text(tokens: list[Token]) -> str:
+    """Significant tokens as a name: back quotes removed."""
+    return "".join(t.identifier if t.kind in ("word", "quoted") else t.text for t in tokens if t.significant)

@@ -76,6 +76,8 @@ class LocalHome:
             "spark.sql.warehouse.dir": str(self.warehouse),
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.metastore}",
             "spark.sql.shuffle.partitions": "4",
+            # Each server would take a UI port (4040 and up) and many servers run out of them.
+            "spark.ui.enabled": "false",
         }
 
     def prepare(self) -> None:
@@ -83,8 +85,7 @@ class LocalHome:
         for path in (self.warehouse, self.metastore, self.landing, self.conf_dir, self.specs,
                      self.connect_discovery.parent):
             path.mkdir(parents=True, exist_ok=True)
-        # Static settings cannot go in the spec's configuration: spark-defaults.conf serves a
-        # per-run server; the runner also passes them as --conf for the warm server, which is
-        # started from a properties file and does not read spark-defaults.conf.
-        lines = [f"{k} {v}" for k, v in self.spark_conf().items()] + ["spark.ui.enabled false"]
+        # Static settings cannot go in the spec's configuration. The server is started with
+        # them (`server.ensure_warm_spark`); spark-defaults.conf serves Spark started otherwise.
+        lines = [f"{k} {v}" for k, v in self.spark_conf().items()]
         (self.conf_dir / "spark-defaults.conf").write_text("\n".join(lines) + "\n")

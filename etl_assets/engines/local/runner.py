@@ -1,4 +1,5 @@
-"""Runs one pipeline update with the `spark-pipelines` CLI and streams its output."""
+"""Runs one pipeline update with the in-process pipeline client (`etl_assets.engines.local.client`)
+on the home's Spark Connect server, and streams its output."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from etl_assets.conventions import quality_dataset_name
-from etl_assets.engines.local.home import LocalHome
+from etl_assets.engines.local.client import PORT_ENV, TOKEN_ENV
+from etl_assets.engines.local.home import HOME_ENV_VAR, LocalHome
 from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
-from etl_assets.engines.local.server import ensure_warm_spark, server_alive, stop_warm_spark
+from etl_assets.engines.local.server import ensure_warm_spark, recorded_server, server_alive, stop_warm_spark
 from etl_assets.engines.local.spec import write_spec
 from etl_assets.errors import EngineUnavailableError
 from etl_assets.project.config import ProjectConfig
@@ -83,24 +85,23 @@ class LocalRunner:
         return [*tables, *companions]
 
     def command(self, pipeline_key: str, tables: Sequence[str], full_refresh: bool) -> list[str]:
-        """The `spark-pipelines run` command refreshing `tables` (fully with `full_refresh`)."""
+        """The pipeline client command refreshing `tables` (fully with `full_refresh`)."""
         spec = write_spec(self.config, pipeline_key, self.home)
         selection = ",".join(self.datasets(tables))
         flag = "--full-refresh" if full_refresh else "--refresh"
-        return [*spark_pipelines_command(), "run", "--spec", str(spec), flag, selection]
+        return [sys.executable, "-m", "etl_assets.engines.local.client", "--spec", str(spec), flag, selection]
 
-    def environment(self) -> dict[str, str]:
-        """The environment of the run: this home's Spark settings, the warm server, our Python."""
+    def environment(self, server: dict[str, object] | None = None) -> dict[str, str]:
+        """The environment of the run: this home, its Spark server (`server`, the discovery record:
+        port and token, which stay out of the command line), our Python."""
         env = dict(os.environ)
         env["SPARK_CONF_DIR"] = str(self.home.conf_dir)
-        if self.warm_spark:
-            # One long-lived Spark Connect server per home (its warehouse and metastore):
-            # later runs skip the JVM and metastore start-up, and each server picks a free
-            # port, so runs of several pipelines or projects at once do not collide on 15002.
-            env["SPARK_LOCAL_CONNECT_REUSE"] = "1"
-            env["SPARK_LOCAL_CONNECT_DISCOVERY"] = str(self.home.connect_discovery)
-        # The CLI script starts `python` from PATH: make it ours.
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env[HOME_ENV_VAR] = str(self.home.root)
+        for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_AUTHENTICATE_TOKEN"):
+            env.pop(name, None)
+        if server is not None:
+            env[PORT_ENV] = str(server["port"])
+            env[TOKEN_ENV] = str(server["token"])
         env.setdefault("PYSPARK_PYTHON", sys.executable)
         env["PYTHONUNBUFFERED"] = "1"
         return env
@@ -111,20 +112,31 @@ class LocalRunner:
         """Start the update and yield each output line and parsed event as it happens,
         then the `RunOutcome` last."""
         command = self.command(pipeline_key, tables, full_refresh)
-        server: int | None = None
-        if self.warm_spark:
-            yield "starting or reusing the warm local Spark server"
-            server = ensure_warm_spark(self.home)
+        # The client needs a server either way: the warm one of the home, or (warm_spark False)
+        # one started for this run and stopped after it.
+        yield "starting or reusing the warm local Spark server" if self.warm_spark else "starting a local Spark server"
+        server = ensure_warm_spark(self.home)
+        record = recorded_server(self.home)
+        if record is None:
+            raise EngineUnavailableError(f"the local Spark server of {self.home.root} stopped as the run started; "
+                                         "run again")
+        try:
+            yield from self._client(command, server, record)
+        finally:
+            if not self.warm_spark:
+                stop_warm_spark(self.home)
+
+    def _client(self, command: list[str], server: int,
+                record: dict[str, object]) -> Iterator[str | FlowEvent | RunEvent | RunOutcome]:
         outcome = RunOutcome()
         process = subprocess.Popen(
-            command, cwd=self.config.root, env=self.environment(), stdout=subprocess.PIPE,
+            command, cwd=self.config.root, env=self.environment(record), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, bufsize=1,
         )
         assert process.stdout is not None
         done = threading.Event()
-        if server is not None:
-            # Without its server the client retries the port for many minutes, silently.
-            threading.Thread(target=self._watch, args=(server, process, outcome, done), daemon=True).start()
+        # Without its server the client retries the port for many minutes, silently.
+        threading.Thread(target=self._watch, args=(server, process, outcome, done), daemon=True).start()
         try:
             for raw in process.stdout:
                 line = raw.rstrip("\n").split("\r")[-1]

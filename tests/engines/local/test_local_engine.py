@@ -114,12 +114,13 @@ def test_selection_maps_to_refresh_or_full_refresh(tmp_path, monkeypatch):
 
     runner = LocalRunner(load_config(SCENARIO), LocalHome(tmp_path / "home"))
     command = runner.command("numbers", ["numbers_bronze", "numbers_silver"], full_refresh=False)
-    assert command[1:3] == ["run", "--spec"] and command[4:6] == ["--refresh", "numbers_bronze,numbers_silver"]
+    assert command[1:4] == ["-m", "etl_assets.engines.local.client", "--spec"]
+    assert command[5:7] == ["--refresh", "numbers_bronze,numbers_silver"]
     command = runner.command("numbers", ["numbers_silver"], full_refresh=True)
-    assert command[4:6] == ["--full-refresh", "numbers_silver"]
+    assert command[5:7] == ["--full-refresh", "numbers_silver"]
     assert "spark.sql.catalogImplementation hive" in (tmp_path / "home" / "conf" / "spark-defaults.conf").read_text()
-    env = runner.environment()
+    env = runner.environment({"port": 15123, "token": "secret"})
     assert env["SPARK_CONF_DIR"] == str(tmp_path / "home" / "conf")
-    assert env["SPARK_LOCAL_CONNECT_DISCOVERY"] == str(tmp_path / "home" / "connect" / "discovery.json")
-    cold = LocalRunner(load_config(SCENARIO), LocalHome(tmp_path / "home"), warm_spark=False)
-    assert "SPARK_LOCAL_CONNECT_REUSE" not in cold.environment()
+    # The server's token reaches the client through its environment, never its command line.
+    assert env["ETL_ASSETS_CONNECT_PORT"] == "15123" and env["ETL_ASSETS_CONNECT_TOKEN"] == "secret"
+    assert "secret" not in " ".join(command)

@@ -1,0 +1,178 @@
+"""Databricks pipeline code on the local engine: installed by the pipeline client, in its process only.
+
+`install(spark)` runs before the pipeline's files are loaded and `finish()` after, so user code
+stays as it is written for Databricks:
+
+- `import dlt` and `from pyspark import pipelines as dp` give the Databricks surface: `table`
+  (a streaming table over a streaming query, a materialized view over a batch one),
+  `materialized_view`, `view` / `temporary_view`, `read`, `read_stream`, the `expect*`
+  decorators (in any order around the dataset decorator; per-rule results go to the companion
+  dataset `etl_quality__<name>`, as `etl_assets.ldp` expectations do), `create_streaming_table`
+  (`create_target_table`), `append_flow` (`once=True`: a batch append once per full refresh),
+  `create_auto_cdc_flow` / `apply_changes` and their snapshot forms (`cdc`).
+- `format("cloudFiles")` reads with Spark's file source (`autoloader`).
+- Spark Connect's `withColumn(s)`, `drop` and `withColumn(s)Renamed` keep a flow's dependencies
+  (`lazy_columns`).
+
+Names. The local Hive catalog has one catalog (`spark_catalog`); the pipeline's catalog and
+schema (spec `catalog`/`database`, or configuration `etl_assets.catalog` / `etl_assets.schema`)
+are the local `default` database, where the engine finds its tables:
+
+==============================  ===================================================
+name in pipeline code           local name
+==============================  ===================================================
+`t`                             `t` (the pipeline's default database)
+`<pipeline schema>.t`           `t`
+`<pipeline catalog>.<pipeline schema>.t`  `t`
+`s.t`, `<pipeline catalog>.s.t`  `spark_catalog.s.t` (database `s`, created on demand)
+`spark_catalog.s.t`, `hive_metastore.s.t`  `spark_catalog.s.t` (`default`: `t`)
+`c.s.t` (another catalog)       `spark_catalog.c__s.t` (database `c__s`, created on demand)
+`c.s.t` with a folder           files of `<home>/samples/c/s/t/` (parquet, csv with a header,
+`<home>/samples/c/s/t/`         or json), read-only: `samples.nyctaxi.trips` and the like
+==============================  ===================================================
+
+Reads map names in `spark.read.table`, `spark.readStream.table`, `spark.table`, `dlt.read`
+and `dlt.read_stream`; names inside SQL text (`spark.sql`) are not mapped.
+
+Databricks arguments without a local meaning are accepted and ignored where that changes no
+result (`table_properties`, `cluster_by`, `cluster_by_auto`, `private`, `temporary`, Auto
+Loader's schema tracking and notification options); `spark_conf`, `partition_cols` and
+`schema` are applied. Arguments whose effect cannot be had locally are refused with an
+`UnsupportedConstructError` naming them: `path=`, `row_filter=`, `foreach_batch_sink`,
+`cloudFiles.includeExistingFiles=false`, `cloudFiles.cleanSource`, AUTO CDC SCD type 2 from a
+snapshot table, expectations on an AUTO CDC target, two AUTO CDC flows into one target.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Sequence
+from typing import Any
+
+from etl_assets.engines.local.compat import cdc, lazy_columns, readers
+from etl_assets.engines.local.compat.definitions import Definitions, remember_original
+from etl_assets.engines.local.compat.errors import UnsupportedConstructError
+from etl_assets.engines.local.compat.names import Names
+
+_API = ("table", "materialized_view", "view", "temporary_view", "create_streaming_table", "create_target_table",
+        "append_flow", "read", "read_stream", "expect", "expect_or_drop", "expect_or_fail", "expect_all",
+        "expect_all_or_drop", "expect_all_or_fail", "create_auto_cdc_flow", "apply_changes",
+        "create_auto_cdc_from_snapshot_flow", "apply_changes_from_snapshot", "create_sink", "foreach_batch_sink")
+
+
+class Layer:
+    """The installed layer of one run."""
+
+    def __init__(self, definitions: Definitions, patches: list[tuple[Any, str, Any]]):
+        self.definitions = definitions
+        self.patches = patches
+
+    def finish(self) -> None:
+        """Register the definitions collected while the files were loaded."""
+        self.definitions.finish()
+
+    def selection(self, datasets: Sequence[str]) -> list[str]:
+        """`datasets` with the quality companion of each one that registered expectations."""
+        registered = set(self.definitions.datasets)
+        chosen: list[str] = []
+        for name in datasets:
+            local = self.definitions.names.local(name)
+            if local not in registered:
+                # A config table whose code names it with its schema: the one dataset of that name.
+                matches = [d for d in registered if self.definitions.names.parts(d)[-1] == local]
+                local = matches[0] if len(matches) == 1 else local
+            for dataset in (local, self.definitions.companions.get(local)):
+                if dataset and dataset not in chosen:
+                    chosen.append(dataset)
+        return chosen
+
+    def multi_flow_targets(self) -> list[str]:
+        """Streaming tables that two or more append flows write."""
+        targets = self.definitions.appended_targets
+        own = {name for name, d in self.definitions.datasets.items() if d.kind == "table"}
+        return sorted({t for t in targets if targets.count(t) + (1 if t in own else 0) > 1})
+
+    def uninstall(self) -> None:
+        """Put back what `install` replaced (tests load several pipelines in one process)."""
+        for owner, attribute, original in reversed(self.patches):
+            if original is None:
+                if hasattr(owner, attribute):
+                    delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
+        sys.modules.pop("dlt", None)
+
+
+_ACTIVE: Layer | None = None
+
+
+def install(spark: Any, spec: Any = None) -> Layer:
+    """Install the layer for a run on `spark` (before the pipeline's files are loaded).
+
+    >>> layer = install(spark, spec)          # doctest: +SKIP
+    """
+    global _ACTIVE
+    import pyspark.pipelines as dp
+
+    if _ACTIVE is not None:
+        _ACTIVE.uninstall()
+    configuration = dict(getattr(spec, "configuration", {}) or {})
+    names = Names.from_configuration(configuration, getattr(spec, "catalog", None), getattr(spec, "database", None))
+    # Databases are created from a session of its own: the run's session is inside the
+    # pipeline's analysis context while files load.
+    side_session = _side_session(spark)
+    definitions = Definitions(spark, names, side_session)
+    functions: dict[str, Any] = {
+        "table": definitions.table, "materialized_view": definitions.materialized_view,
+        "view": definitions.view, "temporary_view": definitions.view,
+        "create_streaming_table": definitions.create_streaming_table,
+        "create_target_table": definitions.create_streaming_table,
+        "append_flow": definitions.append_flow, "read": definitions.read, "read_stream": definitions.read_stream,
+        "expect": definitions.expect, "expect_or_drop": definitions.expect_or_drop,
+        "expect_or_fail": definitions.expect_or_fail, "expect_all": definitions.expect_all,
+        "expect_all_or_drop": definitions.expect_all_or_drop, "expect_all_or_fail": definitions.expect_all_or_fail,
+        "create_auto_cdc_flow": cdc.create_auto_cdc_flow(definitions),
+        "apply_changes": cdc.create_auto_cdc_flow(definitions),
+        "create_auto_cdc_from_snapshot_flow": cdc.create_auto_cdc_from_snapshot_flow(definitions),
+        "apply_changes_from_snapshot": cdc.create_auto_cdc_from_snapshot_flow(definitions),
+        "create_sink": definitions.create_sink, "foreach_batch_sink": definitions.foreach_batch_sink,
+    }
+    patches: list[tuple[Any, str, Any]] = []
+    for name in _API:
+        original = getattr(dp, name, None)
+        if original is not None:
+            remember_original(name, original)
+        patches.append((dp, name, original))
+        setattr(dp, name, functions[name])
+    module = types.ModuleType("dlt", "Databricks' pipeline API on the local engine (etl_assets compatibility layer)")
+    module.__dict__.update(functions)
+    sys.modules["dlt"] = module
+    patches += readers.install(names)
+    patches += lazy_columns.install()
+    _ACTIVE = Layer(definitions, patches)
+    return _ACTIVE
+
+
+def _side_session(spark: Any) -> Any:
+    """A factory of one more session on the run's server, made on first use."""
+    made: list[Any] = []
+
+    def session() -> Any:
+        if not made:
+            from pyspark.sql import SparkSession
+
+            from etl_assets.engines.local.client import connect_url
+            made.append(SparkSession.builder.remote(connect_url()).create())
+        return made[0]
+    return session
+
+
+def finish() -> None:
+    """Register the deferred definitions of the installed layer (after all files are loaded)."""
+    if _ACTIVE is None:
+        raise RuntimeError("compat.finish() before compat.install(spark)")
+    _ACTIVE.finish()
+
+
+__all__ = ["Layer", "UnsupportedConstructError", "finish", "install"]

@@ -1,0 +1,143 @@
+"""AUTO CDC on the local engine: `create_auto_cdc_flow` / `apply_changes` and their snapshot forms.
+
+The target declared with `create_streaming_table` becomes a materialized view computed from
+the whole change feed each run (`etl_assets.ldp.cdc`, the same result as applying the events
+in sequence order). From snapshots:
+
+- SCD type 1 is the latest snapshot: the table named by `source`, or the last one the
+  snapshot function returns;
+- SCD type 2 needs every snapshot in order, which only a snapshot function can give: each
+  snapshot becomes upserts at its version plus deletes of the keys it no longer has, and the
+  history is computed from those events. A table `source` keeps only its current state (the
+  snapshots it had on earlier runs are gone), so SCD type 2 from a table is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from etl_assets.engines.local.compat.definitions import Definitions, _column_name
+from etl_assets.engines.local.compat.errors import UnsupportedConstructError
+
+_SEQ = "__etl_snapshot_version"
+_DEL = "__etl_snapshot_delete"
+_MAX_SNAPSHOTS = 100_000
+
+
+def _names(values: Sequence[Any] | None) -> list[str] | None:
+    return None if values is None else [_column_name(v) for v in values]
+
+
+def create_auto_cdc_flow(defs: Definitions) -> Callable[..., None]:
+    """`dlt.create_auto_cdc_flow` (and `apply_changes`) onto `etl_assets.ldp.cdc.auto_cdc`."""
+
+    def create_auto_cdc_flow(target: str, source: str, keys: Sequence[Any], sequence_by: Any,
+                             ignore_null_updates: bool = False, apply_as_deletes: Any = None,
+                             apply_as_truncates: Any = None, column_list: Sequence[Any] | None = None,
+                             except_column_list: Sequence[Any] | None = None, stored_as_scd_type: int | str = 1,
+                             track_history_column_list: Sequence[Any] | None = None,
+                             track_history_except_column_list: Sequence[Any] | None = None,
+                             name: str | None = None, once: bool = False) -> None:
+        """Define `target` (declared with create_streaming_table) as the SCD table of the change feed `source`."""
+        from etl_assets.ldp.cdc import _check, auto_cdc
+
+        local_target, local_source = defs.names.local(target), defs.names.local(source)
+        options: dict[str, Any] = dict(
+            keys=_names(keys) or [], column_list=_names(column_list), except_column_list=_names(except_column_list),
+            track_history_column_list=_names(track_history_column_list),
+            track_history_except_column_list=_names(track_history_except_column_list),
+        )
+        _check(stored_as_scd_type=stored_as_scd_type, apply_as_truncates=apply_as_truncates, **options)
+        if local_target in defs.cdc:
+            raise UnsupportedConstructError(
+                f"'{target}' has a second AUTO CDC flow: the local engine computes an AUTO CDC target from one "
+                "change feed; union the sources into one view and apply that")
+
+        def define() -> None:
+            comment = defs.datasets[local_target].comment
+            auto_cdc(target=local_target, source=local_source, sequence_by=sequence_by,
+                     apply_as_deletes=apply_as_deletes, apply_as_truncates=apply_as_truncates,
+                     stored_as_scd_type=stored_as_scd_type, ignore_null_updates=ignore_null_updates,
+                     comment=comment, **options)
+        defs.cdc[local_target] = define
+    return create_auto_cdc_flow
+
+
+def create_auto_cdc_from_snapshot_flow(defs: Definitions) -> Callable[..., None]:
+    """`dlt.create_auto_cdc_from_snapshot_flow` (and `apply_changes_from_snapshot`)."""
+
+    def create_auto_cdc_from_snapshot_flow(target: str, source: Any, keys: Sequence[Any],
+                                           stored_as_scd_type: int | str = 1,
+                                           track_history_column_list: Sequence[Any] | None = None,
+                                           track_history_except_column_list: Sequence[Any] | None = None) -> None:
+        """Define `target` (declared with create_streaming_table) from snapshots of a table or a function."""
+        from etl_assets.ldp.cdc import _check
+
+        key_names = _names(keys) or []
+        tracked, untracked = _names(track_history_column_list), _names(track_history_except_column_list)
+        scd_type = _check(stored_as_scd_type=stored_as_scd_type, keys=key_names, apply_as_truncates=None,
+                          column_list=None, except_column_list=None, track_history_column_list=tracked,
+                          track_history_except_column_list=untracked)
+        local_target = defs.names.local(target)
+        if isinstance(source, str) and scd_type == 2:
+            raise UnsupportedConstructError(
+                f"create_auto_cdc_from_snapshot_flow(target='{target}', source='{source}', stored_as_scd_type=2): "
+                "the local engine recomputes the target each run and a table keeps only its current snapshot, so "
+                "the history cannot be computed honestly. Pass a function source (latest_version -> (DataFrame, "
+                "version) or None) returning every snapshot in order, or use SCD type 1")
+        if not isinstance(source, str) and not callable(source):
+            raise UnsupportedConstructError("create_auto_cdc_from_snapshot_flow: source is a table name or a function")
+        if local_target in defs.cdc:
+            raise UnsupportedConstructError(f"'{target}' has a second AUTO CDC flow")
+
+        def query() -> Any:
+            if isinstance(source, str):
+                return defs.spark.read.table(source)
+            snapshots = _snapshots(source, target)
+            if scd_type == 1:
+                return snapshots[-1][0]
+            return _history(snapshots, key_names, tracked, untracked)
+
+        def define() -> None:
+            from pyspark import pipelines as dp
+            dp.materialized_view(name=local_target, comment=defs.datasets[local_target].comment)(query)
+        defs.cdc[local_target] = define
+    return create_auto_cdc_from_snapshot_flow
+
+
+def _snapshots(source: Callable[[Any], Any], target: str) -> list[tuple[Any, Any]]:
+    found: list[tuple[Any, Any]] = []
+    version = None
+    for _ in range(_MAX_SNAPSHOTS):
+        result = source(version)
+        if result is None:
+            break
+        df, version = result
+        found.append((df, version))
+    if not found:
+        raise UnsupportedConstructError(
+            f"the snapshot function of '{target}' returned no snapshot: the local engine computes the table from "
+            "the snapshots, so it needs at least one (return (DataFrame, version) for the first call, with None)")
+    return found
+
+
+def _history(snapshots: list[tuple[Any, Any]], keys: list[str], tracked: list[str] | None,
+             untracked: list[str] | None) -> Any:
+    from pyspark.sql import functions as F
+
+    from etl_assets.ldp.cdc import scd
+
+    events: Any = None
+    previous: Any = None
+    for df, version in snapshots:
+        upserts = df.select("*", F.lit(version).alias(_SEQ), F.lit(False).alias(_DEL))
+        parts = [upserts]
+        if previous is not None:
+            gone = previous.join(df.select(*keys), on=keys, how="left_anti")
+            parts.append(gone.select("*", F.lit(version).alias(_SEQ), F.lit(True).alias(_DEL)))
+        for part in parts:
+            events = part if events is None else events.unionByName(part)
+        previous = df
+    return scd(events, keys, F.col(_SEQ), F.col(_DEL), [_SEQ, _DEL], 2, track_history_column_list=tracked,
+               track_history_except_column_list=untracked)

@@ -1,0 +1,381 @@
+"""The Databricks pipeline API (`dlt`, `pyspark.pipelines` on Databricks) on open-source Spark.
+
+Every definition is collected while the pipeline's files are loaded and registered by
+`Definitions.finish`, once all are known: an expectation decorator may sit above or below
+`@table`, and a streaming table declared by `create_streaming_table` becomes the local SCD
+materialized view when an AUTO CDC flow targets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from etl_assets.conventions import quality_dataset_name
+from etl_assets.engines.local.compat.errors import UnsupportedConstructError
+from etl_assets.engines.local.compat.names import Names
+from etl_assets.ldp.expectations import Rule, _define_quality, _enforce, _holds
+
+Kind = Literal["table", "materialized_view", "view", "streaming_table"]
+_RULES = "__etl_expectations__"
+
+
+@dataclass
+class Dataset:
+    """A dataset declared by pipeline code, registered at the end of loading."""
+
+    kind: Kind
+    name: str
+    func: Callable[[], Any] | None
+    comment: str | None = None
+    spark_conf: dict[str, str] = field(default_factory=dict)
+    partition_cols: list[str] | None = None
+    schema: Any = None
+    rules: list[Rule] = field(default_factory=list)
+    location: Any = None
+
+
+@dataclass
+class AppendFlow:
+    """An `append_flow` into a streaming table."""
+
+    target: str
+    name: str
+    func: Callable[[], Any]
+    once: bool
+    spark_conf: dict[str, str]
+    location: Any
+
+
+@dataclass
+class Pending:
+    """What `@table`/`@view` returns: a declared dataset that expectation decorators above it extend."""
+
+    dataset: Dataset
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        assert self.dataset.func is not None
+        return self.dataset.func(*args, **kwargs)
+
+
+def _location(stacklevel: int = 3) -> Any:
+    from pyspark.pipelines.source_code_location import get_caller_source_code_location
+    return get_caller_source_code_location(stacklevel=stacklevel)
+
+
+def _refuse_if(condition: Any, construct: str, reason: str) -> None:
+    if condition:
+        raise UnsupportedConstructError(f"{construct} is not supported on the local engine: {reason}")
+
+
+def _rules_of(target: Any) -> list[Rule]:
+    if isinstance(target, Pending):
+        return target.dataset.rules
+    rules = getattr(target, _RULES, None)
+    if rules is None:
+        rules = []
+        setattr(target, _RULES, rules)
+    return rules
+
+
+def _expectation(action: Literal["warn", "drop", "fail"], many: bool) -> Callable[..., Any]:
+    def expect(*args: Any) -> Callable[[Any], Any]:
+        if many:
+            (expectations,) = args
+            if not isinstance(expectations, dict):
+                raise UnsupportedConstructError(
+                    f"expect_all{'' if action == 'warn' else '_or_' + action}() takes a dict of "
+                    "{name: SQL condition}")
+            new = [Rule(str(n), str(c), action) for n, c in expectations.items()]
+        else:
+            description, constraint = args
+            new = [Rule(str(description), str(constraint), action)]
+
+        def decorate(target: Any) -> Any:
+            # Decorators apply bottom-up: rules listed higher come later, as Databricks evaluates them.
+            _rules_of(target).extend(new)
+            return target
+        return decorate
+    return expect
+
+
+def _column_name(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    expr = getattr(value, "_expr", None)
+    name = getattr(expr, "_unparsed_identifier", None)
+    if isinstance(name, str):
+        return name
+    raise UnsupportedConstructError(f"{value!r}: the local engine takes column names (strings or col('name'))")
+
+
+def _flags_into(companion: str, source: Callable[[], Any], rules: list[Rule]) -> Callable[[], Any]:
+    return lambda: source().select(*(_holds(r).alias(r.name) for r in rules))
+
+
+class Definitions:
+    """The collected definitions of one run and the Databricks API functions adding to them."""
+
+    def __init__(self, spark: Any, names: Names, side_session: Any) -> None:
+        self.spark = spark
+        self.names = names
+        self.side_session = side_session
+        self.datasets: dict[str, Dataset] = {}
+        self.flows: list[AppendFlow] = []
+        self.cdc: dict[str, Callable[[], None]] = {}
+        self.companions: dict[str, str] = {}
+        self.appended_targets: list[str] = []
+
+    # -- decorators and functions of the Databricks API --------------------------------------
+
+    def _declare(self, kind: Kind, name: str | None, func: Callable[[], Any] | None, **details: Any) -> Dataset:
+        resolved = self.names.local(name or (func.__name__ if func else ""))
+        dataset = Dataset(kind, resolved, func, location=_location(4), **details)
+        if func is not None:
+            dataset.rules.extend(getattr(func, _RULES, []))
+        if resolved in self.datasets:
+            raise UnsupportedConstructError(f"dataset '{resolved}' is defined twice")
+        self.datasets[resolved] = dataset
+        return dataset
+
+    def _dataset_decorator(self, kind: Kind, query_function: Any, name: str | None, comment: str | None,
+                           spark_conf: dict[str, str] | None, partition_cols: list[str] | None, schema: Any,
+                           path: str | None, row_filter: str | None, api: str) -> Any:
+        _refuse_if(path, f"{api}(path=...)", "tables live in the home's warehouse; remove path for local runs")
+        _refuse_if(row_filter, f"{api}(row_filter=...)", "open-source Spark has no row filters; remove it "
+                   "for local runs (the filter would not hide any row)")
+
+        def outer(func: Callable[[], Any]) -> Pending:
+            return Pending(self._declare(kind, name, func, comment=comment, spark_conf=dict(spark_conf or {}),
+                                         partition_cols=partition_cols, schema=schema))
+        return outer(query_function) if query_function is not None else outer
+
+    def table(self, query_function: Any = None, *, name: str | None = None, comment: str | None = None,
+              spark_conf: dict[str, str] | None = None, table_properties: dict[str, str] | None = None,
+              path: str | None = None, partition_cols: list[str] | None = None,
+              cluster_by_auto: bool | None = None, cluster_by: list[str] | None = None, schema: Any = None,
+              row_filter: str | None = None, temporary: bool = False, private: bool = False,
+              format: str | None = None) -> Any:
+        """`@dlt.table`: a streaming table over a streaming query, a materialized view over a batch one."""
+        return self._dataset_decorator("table", query_function, name, comment, spark_conf, partition_cols, schema,
+                                       path, row_filter, "table")
+
+    def materialized_view(self, query_function: Any = None, *, name: str | None = None,
+                          comment: str | None = None, spark_conf: dict[str, str] | None = None,
+                          table_properties: dict[str, str] | None = None, path: str | None = None,
+                          partition_cols: list[str] | None = None, cluster_by_auto: bool | None = None,
+                          cluster_by: list[str] | None = None, schema: Any = None, row_filter: str | None = None,
+                          private: bool = False, format: str | None = None) -> Any:
+        """`@dp.materialized_view`."""
+        return self._dataset_decorator("materialized_view", query_function, name, comment, spark_conf,
+                                       partition_cols, schema, path, row_filter, "materialized_view")
+
+    def view(self, query_function: Any = None, *, name: str | None = None, comment: str | None = None,
+             spark_conf: dict[str, str] | None = None) -> Any:
+        """`@dlt.view` / `@dp.temporary_view`."""
+        return self._dataset_decorator("view", query_function, name, comment, spark_conf, None, None, None, None,
+                                       "view")
+
+    def create_streaming_table(self, name: str, *, comment: str | None = None,
+                               spark_conf: dict[str, str] | None = None,
+                               table_properties: dict[str, str] | None = None, path: str | None = None,
+                               partition_cols: list[str] | None = None, cluster_by_auto: bool | None = None,
+                               cluster_by: list[str] | None = None, schema: Any = None,
+                               expect_all: dict[str, str] | None = None,
+                               expect_all_or_drop: dict[str, str] | None = None,
+                               expect_all_or_fail: dict[str, str] | None = None, row_filter: str | None = None,
+                               format: str | None = None) -> None:
+        """`dlt.create_streaming_table`: a streaming table that flows append to, with expectations."""
+        _refuse_if(path, "create_streaming_table(path=...)", "tables live in the home's warehouse; remove path")
+        _refuse_if(row_filter, "create_streaming_table(row_filter=...)", "open-source Spark has no row filters")
+        dataset = self._declare("streaming_table", name, None, comment=comment, spark_conf=dict(spark_conf or {}),
+                                partition_cols=partition_cols, schema=schema)
+        for action, chosen in (("warn", expect_all), ("drop", expect_all_or_drop), ("fail", expect_all_or_fail)):
+            dataset.rules.extend(Rule(str(n), str(c), action) for n, c in (chosen or {}).items())  # type: ignore[arg-type]
+
+    def append_flow(self, *, target: str, name: str | None = None, comment: str | None = None,
+                    spark_conf: dict[str, str] | None = None, once: bool = False) -> Callable[[Any], None]:
+        """`@dlt.append_flow`: appends a query to a streaming table; `once=True` appends a batch
+        query once per full refresh."""
+        location = _location(3)
+
+        def outer(func: Callable[[], Any]) -> None:
+            self.flows.append(AppendFlow(self.names.local(target), name or func.__name__, func, once,
+                                         dict(spark_conf or {}), location))
+        return outer
+
+    def read(self, name: str) -> Any:
+        """`dlt.read`: a batch read of a dataset or table."""
+        return self.spark.read.table(name)
+
+    def read_stream(self, name: str) -> Any:
+        """`dlt.read_stream`: a streaming read of a dataset or table."""
+        return self.spark.readStream.table(name)
+
+    def create_sink(self, name: str, format: str, options: dict[str, str] | None = None) -> None:
+        """`dlt.create_sink` (open-source Spark's own)."""
+        from pyspark.pipelines.api import create_sink
+        create_sink(name, format, options)
+
+    def foreach_batch_sink(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused: open-source Spark Declarative Pipelines has no foreachBatch sinks."""
+        raise UnsupportedConstructError("foreach_batch_sink is not supported on the local engine (open-source "
+                                        "Spark Declarative Pipelines has no foreachBatch sinks)")
+
+    expect = staticmethod(_expectation("warn", False))
+    expect_or_drop = staticmethod(_expectation("drop", False))
+    expect_or_fail = staticmethod(_expectation("fail", False))
+    expect_all = staticmethod(_expectation("warn", True))
+    expect_all_or_drop = staticmethod(_expectation("drop", True))
+    expect_all_or_fail = staticmethod(_expectation("fail", True))
+
+    # -- registration ---------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Register everything collected, in the active graph element registry."""
+        from pyspark.pipelines.graph_element_registry import get_active_graph_element_registry
+
+        registry = get_active_graph_element_registry()
+        for dataset in self.datasets.values():
+            self.names.ensure_database(self.side_session, dataset.name)
+        with original_api():
+            for target, define in self.cdc.items():
+                if target not in self.datasets or self.datasets[target].kind != "streaming_table":
+                    raise UnsupportedConstructError(
+                        f"the AUTO CDC target '{target}' must be declared with create_streaming_table('{target}')")
+                if self.datasets[target].rules:
+                    raise UnsupportedConstructError(
+                        f"expectations on the AUTO CDC target '{target}' are not supported on the local engine: "
+                        "declare them on the source dataset instead")
+                if any(f.target == target for f in self.flows):
+                    raise UnsupportedConstructError(
+                        f"'{target}' is an AUTO CDC target and also has append flows: the local engine computes "
+                        "an AUTO CDC target from its change feed alone")
+                define()
+            for dataset in self.datasets.values():
+                if dataset.name not in self.cdc:
+                    self._register(registry, dataset)
+            for flow in self.flows:
+                self._register_flow(registry, flow)
+
+    def _query(self, registry: Any, flow_name: str, func: Callable[[], Any]) -> Any:
+        from pyspark.pipelines.add_pipeline_analysis_context import add_pipeline_analysis_context
+        with add_pipeline_analysis_context(spark=self.spark, dataflow_graph_id=registry._dataflow_graph_id,
+                                           flow_name=flow_name):
+            return func()
+
+    def _register(self, registry: Any, dataset: Dataset) -> None:
+        from pyspark.pipelines.flow import Flow
+        from pyspark.pipelines.output import MaterializedView, StreamingTable, TemporaryView
+
+        if dataset.kind == "streaming_table":
+            registry.register_output(StreamingTable(
+                name=dataset.name, comment=dataset.comment, source_code_location=dataset.location,
+                table_properties={}, partition_cols=dataset.partition_cols, cluster_by=None,
+                schema=dataset.schema, format=None))
+            if dataset.rules:
+                self.companions[dataset.name] = quality_dataset_name(dataset.name)
+                registry.register_output(StreamingTable(
+                    name=quality_dataset_name(dataset.name), comment=f"Per-row results of {dataset.name}'s "
+                    "expectations (local engine)", source_code_location=dataset.location, table_properties={},
+                    partition_cols=None, cluster_by=None, schema=None, format=None))
+            return
+        assert dataset.func is not None
+        func = dataset.func
+        df = self._query(registry, dataset.name, func)
+        streaming = is_streaming(df, registry._client)
+        if dataset.kind == "view":
+            output: Any = TemporaryView(name=dataset.name, comment=dataset.comment,
+                                        source_code_location=dataset.location)
+        else:
+            if dataset.kind == "materialized_view" and streaming:
+                raise UnsupportedConstructError(
+                    f"materialized view '{dataset.name}' reads a stream: use @dlt.table for a streaming table, or "
+                    "spark.read instead of spark.readStream")
+            kind = StreamingTable if streaming else MaterializedView
+            output = kind(name=dataset.name, comment=dataset.comment, source_code_location=dataset.location,
+                          table_properties={}, partition_cols=dataset.partition_cols, cluster_by=None,
+                          schema=dataset.schema, format=None)
+        registry.register_output(output)
+        rules = list(dataset.rules)
+        registry.register_flow(Flow(name=dataset.name, target=dataset.name, spark_conf=dataset.spark_conf,
+                                    source_code_location=dataset.location, func=lambda: _enforce(df, rules)))
+        if rules:
+            self.companions[dataset.name] = quality_dataset_name(dataset.name)
+            _define_quality(dataset.name, func, rules, streaming)
+
+    def _register_flow(self, registry: Any, flow: AppendFlow) -> None:
+        from pyspark.pipelines.flow import Flow
+
+        target = self.datasets.get(flow.target)
+        rules = list(target.rules) if target is not None else []
+        df = self._query(registry, flow.name, flow.func)
+        self.appended_targets.append(flow.target)
+        if flow.once:
+            _register_once(registry, flow, _enforce(df, rules))
+        else:
+            registry.register_flow(Flow(name=flow.name, target=flow.target, spark_conf=flow.spark_conf,
+                                        source_code_location=flow.location, func=lambda: _enforce(df, rules)))
+        if rules:
+            companion = quality_dataset_name(flow.target)
+            flags = _flags_into(companion, lambda: df, rules)
+            if flow.once:
+                _register_once(registry, AppendFlow(companion, f"{companion}__{flow.name}", flags, True, {},
+                                                    flow.location), self._query(registry, flow.name, flags))
+            else:
+                registry.register_flow(Flow(name=f"{companion}__{flow.name}", target=companion, spark_conf={},
+                                            source_code_location=flow.location, func=flags))
+
+
+def _register_once(registry: Any, flow: AppendFlow, df: Any) -> None:
+    """A flow that runs once per full refresh (a batch append): open-source Spark's `once` flag."""
+    import pyspark.sql.connect.proto as pb2
+    from pyspark.pipelines.spark_connect_graph_element_registry import source_code_location_to_proto
+
+    command = pb2.Command()
+    command.pipeline_command.define_flow.CopyFrom(pb2.PipelineCommand.DefineFlow(
+        dataflow_graph_id=registry._dataflow_graph_id, flow_name=flow.name, target_dataset_name=flow.target,
+        relation_flow_details=pb2.PipelineCommand.DefineFlow.WriteRelationFlowDetails(
+            relation=df._plan.plan(registry._client)),
+        sql_conf=flow.spark_conf, source_code_location=source_code_location_to_proto(flow.location), once=True))
+    registry._client.execute_command(command)
+
+
+def is_streaming(df: Any, client: Any) -> bool:
+    """Whether a Spark Connect DataFrame reads a stream, from its plan (no server round trip)."""
+    return _reads_stream(df._plan.plan(client))
+
+
+def _reads_stream(message: Any) -> bool:
+    for descriptor, value in message.ListFields():
+        if descriptor.name == "is_streaming" and value is True:
+            return True
+        values = value if descriptor.label == descriptor.LABEL_REPEATED else [value]
+        if any(hasattr(item, "ListFields") and _reads_stream(item) for item in values):
+            return True
+    return False
+
+
+_ORIGINALS: dict[str, Any] = {}
+
+
+@contextmanager
+def original_api() -> Iterator[None]:
+    """Open-source `pyspark.pipelines` functions while the layer registers (helpers call them)."""
+    import pyspark.pipelines as dp
+
+    current = {name: getattr(dp, name) for name in _ORIGINALS}
+    for name, value in _ORIGINALS.items():
+        setattr(dp, name, value)
+    try:
+        yield
+    finally:
+        for name, value in current.items():
+            setattr(dp, name, value)
+
+
+def remember_original(name: str, value: Any) -> None:
+    """Keep the open-source function `name` of `pyspark.pipelines`, replaced by the layer."""
+    _ORIGINALS.setdefault(name, value)

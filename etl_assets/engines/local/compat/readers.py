@@ -1,0 +1,73 @@
+"""The Spark Connect readers of the pipeline client: Databricks names and Auto Loader.
+
+`spark.read.table` / `spark.readStream.table` / `spark.table` take two- and three-part names
+(mapped by `names.Names`; sample folders are read as files), and `format("cloudFiles")` loads
+through `autoloader`. Patched in the client process only, by `install`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from etl_assets.engines.local.compat import autoloader
+from etl_assets.engines.local.compat.names import Names
+
+
+def install(names: Names) -> list[tuple[Any, str, Any]]:
+    """Patch the readers; returns (class, attribute, original) for each patched method."""
+    from pyspark.sql.connect.readwriter import DataFrameReader
+    from pyspark.sql.connect.streaming.readwriter import DataStreamReader
+
+    batch_load = DataFrameReader.load
+    stream_load = DataStreamReader.load
+    batch_table = DataFrameReader.table
+    stream_table = DataStreamReader.table
+
+    def original_batch_load(reader: Any, paths: list[str]) -> Any:
+        return batch_load(reader, paths if len(paths) > 1 else paths[0])
+
+    def load_batch(self: Any, path: Any = None, format: str | None = None, schema: Any = None, **options: Any) -> Any:
+        if format is not None:
+            self.format(format)
+        if autoloader.is_cloud_files(self._format):
+            if schema is not None:
+                self.schema(schema)
+            self.options(**options)
+            return autoloader.load(self, path, False, original_batch_load)
+        return batch_load(self, path, None, schema, **options)
+
+    def load_stream(self: Any, path: str | None = None, format: str | None = None, schema: Any = None,
+                    **options: Any) -> Any:
+        if format is not None:
+            self.format(format)
+        if autoloader.is_cloud_files(self._format):
+            if schema is not None:
+                self.schema(schema)
+            self.options(**options)
+            return autoloader.load(self, path, True, original_batch_load)
+        return stream_load(self, path, None, schema, **options)
+
+    def table_batch(self: Any, tableName: str) -> Any:
+        sample = names.sample(tableName)
+        if sample is not None:
+            return batch_load(self._client.read.format(names.sample_format(sample)).options(
+                **({"header": "true", "inferSchema": "true"} if names.sample_format(sample) == "csv" else {})),
+                str(sample))
+        return batch_table(self, names.local(tableName))
+
+    def table_stream(self: Any, tableName: str) -> Any:
+        sample = names.sample(tableName)
+        if sample is not None:
+            fmt = names.sample_format(sample)
+            options = {"header": "true", "inferSchema": "true"} if fmt == "csv" else {}
+            schema = batch_load(self._client.read.format(fmt).options(**options), str(sample)).schema
+            return stream_load(self._client.readStream.format(fmt).schema(schema).options(**options), str(sample))
+        return stream_table(self, names.local(tableName))
+
+    patches = [(DataFrameReader, "load", load_batch), (DataStreamReader, "load", load_stream),
+               (DataFrameReader, "table", table_batch), (DataStreamReader, "table", table_stream)]
+    saved = []
+    for cls, attribute, replacement in patches:
+        saved.append((cls, attribute, cls.__dict__[attribute]))
+        setattr(cls, attribute, replacement)
+    return saved

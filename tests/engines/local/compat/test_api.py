@@ -1,0 +1,125 @@
+"""The Databricks pipeline API (`import dlt`, `dp.expect*`, ...) on the local engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from etl_assets.engines.local.tables import rule_counts
+
+pytestmark = pytest.mark.slow
+
+
+def land(pipelines, folder: str, name: str, rows: list[dict]) -> str:
+    path = pipelines.home.landing / folder
+    path.mkdir(parents=True, exist_ok=True)
+    (path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_dlt_tables_views_and_expectations_in_any_order(pipelines):
+    landing = land(pipelines, "api_orders", "1.json", [
+        {"id": 1, "amount": 10}, {"id": 2, "amount": -5}, {"id": None, "amount": 7}, {"id": 4, "amount": 3}])
+    config = pipelines.project("api", {
+        "api_orders_raw": f"""
+            import dlt
+
+            @dlt.table(comment="raw orders, streamed")
+            @dlt.expect("positive", "amount > 0")
+            def api_orders_raw():
+                return spark.readStream.format("json").schema("id BIGINT, amount BIGINT").load({landing!r})
+            """,
+        "api_orders_clean": """
+            import dlt
+            from pyspark import pipelines as dp
+
+            @dp.expect_or_drop("valid_id", "id IS NOT NULL")
+            @dlt.table
+            @dlt.expect_all_or_drop({"positive": "amount > 0"})
+            def api_orders_clean():
+                return dlt.read("api_orders_raw")
+
+            @dlt.view
+            def api_big_orders():
+                return dlt.read("api_orders_clean").where("amount >= 10")
+            """,
+        "api_orders_total": """
+            import dlt
+
+            @dlt.table
+            def api_orders_total():
+                return spark.read.table("api_big_orders").groupBy().sum("amount").withColumnRenamed("sum(amount)", "total")
+            """,
+    }, depends={"api_orders_clean": ["api_orders_raw"], "api_orders_total": ["api_orders_clean"]})
+    outcome = pipelines.ok(config)
+    assert [r["id"] for r in pipelines.rows("api_orders_raw")] == [1, 2, 4, None]
+    # @dlt.table over a batch query is a materialized view; both drop rules apply whatever their order.
+    assert [r["id"] for r in pipelines.rows("api_orders_clean")] == [1, 4]
+    assert pipelines.rows("api_orders_total") == [{"total": 10}]
+    # The per-rule counts are in the companions, which the client added to the selection.
+    assert outcome.table_status["etl_quality__api_orders_clean"] == "COMPLETED"
+    counts, rows, _ = rule_counts(pipelines.home.table_location("etl_quality__api_orders_clean"), {})
+    assert rows == 4 and counts["valid_id"] == (3, 1) and counts["positive"] == (3, 1)
+    counts, rows, _ = rule_counts(pipelines.home.table_location("etl_quality__api_orders_raw"), {})
+    assert rows == 4 and counts["positive"] == (3, 1)
+
+
+def test_streaming_table_with_expectations_append_flows_and_a_once_flow(pipelines):
+    land(pipelines, "api_eu", "1.json", [{"id": 1, "region": "eu"}, {"id": None, "region": "eu"}])
+    land(pipelines, "api_us", "1.json", [{"id": 2, "region": "us"}])
+    config = pipelines.project("flows", {
+        "api_all_orders": """
+            import dlt
+
+            landing = spark.conf.get("etl_assets.landing_path")
+            dlt.create_streaming_table("api_all_orders", expect_all_or_drop={"valid_id": "id IS NOT NULL"})
+
+            @dlt.append_flow(target="api_all_orders")
+            def eu():
+                return spark.readStream.format("json").schema("id BIGINT, region STRING").load(landing + "/api_eu")
+
+            @dlt.append_flow(target="api_all_orders", once=True)
+            def backfill():
+                return spark.createDataFrame([(100, "old")], "id BIGINT, region STRING")
+            """,
+    })
+    pipelines.ok(config)
+    assert [(r["id"], r["region"]) for r in pipelines.rows("api_all_orders")] == [(1, "eu"), (100, "old")]
+    counts, rows, _ = rule_counts(pipelines.home.table_location("etl_quality__api_all_orders"), {})
+    assert counts["valid_id"] == (2, 1)
+    # The once flow does not run again on a plain refresh; new files are read once.
+    land(pipelines, "api_eu", "2.json", [{"id": 3, "region": "eu"}])
+    pipelines.ok(config)
+    assert [r["id"] for r in pipelines.rows("api_all_orders")] == [1, 3, 100]
+
+
+def test_a_failing_expectation_fails_the_run_naming_the_rule(pipelines):
+    config = pipelines.project("failing", {
+        "api_strict": """
+            import dlt
+
+            @dlt.table
+            @dlt.expect_or_fail("small", "id < 3")
+            def api_strict():
+                return spark.range(5)
+            """,
+    })
+    outcome = pipelines.run(config)
+    assert outcome.returncode != 0
+    assert "expectation 'small' failed" in "\n".join(outcome.lines)
+
+
+def test_unsupported_arguments_are_refused_by_name(pipelines):
+    config = pipelines.project("refused", {
+        "api_external": """
+            import dlt
+
+            @dlt.table(path="/mnt/elsewhere")
+            def api_external():
+                return spark.range(1)
+            """,
+    })
+    outcome = pipelines.run(config)
+    assert outcome.returncode != 0
+    assert "table(path=...) is not supported on the local engine" in "\n".join(outcome.lines)

@@ -1,0 +1,66 @@
+"""Several append flows into one streaming table: no row is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from etl_assets.engines.local.server import recorded_server
+from etl_assets.engines.local.spec import write_spec
+from etl_assets.project.load import load_config
+
+pytestmark = pytest.mark.slow
+FLOWS = 4
+ROWS = 50
+
+
+def code(table: str) -> str:
+    return f'''
+        from pyspark import pipelines as dp
+
+        landing = spark.conf.get("etl_assets.landing_path")
+        dp.create_streaming_table("{table}")
+        for region in range({FLOWS}):
+            @dp.append_flow(target="{table}", name=f"{table}_{{region}}")
+            def flow(region=region):
+                return spark.readStream.format("json").schema("id BIGINT, region BIGINT").load(
+                    f"{{landing}}/{table}/{{region}}")
+        '''
+
+
+def land(pipelines, table: str) -> None:
+    for region in range(FLOWS):
+        folder = pipelines.home.landing / table / str(region)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "1.json").write_text("".join(json.dumps({"id": i, "region": region}) + "\n" for i in range(ROWS)))
+
+
+def test_open_source_spark_loses_rows_of_concurrent_append_flows(pipelines):
+    config = pipelines.project("race", {"race_all": code("race_all")})
+    land(pipelines, "race_all")
+    pipelines.ok(config)  # starts the server
+    loaded = load_config(config, check_files=False)
+    spec = write_spec(loaded, "race", pipelines.home)
+    record = recorded_server(pipelines.home)
+    assert record is not None
+    env = {**os.environ, "SPARK_REMOTE": f"sc://localhost:{record['port']}/;token={record['token']}"}
+    lost = []
+    for _ in range(3):
+        result = subprocess.run([sys.executable, "-m", "pyspark.pipelines.cli", "run", "--spec", str(spec),
+                                 "--full-refresh", "race_all"], env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:]
+        lost.append(FLOWS * ROWS - len(pipelines.rows("race_all")))
+    assert any(lost), lost
+
+
+def test_the_client_runs_flows_into_one_table_one_at_a_time(pipelines):
+    config = pipelines.project("serial", {"serial_all": code("serial_all")})
+    land(pipelines, "serial_all")
+    for _ in range(2):
+        outcome = pipelines.ok(config, full_refresh=True)
+        assert any("Running one flow at a time: serial_all" in line for line in outcome.lines)
+        assert len(pipelines.rows("serial_all")) == FLOWS * ROWS

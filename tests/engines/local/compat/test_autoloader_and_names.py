@@ -1,0 +1,118 @@
+"""Auto Loader (`cloudFiles`) and Databricks table names on the local engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_cloud_files_infers_hints_and_rescues(pipelines):
+    folder = pipelines.home.landing / "al_customers"
+    folder.mkdir(parents=True)
+    (folder / "1.json").write_text("\n".join(json.dumps(r) for r in [
+        {"id": 1, "name": "a", "score": 1.5}, {"id": "not a number", "name": "b", "score": 2.0}]) + "\n")
+    config = pipelines.project("al", {
+        "al_bronze": """
+            import dlt
+
+            @dlt.table
+            def al_bronze():
+                return (spark.readStream.format("cloudFiles")
+                        .option("cloudFiles.format", "json")
+                        .option("cloudFiles.schemaLocation", "/tmp/unused/schema")
+                        .option("cloudFiles.schemaHints", "id BIGINT")
+                        .load(spark.conf.get("etl_assets.landing_path") + "/al_customers"))
+            """,
+        "al_batch": """
+            import dlt
+
+            @dlt.table
+            def al_batch():
+                return (spark.read.format("cloudFiles").option("cloudFiles.format", "json")
+                        .option("cloudFiles.inferColumnTypes", "true")
+                        .option("rescuedDataColumn", "_bad")
+                        .load(spark.conf.get("etl_assets.landing_path") + "/al_customers"))
+            """,
+    })
+    pipelines.ok(config)
+    # Untyped inference gives strings, the hint a BIGINT, and the default rescue column comes last.
+    assert pipelines.columns("al_bronze") == ["id", "name", "score", "_rescued_data"]
+    rows = pipelines.rows("al_bronze")
+    assert rows[0] == {"id": 1, "name": "a", "score": "1.5", "_rescued_data": None}
+    assert rows[1]["id"] is None and "not a number" in rows[1]["_rescued_data"]
+    # inferColumnTypes: JSON types as Spark infers them (id is a string in one record).
+    batch = pipelines.rows("al_batch")
+    assert pipelines.columns("al_batch") == ["id", "name", "score", "_bad"]
+    assert [r["score"] for r in batch] == [1.5, 2.0]
+
+
+def test_unknown_auto_loader_options_are_refused(pipelines):
+    config = pipelines.project("al_refused", {
+        "al_refused": """
+            import dlt
+
+            @dlt.table
+            def al_refused():
+                return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "json")
+                        .option("cloudFiles.includeExistingFiles", "false").load("/tmp/nowhere"))
+            """,
+    })
+    outcome = pipelines.run(config)
+    assert outcome.returncode != 0
+    assert "cloudFiles.includeExistingFiles=false cannot be honoured locally" in "\n".join(outcome.lines)
+
+
+def test_three_part_names_and_samples(pipelines):
+    sample = pipelines.home.root / "samples" / "samples" / "nyctaxi" / "trips"
+    sample.mkdir(parents=True)
+    (sample / "part-0.json").write_text('{"trip": 1, "fare": 10.0}\n{"trip": 2, "fare": 5.5}\n')
+    config = pipelines.project("names", {
+        "nm_trips": """
+            import dlt
+
+            @dlt.table(name="default.nm_trips")
+            def trips():
+                return spark.read.table("samples.nyctaxi.trips")
+            """,
+        "nm_fares": """
+            import dlt
+
+            @dlt.table(name="main.finance.nm_fares")
+            def fares():
+                return dlt.read("spark_catalog.default.nm_trips").select("fare")
+            """,
+        "nm_total": """
+            import dlt
+
+            @dlt.table(name="sales.nm_total")
+            def total():
+                return spark.read.table("main.finance.nm_fares").groupBy().sum("fare")
+            """,
+    }, depends={"nm_fares": ["nm_trips"], "nm_total": ["nm_fares"]})
+    # The selection names config tables; the client finds them in their databases.
+    pipelines.ok(config)
+    assert [r["trip"] for r in pipelines.rows("nm_trips")] == [1, 2]
+    assert [r["fare"] for r in pipelines.rows("nm_fares", database="main__finance")] == [5.5, 10.0]
+    assert [r["sum(fare)"] for r in pipelines.rows("nm_total", database="sales")] == [15.5]
+
+
+def test_names_map_onto_local_databases(tmp_path):
+    from etl_assets.engines.local.compat.names import Names
+
+    names = Names(catalog="main", schema="sales", home=tmp_path)
+    assert names.local("orders") == "orders"
+    assert names.local("main.sales.orders") == "orders"
+    assert names.local("sales.orders") == "orders"
+    assert names.local("`main`.`sales`.`or.ders`") == "or.ders"
+    assert names.local("main.finance.rates") == "spark_catalog.finance.rates"
+    assert names.local("finance.rates") == "spark_catalog.finance.rates"
+    assert names.local("other.finance.rates") == "spark_catalog.other__finance.rates"
+    assert names.local("hive_metastore.default.rates") == "rates"
+    assert names.sample("samples.nyctaxi.trips") is None
+    (tmp_path / "samples" / "samples" / "nyctaxi" / "trips").mkdir(parents=True)
+    assert names.sample("samples.nyctaxi.trips") == tmp_path / "samples" / "samples" / "nyctaxi" / "trips"
+    with pytest.raises(ValueError, match="at most three"):
+        names.local("a.b.c.d")

@@ -1,0 +1,86 @@
+"""AUTO CDC (`create_auto_cdc_flow`, `apply_changes`, snapshots) on the local engine."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CHANGES = """
+    import dlt
+    from pyspark.sql import functions as F
+
+    @dlt.view
+    def cdc_changes():
+        return spark.createDataFrame(
+            [(1, "a", "UPDATE", 1), (1, "b", "UPDATE", 3), (1, "old", "UPDATE", 2),
+             (2, "x", "APPEND", 1), (2, None, "DELETE", 2), (3, "z", "APPEND", 5)],
+            "id BIGINT, name STRING, operation STRING, seq BIGINT")
+
+    dlt.create_streaming_table("cdc_customers")
+    dlt.create_auto_cdc_flow(target="cdc_customers", source="cdc_changes", keys=["id"], sequence_by=F.col("seq"),
+                             apply_as_deletes=F.expr("operation = 'DELETE'"), except_column_list=["operation"],
+                             stored_as_scd_type=1)
+    """
+
+HISTORY = """
+    import dlt
+
+    dlt.create_target_table("cdc_history")
+    dlt.apply_changes(target="cdc_history", source="cdc_changes", keys=["id"], sequence_by="seq",
+                      apply_as_deletes="operation = 'DELETE'", except_column_list=["operation"],
+                      stored_as_scd_type="2")
+    """
+
+SNAPSHOTS = """
+    import dlt
+
+    SNAPSHOTS = {
+        1: [(1, "a"), (2, "b")],
+        2: [(1, "a2"), (2, "b")],
+        3: [(1, "a2"), (3, "c")],
+    }
+
+    def next_snapshot(latest):
+        version = 1 if latest is None else latest + 1
+        if version not in SNAPSHOTS:
+            return None
+        return spark.createDataFrame(SNAPSHOTS[version], "id BIGINT, name STRING"), version
+
+    dlt.create_streaming_table("snap_current")
+    dlt.create_auto_cdc_from_snapshot_flow(target="snap_current", source=next_snapshot, keys=["id"])
+    """
+
+SNAPSHOT_HISTORY = SNAPSHOTS.split("dlt.create_streaming_table")[0] + """
+    dlt.create_streaming_table("snap_history")
+    dlt.apply_changes_from_snapshot(target="snap_history", source=next_snapshot, keys=["id"], stored_as_scd_type=2)
+    """
+
+
+def test_auto_cdc_flows_become_the_local_scd_tables(pipelines):
+    config = pipelines.project("cdc", {"cdc_customers": CHANGES, "cdc_history": HISTORY})
+    pipelines.ok(config)
+    assert pipelines.rows("cdc_customers") == [{"id": 1, "name": "b", "seq": 3}, {"id": 3, "name": "z", "seq": 5}]
+    history = [(r["id"], r["name"], r["__START_AT"], r["__END_AT"]) for r in pipelines.rows("cdc_history")]
+    assert history == [(1, "a", 1, 2), (1, "b", 3, None), (1, "old", 2, 3), (2, "x", 1, 2), (3, "z", 5, None)]
+
+
+def test_snapshots_give_scd1_and_scd2_from_a_function(pipelines):
+    config = pipelines.project("snap", {"snap_current": SNAPSHOTS, "snap_history": SNAPSHOT_HISTORY})
+    pipelines.ok(config)
+    assert pipelines.rows("snap_current") == [{"id": 1, "name": "a2"}, {"id": 3, "name": "c"}]
+    history = [(r["id"], r["name"], r["__START_AT"], r["__END_AT"]) for r in pipelines.rows("snap_history")]
+    assert history == [(1, "a", 1, 2), (1, "a2", 2, None), (2, "b", 1, 3), (3, "c", 3, None)]
+
+
+def test_scd2_from_a_snapshot_table_is_refused_with_the_reason(pipelines):
+    config = pipelines.project("snap_table", {"snap_table_history": """
+        import dlt
+
+        dlt.create_streaming_table("snap_table_history")
+        dlt.create_auto_cdc_from_snapshot_flow(target="snap_table_history", source="some_table", keys=["id"],
+                                               stored_as_scd_type=2)
+        """})
+    outcome = pipelines.run(config)
+    assert outcome.returncode != 0
+    assert "a table keeps only its current snapshot" in "\n".join(outcome.lines)
