@@ -1,0 +1,155 @@
+"""Stand-in data for the corpus examples: a few rows each, written as the examples read them.
+
+Sample data sets (`samples.<schema>.<table>` in the examples) go where the local engine reads
+three-part sample names: `<home>/samples/<catalog>/<schema>/<table>/` as Parquet. Raw files an
+example reads through Auto Loader or `read_files` go under the example's data folder, whose
+path reaches the example through its pipeline `configuration:`.
+
+The expected results in each example's `example.yml` are worked out by hand from these rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def _sample(home: Path, name: str, table: pa.Table) -> None:
+    catalog, schema, table_name = name.split(".")
+    folder = home / "samples" / catalog / schema / table_name
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / "part-00000.parquet")
+
+
+def nyctaxi_trips(home: Path, data: Path) -> None:
+    """samples.nyctaxi.trips: 12 trips from 3 pickup zips (fares 47.5, 43.0 and 58.5 per zip)."""
+    rows = [  # pickup_zip, fare_amount, trip_distance
+        (10001, 10.0, 1.0), (10001, 12.5, 2.0), (10001, 7.5, 0.5), (10002, 20.0, 5.0),
+        (10002, 15.0, 3.0), (10003, 30.0, 8.0), (10003, 5.0, 0.3), (10003, 9.5, 1.2),
+        (10001, 11.0, 1.8), (10002, 8.0, 1.1), (10003, 14.0, 2.9), (10001, 6.5, 0.4),
+    ]
+    start = datetime(2016, 2, 14, 16, 0)
+    _sample(home, "samples.nyctaxi.trips", pa.table({
+        "tpep_pickup_datetime": pa.array([start.replace(minute=i) for i in range(len(rows))], pa.timestamp("us")),
+        "tpep_dropoff_datetime": pa.array([start.replace(minute=30 + i) for i in range(len(rows))],
+                                          pa.timestamp("us")),
+        "trip_distance": [r[2] for r in rows],
+        "fare_amount": [r[1] for r in rows],
+        "pickup_zip": pa.array([r[0] for r in rows], pa.int32()),
+        "dropoff_zip": pa.array([10010] * len(rows), pa.int32()),
+    }))
+
+
+def bakehouse_sales(home: Path, data: Path) -> None:
+    """samples.bakehouse.sales_transactions: 10 sales of 3 products."""
+    rows = [  # customerID, franchiseID, product, quantity, totalPrice
+        (1, 1, "Golden Gate Ginger", 2, 6), (2, 1, "Golden Gate Ginger", 4, 12),
+        (1, 2, "Golden Gate Ginger", 1, 3), (3, 2, "Austin Almond Biscotti", 10, 30),
+        (3, 1, "Austin Almond Biscotti", 6, 18), (4, 3, "Tokyo Tidbits", 8, 24),
+        (5, 3, "Tokyo Tidbits", 2, 6), (4, 3, "Tokyo Tidbits", 3, 9),
+        (2, 2, "Golden Gate Ginger", 5, 15), (5, 1, "Austin Almond Biscotti", 2, 6),
+    ]
+    _sample(home, "samples.bakehouse.sales_transactions", pa.table({
+        "transactionID": pa.array(range(1000, 1000 + len(rows)), pa.int64()),
+        "customerID": pa.array([r[0] for r in rows], pa.int64()),
+        "franchiseID": pa.array([r[1] for r in rows], pa.int64()),
+        "dateTime": pa.array([datetime(2024, 5, 1, 8, i) for i in range(len(rows))], pa.timestamp("us")),
+        "product": [r[2] for r in rows],
+        "quantity": pa.array([r[3] for r in rows], pa.int64()),
+        "unitPrice": pa.array([3] * len(rows), pa.int64()),
+        "totalPrice": pa.array([r[4] for r in rows], pa.int64()),
+        "paymentMethod": ["visa"] * len(rows),
+        "cardNumber": pa.array([4000000000000000 + i for i in range(len(rows))], pa.int64()),
+    }))
+
+
+def tpch(home: Path, data: Path) -> None:
+    """samples.tpch region, nation, customer, orders: 3 regions, 4 nations, 4 customers, 8 orders."""
+    _sample(home, "samples.tpch.region", pa.table({
+        "r_regionkey": pa.array([0, 1, 2], pa.int64()), "r_name": ["AMERICA", "EUROPE", "MIDDLE EAST"],
+        "r_comment": ["", "", ""],
+    }))
+    _sample(home, "samples.tpch.nation", pa.table({
+        "n_nationkey": pa.array([0, 1, 2, 3], pa.int64()), "n_name": ["BRAZIL", "CANADA", "FRANCE", "EGYPT"],
+        "n_regionkey": pa.array([0, 0, 1, 2], pa.int64()), "n_comment": ["", "", "", ""],
+    }))
+    _sample(home, "samples.tpch.customer", pa.table({
+        "c_custkey": pa.array([1, 2, 3, 4], pa.int64()),
+        "c_name": ["Customer#1", "Customer#2", "Customer#3", "Customer#4"],
+        "c_nationkey": pa.array([0, 1, 2, 3], pa.int64()),
+        "c_phone": ["10-1", "11-2", "12-3", "13-4"],
+    }))
+    custkeys = [1, 1, 2, 3, 3, 3, 4, 2]
+    prices = [100.0, 200.0, 50.0, 10.0, 20.0, 30.0, 999.0, 5.0]
+    _sample(home, "samples.tpch.orders", pa.table({
+        "o_orderkey": pa.array(range(1, 9), pa.int64()),
+        "o_custkey": pa.array(custkeys, pa.int64()),
+        "o_orderstatus": ["O", "F", "O", "F", "O", "F", "O", "F"],
+        "o_totalprice": prices,
+        "o_orderdate": pa.array([date(1995, 1, d) for d in range(1, 9)], pa.date32()),
+    }))
+
+
+def _json_lines(folder: Path, name: str, records: list[dict[str, object]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def cdc_customers(home: Path, data: Path) -> None:
+    """`<data>/cdc_raw/customers/`: 12 change events for customers 1 to 6 (JSON lines).
+
+    Kept after AUTO CDC (SCD 1): 1 (its update), 3 (its update, address null), 4 (its insert: the
+    older update arrives later but loses on operation_date). 2 and 6 are deleted; the event
+    without id and the one for 5 without an operation are dropped by expectations.
+    """
+    def event(id_: str | None, op: str | None, when: str, first: str | None = None, email: str | None = None,
+              address: str | None = None, last: str | None = None) -> dict[str, object]:
+        return {"id": id_, "firstname": first, "lastname": last, "email": email, "address": address,
+                "operation": op, "operation_date": when}
+
+    _json_lines(data / "cdc_raw" / "customers", "part-0.json", [
+        event("1", "APPEND", "01-01-2024 10:00:00", "Alice", "a1@example.com", "1 First St", "Smith"),
+        event("2", "APPEND", "01-01-2024 11:00:00", "Bob", "b@example.com", "2 Second St", "Jones"),
+        event("3", "APPEND", "01-01-2024 12:00:00", "Carol", "c@example.com", "3 Third St", "Brown"),
+        event("1", "UPDATE", "01-02-2024 10:00:00", "Alice", "a2@example.com", "9 Ninth St", "Smith"),
+        event("4", "APPEND", "01-02-2024 11:00:00", "Dan", "d@example.com", "4 Fourth St", "Green"),
+        event("2", "DELETE", "01-03-2024 10:00:00"),
+        event(None, "APPEND", "01-03-2024 11:00:00", "Nobody", "n@example.com", "0 Zero St", "None"),
+        event("5", None, "01-03-2024 12:00:00", "Eve", "e@example.com", "5 Fifth St", "White"),
+        event("3", "UPDATE", "01-04-2024 10:00:00", "Carol", "c2@example.com", None, "Brown"),
+        event("4", "UPDATE", "01-01-2024 09:00:00", "Dan", "old@example.com", "4 Old St", "Old"),
+        event("6", "APPEND", "01-04-2024 11:00:00", "Fay", "f@example.com", "6 Sixth St", "Black"),
+        event("6", "DELETE", "01-04-2024 12:00:00"),
+    ])
+
+
+def us_customers(home: Path, data: Path) -> None:
+    """`<data>/customers_us_west/` (3 customers) and `<data>/customers_us_east/` (4), JSON lines."""
+    _json_lines(data / "customers_us_west", "part-0.json", [
+        {"id": 1, "name": "Ana", "state": "CA"}, {"id": 2, "name": "Ben", "state": "OR"},
+        {"id": 3, "name": "Cy", "state": "WA"},
+    ])
+    _json_lines(data / "customers_us_east", "part-0.json", [
+        {"id": 4, "name": "Di", "state": "NY"}, {"id": 5, "name": "Ed", "state": "MA"},
+        {"id": 6, "name": "Flo", "state": "NJ"}, {"id": 7, "name": "Gus", "state": "FL"},
+    ])
+
+
+BUILDERS: dict[str, Callable[[Path, Path], None]] = {
+    "nyctaxi_trips": nyctaxi_trips,
+    "bakehouse_sales": bakehouse_sales,
+    "tpch": tpch,
+    "cdc_customers": cdc_customers,
+    "us_customers": us_customers,
+}
+
+
+def write_stand_in(names: list[str], home: Path, data: Path) -> None:
+    """Write the named stand-in data sets for an example run."""
+    for name in names:
+        BUILDERS[name](home, data)
