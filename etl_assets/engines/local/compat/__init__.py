@@ -8,7 +8,7 @@ stays as it is written for Databricks:
   `materialized_view`, `view` / `temporary_view`, `read`, `read_stream`, the `expect*`
   decorators (in any order around the dataset decorator; per-rule results go to the companion
   dataset `etl_quality__<name>`, as `etl_assets.ldp` expectations do), `create_streaming_table`
-  (`create_target_table`), `append_flow` (`once=True`: a batch append once per full refresh),
+  (`create_target_table`), `append_flow`,
   `create_auto_cdc_flow` / `apply_changes` and their snapshot forms (`cdc`).
 - `format("cloudFiles")` reads with Spark's file source (`autoloader`).
 - Spark Connect's `withColumn(s)`, `drop` and `withColumn(s)Renamed` keep a flow's dependencies
@@ -39,6 +39,7 @@ result (`table_properties`, `cluster_by`, `cluster_by_auto`, `private`, `tempora
 Loader's schema tracking and notification options); `spark_conf`, `partition_cols` and
 `schema` are applied. Arguments whose effect cannot be had locally are refused with an
 `UnsupportedConstructError` naming them: `path=`, `row_filter=`, `foreach_batch_sink`,
+`append_flow(once=True)` (open-source Spark 4.3 rejects one-time flows),
 `cloudFiles.includeExistingFiles=false`, `cloudFiles.cleanSource`, AUTO CDC SCD type 2 from a
 snapshot table, expectations on an AUTO CDC target, two AUTO CDC flows into one target.
 """

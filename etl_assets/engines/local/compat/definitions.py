@@ -44,7 +44,6 @@ class AppendFlow:
     target: str
     name: str
     func: Callable[[], Any]
-    once: bool
     spark_conf: dict[str, str]
     location: Any
 
@@ -111,7 +110,7 @@ def _column_name(value: Any) -> str:
     raise UnsupportedConstructError(f"{value!r}: the local engine takes column names (strings or col('name'))")
 
 
-def _flags_into(companion: str, source: Callable[[], Any], rules: list[Rule]) -> Callable[[], Any]:
+def _flags_into(source: Callable[[], Any], rules: list[Rule]) -> Callable[[], Any]:
     return lambda: source().select(*(_holds(r).alias(r.name) for r in rules))
 
 
@@ -197,12 +196,18 @@ class Definitions:
 
     def append_flow(self, *, target: str, name: str | None = None, comment: str | None = None,
                     spark_conf: dict[str, str] | None = None, once: bool = False) -> Callable[[Any], None]:
-        """`@dlt.append_flow`: appends a query to a streaming table; `once=True` appends a batch
-        query once per full refresh."""
+        """`@dlt.append_flow`: appends a streaming query to a streaming table.
+
+        `once=True` (a batch append once per full refresh) is refused: open-source Spark 4.3
+        rejects one-time flows (DEFINE_FLOW_ONCE_OPTION_NOT_SUPPORTED) and a batch flow beside
+        others into one table (MATERIALIZED_VIEW_WITH_MULTIPLE_QUERIES)."""
+        _refuse_if(once, f"append_flow(target='{target}', once=True)",
+                   "open-source Spark 4.3 has no one-time flows. Land the backfill rows as files that a streaming "
+                   "append flow reads, or define them as a materialized view of their own")
         location = _location(3)
 
         def outer(func: Callable[[], Any]) -> None:
-            self.flows.append(AppendFlow(self.names.local(target), name or func.__name__, func, once,
+            self.flows.append(AppendFlow(self.names.local(target), name or func.__name__, func,
                                          dict(spark_conf or {}), location))
         return outer
 
@@ -313,34 +318,12 @@ class Definitions:
         rules = list(target.rules) if target is not None else []
         df = self._query(registry, flow.name, flow.func)
         self.appended_targets.append(flow.target)
-        if flow.once:
-            _register_once(registry, flow, _enforce(df, rules))
-        else:
-            registry.register_flow(Flow(name=flow.name, target=flow.target, spark_conf=flow.spark_conf,
-                                        source_code_location=flow.location, func=lambda: _enforce(df, rules)))
+        registry.register_flow(Flow(name=flow.name, target=flow.target, spark_conf=flow.spark_conf,
+                                    source_code_location=flow.location, func=lambda: _enforce(df, rules)))
         if rules:
             companion = quality_dataset_name(flow.target)
-            flags = _flags_into(companion, lambda: df, rules)
-            if flow.once:
-                _register_once(registry, AppendFlow(companion, f"{companion}__{flow.name}", flags, True, {},
-                                                    flow.location), self._query(registry, flow.name, flags))
-            else:
-                registry.register_flow(Flow(name=f"{companion}__{flow.name}", target=companion, spark_conf={},
-                                            source_code_location=flow.location, func=flags))
-
-
-def _register_once(registry: Any, flow: AppendFlow, df: Any) -> None:
-    """A flow that runs once per full refresh (a batch append): open-source Spark's `once` flag."""
-    import pyspark.sql.connect.proto as pb2
-    from pyspark.pipelines.spark_connect_graph_element_registry import source_code_location_to_proto
-
-    command = pb2.Command()
-    command.pipeline_command.define_flow.CopyFrom(pb2.PipelineCommand.DefineFlow(
-        dataflow_graph_id=registry._dataflow_graph_id, flow_name=flow.name, target_dataset_name=flow.target,
-        relation_flow_details=pb2.PipelineCommand.DefineFlow.WriteRelationFlowDetails(
-            relation=df._plan.plan(registry._client)),
-        sql_conf=flow.spark_conf, source_code_location=source_code_location_to_proto(flow.location), once=True))
-    registry._client.execute_command(command)
+            registry.register_flow(Flow(name=f"{companion}__{flow.name}", target=companion, spark_conf={},
+                                        source_code_location=flow.location, func=_flags_into(lambda: df, rules)))
 
 
 def is_streaming(df: Any, client: Any) -> bool:
