@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from etl_assets.engines.local.home import LocalHome  # noqa: E402
-from etl_assets.engines.local.runner import LocalRunner, RunOutcome, stop_warm_spark  # noqa: E402
+from etl_assets.engines.local.runner import LocalRunner, RunOutcome, spark_pipelines_command, stop_warm_spark  # noqa: E402
 from etl_assets.engines.local.spec import write_spec  # noqa: E402
 from etl_assets.example.datagen import generate  # noqa: E402
 from etl_assets.project.config import load_config  # noqa: E402
@@ -49,7 +49,7 @@ def bare_cli(config, home: LocalHome) -> float:
     for key in PIPELINES:
         spec = write_spec(config, key, home)
         datasets = runner.datasets([t.name for t in config.tables_of(key)])
-        cmd = [*runner.command(key, [], False)[:1], "run", "--spec", str(spec), "--refresh", ",".join(datasets)]
+        cmd = [*spark_pipelines_command(), "run", "--spec", str(spec), "--refresh", ",".join(datasets)]
         subprocess.run(cmd, cwd=config.root, env=env, check=True, capture_output=True)
     return time.perf_counter() - start
 

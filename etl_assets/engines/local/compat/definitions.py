@@ -125,7 +125,6 @@ class Definitions:
         self.flows: list[AppendFlow] = []
         self.cdc: dict[str, Callable[[], None]] = {}
         self.companions: dict[str, str] = {}
-        self.appended_targets: list[str] = []
 
     # -- decorators and functions of the Databricks API --------------------------------------
 
@@ -262,8 +261,11 @@ class Definitions:
             for dataset in self.datasets.values():
                 if dataset.name not in self.cdc:
                     self._register(registry, dataset)
+            targets: dict[str, list[AppendFlow]] = {}
             for flow in self.flows:
-                self._register_flow(registry, flow)
+                targets.setdefault(flow.target, []).append(flow)
+            for flows in targets.values():
+                self._register_flows(registry, flows)
 
     def _query(self, registry: Any, flow_name: str, func: Callable[[], Any]) -> Any:
         from pyspark.pipelines.add_pipeline_analysis_context import add_pipeline_analysis_context
@@ -311,19 +313,35 @@ class Definitions:
             self.companions[dataset.name] = quality_dataset_name(dataset.name)
             _define_quality(dataset.name, func, rules, streaming)
 
-    def _register_flow(self, registry: Any, flow: AppendFlow) -> None:
+    def _register_flows(self, registry: Any, flows: list[AppendFlow]) -> None:
+        """The append flows into one table, as one flow: the streaming union of their queries.
+
+        Open-source Spark's streaming table is a file sink whose commit log is numbered by each
+        flow's own batch ids, so a second flow's first batch is taken as already written and
+        skipped: its rows are lost while the run succeeds (measured, also with one flow at a time).
+        A union reads each source with its own offsets in one query, and loses nothing.
+        """
         from pyspark.pipelines.flow import Flow
 
-        target = self.datasets.get(flow.target)
+        first = flows[0]
+        target = self.datasets.get(first.target)
+        if target is not None and target.kind != "streaming_table":
+            raise UnsupportedConstructError(
+                f"'{first.target}' is defined by @table and also has append flows, which the local engine cannot "
+                f"combine: declare it with create_streaming_table('{first.target}') and make its query an append flow")
         rules = list(target.rules) if target is not None else []
-        df = self._query(registry, flow.name, flow.func)
-        self.appended_targets.append(flow.target)
-        registry.register_flow(Flow(name=flow.name, target=flow.target, spark_conf=flow.spark_conf,
-                                    source_code_location=flow.location, func=lambda: _enforce(df, rules)))
+        frames = [self._query(registry, flow.name, flow.func) for flow in flows]
+        df = frames[0]
+        for other in frames[1:]:
+            df = df.unionByName(other, allowMissingColumns=True)
+        name = first.name if len(flows) == 1 else first.target
+        spark_conf = {k: v for flow in flows for k, v in flow.spark_conf.items()}
+        registry.register_flow(Flow(name=name, target=first.target, spark_conf=spark_conf,
+                                    source_code_location=first.location, func=lambda: _enforce(df, rules)))
         if rules:
-            companion = quality_dataset_name(flow.target)
-            registry.register_flow(Flow(name=f"{companion}__{flow.name}", target=companion, spark_conf={},
-                                        source_code_location=flow.location, func=_flags_into(lambda: df, rules)))
+            companion = quality_dataset_name(first.target)
+            registry.register_flow(Flow(name=companion, target=companion, spark_conf={},
+                                        source_code_location=first.location, func=_flags_into(lambda: df, rules)))
 
 
 def is_streaming(df: Any, client: Any) -> bool:
