@@ -38,7 +38,8 @@ def test_without_a_warm_server_a_run_starts_one_and_stops_it(local_home):
     assert outcome.returncode == 0 and outcome.run_status == "COMPLETED", "\n".join(outcome.lines[-40:])
     # The client prints what spark-pipelines prints: the progress parser reads every flow.
     assert {e.table: e.status for e in items if isinstance(e, FlowEvent)} == {
-        "numbers_bronze": "COMPLETED", "numbers_silver": "COMPLETED"}
+        "numbers_bronze": "COMPLETED", "numbers_silver": "COMPLETED", "numbers_gold": "EXCLUDED",
+        "letters_bronze": "EXCLUDED"}
     assert [e.status for e in items if isinstance(e, RunEvent)] == ["COMPLETED"]
     assert any(isinstance(parse_line(line), FlowEvent) for line in outcome.lines)
     assert count_rows(local_home.table_location("numbers_silver")) == 5

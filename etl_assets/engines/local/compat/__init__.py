@@ -144,7 +144,7 @@ def install(spark: Any, spec: Any = None) -> Layer:
     module = types.ModuleType("dlt", "Databricks' pipeline API on the local engine (etl_assets compatibility layer)")
     module.__dict__.update(functions)
     sys.modules["dlt"] = module
-    patches += readers.install(names)
+    patches += readers.install(names, side_session)
     patches += lazy_columns.install()
     _ACTIVE = Layer(definitions, patches)
     return _ACTIVE
