@@ -24,7 +24,6 @@ from typing import Any
 
 PORT_ENV = "ETL_ASSETS_CONNECT_PORT"
 TOKEN_ENV = "ETL_ASSETS_CONNECT_TOKEN"
-SERIAL_FLOWS = "spark.sql.pipelines.execution.maxConcurrentFlows"
 
 
 def connect_url() -> str:
@@ -106,12 +105,6 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
             layer.finish()
         refresh = layer.selection(refresh)
         full_refresh = layer.selection(full_refresh)
-        shared = layer.multi_flow_targets()
-        if shared:
-            # Open-source Spark's streaming tables are file sinks: two flows committing to one at
-            # the same time race on its metadata log and rows are lost while the run succeeds.
-            log_with_curr_timestamp(f"Running one flow at a time: {', '.join(shared)} has several flows.")
-            spark.conf.set(SERIAL_FLOWS, "1")
         log_with_curr_timestamp("Starting run...")
         events = start_run(spark, graph_id, full_refresh=full_refresh, full_refresh_all=False, refresh=refresh,
                            dry=dry, storage=spec.storage)

@@ -80,9 +80,9 @@ def _forget(home: LocalHome) -> None:
 def ensure_warm_spark(home: LocalHome, *, start_timeout: float = 300) -> int:
     """Start the home's Spark Connect server unless a healthy one serves it; returns its pid.
 
-    Started here rather than by `spark-pipelines`, because the server reads its static
-    settings (Hive catalog, warehouse, metastore) only from what starts it, and the CLI hands
-    on only part of its --conf values (pyspark 4.3). A server of this home that the discovery
+    The server reads its static settings (`home.spark_conf()`: Hive catalog, warehouse,
+    metastore, no UI) only from what starts it, so they are handed over here; the pipeline
+    client then connects to it by port and token. A server of this home that the discovery
     file does not describe correctly is stopped first: a second server on the same metastore
     cannot start.
     """

@@ -8,7 +8,8 @@ stays as it is written for Databricks:
   `materialized_view`, `view` / `temporary_view`, `read`, `read_stream`, the `expect*`
   decorators (in any order around the dataset decorator; per-rule results go to the companion
   dataset `etl_quality__<name>`, as `etl_assets.ldp` expectations do), `create_streaming_table`
-  (`create_target_table`), `append_flow` (`once=True`: a batch append once per full refresh),
+  (`create_target_table`), `append_flow` (several into one table run as one streaming union:
+  open-source Spark's file sink would skip the rows of all but one),
   `create_auto_cdc_flow` / `apply_changes` and their snapshot forms (`cdc`).
 - `format("cloudFiles")` reads with Spark's file source (`autoloader`).
 - Spark Connect's `withColumn(s)`, `drop` and `withColumn(s)Renamed` keep a flow's dependencies
@@ -39,6 +40,7 @@ result (`table_properties`, `cluster_by`, `cluster_by_auto`, `private`, `tempora
 Loader's schema tracking and notification options); `spark_conf`, `partition_cols` and
 `schema` are applied. Arguments whose effect cannot be had locally are refused with an
 `UnsupportedConstructError` naming them: `path=`, `row_filter=`, `foreach_batch_sink`,
+`append_flow(once=True)` (open-source Spark 4.3 rejects one-time flows),
 `cloudFiles.includeExistingFiles=false`, `cloudFiles.cleanSource`, AUTO CDC SCD type 2 from a
 snapshot table, expectations on an AUTO CDC target, two AUTO CDC flows into one target.
 """
@@ -86,12 +88,6 @@ class Layer:
                 if dataset and dataset not in chosen:
                     chosen.append(dataset)
         return chosen
-
-    def multi_flow_targets(self) -> list[str]:
-        """Streaming tables that two or more append flows write."""
-        targets = self.definitions.appended_targets
-        own = {name for name, d in self.definitions.datasets.items() if d.kind == "table"}
-        return sorted({t for t in targets if targets.count(t) + (1 if t in own else 0) > 1})
 
     def uninstall(self) -> None:
         """Put back what `install` replaced (tests load several pipelines in one process)."""
@@ -148,7 +144,7 @@ def install(spark: Any, spec: Any = None) -> Layer:
     module = types.ModuleType("dlt", "Databricks' pipeline API on the local engine (etl_assets compatibility layer)")
     module.__dict__.update(functions)
     sys.modules["dlt"] = module
-    patches += readers.install(names)
+    patches += readers.install(names, side_session)
     patches += lazy_columns.install()
     _ACTIVE = Layer(definitions, patches)
     return _ACTIVE

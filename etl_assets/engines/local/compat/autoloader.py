@@ -87,8 +87,9 @@ def _strings(data_type: Any) -> str:
     return "string"
 
 
-def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any) -> Any:
-    """The DataFrame Auto Loader would give for `reader` (its options and schema) over `path`."""
+def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any, side_session: Any) -> Any:
+    """The DataFrame Auto Loader would give for `reader` (its options and schema) over `path`;
+    the schema is inferred on `side_session()`, outside the pipeline's analysis context."""
     options: dict[str, str] = dict(reader._options)
     auto = {k[len(_PREFIX):].lower(): v for k, v in options.items() if k.lower().startswith(_PREFIX)}
     passed = {k: v for k, v in options.items() if not k.lower().startswith(_PREFIX) and k.lower() != "rescueddatacolumn"}
@@ -124,7 +125,7 @@ def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any) -> A
         rescue = rescue_name
     else:
         try:
-            inferred = original_batch_load(reader._client.read.format(fmt).options(**passed), paths).schema
+            inferred = original_batch_load(side_session().read.format(fmt).options(**passed), paths).schema
         except Exception as exc:
             raise UnsupportedConstructError(
                 f"Auto Loader could not infer the schema of the {fmt} files in {', '.join(paths)} "

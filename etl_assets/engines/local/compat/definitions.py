@@ -44,7 +44,6 @@ class AppendFlow:
     target: str
     name: str
     func: Callable[[], Any]
-    once: bool
     spark_conf: dict[str, str]
     location: Any
 
@@ -111,7 +110,7 @@ def _column_name(value: Any) -> str:
     raise UnsupportedConstructError(f"{value!r}: the local engine takes column names (strings or col('name'))")
 
 
-def _flags_into(companion: str, source: Callable[[], Any], rules: list[Rule]) -> Callable[[], Any]:
+def _flags_into(source: Callable[[], Any], rules: list[Rule]) -> Callable[[], Any]:
     return lambda: source().select(*(_holds(r).alias(r.name) for r in rules))
 
 
@@ -126,7 +125,6 @@ class Definitions:
         self.flows: list[AppendFlow] = []
         self.cdc: dict[str, Callable[[], None]] = {}
         self.companions: dict[str, str] = {}
-        self.appended_targets: list[str] = []
 
     # -- decorators and functions of the Databricks API --------------------------------------
 
@@ -197,12 +195,18 @@ class Definitions:
 
     def append_flow(self, *, target: str, name: str | None = None, comment: str | None = None,
                     spark_conf: dict[str, str] | None = None, once: bool = False) -> Callable[[Any], None]:
-        """`@dlt.append_flow`: appends a query to a streaming table; `once=True` appends a batch
-        query once per full refresh."""
+        """`@dlt.append_flow`: appends a streaming query to a streaming table.
+
+        `once=True` (a batch append once per full refresh) is refused: open-source Spark 4.3
+        rejects one-time flows (DEFINE_FLOW_ONCE_OPTION_NOT_SUPPORTED) and a batch flow beside
+        others into one table (MATERIALIZED_VIEW_WITH_MULTIPLE_QUERIES)."""
+        _refuse_if(once, f"append_flow(target='{target}', once=True)",
+                   "open-source Spark 4.3 has no one-time flows. Land the backfill rows as files that a streaming "
+                   "append flow reads, or define them as a materialized view of their own")
         location = _location(3)
 
         def outer(func: Callable[[], Any]) -> None:
-            self.flows.append(AppendFlow(self.names.local(target), name or func.__name__, func, once,
+            self.flows.append(AppendFlow(self.names.local(target), name or func.__name__, func,
                                          dict(spark_conf or {}), location))
         return outer
 
@@ -257,8 +261,11 @@ class Definitions:
             for dataset in self.datasets.values():
                 if dataset.name not in self.cdc:
                     self._register(registry, dataset)
+            targets: dict[str, list[AppendFlow]] = {}
             for flow in self.flows:
-                self._register_flow(registry, flow)
+                targets.setdefault(flow.target, []).append(flow)
+            for flows in targets.values():
+                self._register_flows(registry, flows)
 
     def _query(self, registry: Any, flow_name: str, func: Callable[[], Any]) -> Any:
         from pyspark.pipelines.add_pipeline_analysis_context import add_pipeline_analysis_context
@@ -306,41 +313,35 @@ class Definitions:
             self.companions[dataset.name] = quality_dataset_name(dataset.name)
             _define_quality(dataset.name, func, rules, streaming)
 
-    def _register_flow(self, registry: Any, flow: AppendFlow) -> None:
+    def _register_flows(self, registry: Any, flows: list[AppendFlow]) -> None:
+        """The append flows into one table, as one flow: the streaming union of their queries.
+
+        Open-source Spark's streaming table is a file sink whose commit log is numbered by each
+        flow's own batch ids, so a second flow's first batch is taken as already written and
+        skipped: its rows are lost while the run succeeds (measured, also with one flow at a time).
+        A union reads each source with its own offsets in one query, and loses nothing.
+        """
         from pyspark.pipelines.flow import Flow
 
-        target = self.datasets.get(flow.target)
+        first = flows[0]
+        target = self.datasets.get(first.target)
+        if target is not None and target.kind != "streaming_table":
+            raise UnsupportedConstructError(
+                f"'{first.target}' is defined by @table and also has append flows, which the local engine cannot "
+                f"combine: declare it with create_streaming_table('{first.target}') and make its query an append flow")
         rules = list(target.rules) if target is not None else []
-        df = self._query(registry, flow.name, flow.func)
-        self.appended_targets.append(flow.target)
-        if flow.once:
-            _register_once(registry, flow, _enforce(df, rules))
-        else:
-            registry.register_flow(Flow(name=flow.name, target=flow.target, spark_conf=flow.spark_conf,
-                                        source_code_location=flow.location, func=lambda: _enforce(df, rules)))
+        frames = [self._query(registry, flow.name, flow.func) for flow in flows]
+        df = frames[0]
+        for other in frames[1:]:
+            df = df.unionByName(other, allowMissingColumns=True)
+        name = first.name if len(flows) == 1 else first.target
+        spark_conf = {k: v for flow in flows for k, v in flow.spark_conf.items()}
+        registry.register_flow(Flow(name=name, target=first.target, spark_conf=spark_conf,
+                                    source_code_location=first.location, func=lambda: _enforce(df, rules)))
         if rules:
-            companion = quality_dataset_name(flow.target)
-            flags = _flags_into(companion, lambda: df, rules)
-            if flow.once:
-                _register_once(registry, AppendFlow(companion, f"{companion}__{flow.name}", flags, True, {},
-                                                    flow.location), self._query(registry, flow.name, flags))
-            else:
-                registry.register_flow(Flow(name=f"{companion}__{flow.name}", target=companion, spark_conf={},
-                                            source_code_location=flow.location, func=flags))
-
-
-def _register_once(registry: Any, flow: AppendFlow, df: Any) -> None:
-    """A flow that runs once per full refresh (a batch append): open-source Spark's `once` flag."""
-    import pyspark.sql.connect.proto as pb2
-    from pyspark.pipelines.spark_connect_graph_element_registry import source_code_location_to_proto
-
-    command = pb2.Command()
-    command.pipeline_command.define_flow.CopyFrom(pb2.PipelineCommand.DefineFlow(
-        dataflow_graph_id=registry._dataflow_graph_id, flow_name=flow.name, target_dataset_name=flow.target,
-        relation_flow_details=pb2.PipelineCommand.DefineFlow.WriteRelationFlowDetails(
-            relation=df._plan.plan(registry._client)),
-        sql_conf=flow.spark_conf, source_code_location=source_code_location_to_proto(flow.location), once=True))
-    registry._client.execute_command(command)
+            companion = quality_dataset_name(first.target)
+            registry.register_flow(Flow(name=companion, target=companion, spark_conf={},
+                                        source_code_location=first.location, func=_flags_into(lambda: df, rules)))
 
 
 def is_streaming(df: Any, client: Any) -> bool:

@@ -57,7 +57,6 @@ def install() -> list[tuple[Any, str, Any]]:
     with_columns = DataFrame.withColumns
     with_column = DataFrame.withColumn
     drop = DataFrame.drop
-    renamed = DataFrame.withColumnRenamed
     renamed_many = DataFrame.withColumnsRenamed
 
     def lazy_with_columns(self: Any, *colsMap: Any) -> Any:

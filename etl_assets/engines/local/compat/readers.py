@@ -13,8 +13,11 @@ from etl_assets.engines.local.compat import autoloader
 from etl_assets.engines.local.compat.names import Names
 
 
-def install(names: Names) -> list[tuple[Any, str, Any]]:
-    """Patch the readers; returns (class, attribute, original) for each patched method."""
+def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
+    """Patch the readers; returns (class, attribute, original) for each patched method.
+
+    `side_session()` gives a session outside the pipeline's analysis context, where file
+    schemas can be inferred (analysis is refused inside a query function)."""
     from pyspark.sql.connect.readwriter import DataFrameReader
     from pyspark.sql.connect.streaming.readwriter import DataStreamReader
 
@@ -33,7 +36,7 @@ def install(names: Names) -> list[tuple[Any, str, Any]]:
             if schema is not None:
                 self.schema(schema)
             self.options(**options)
-            return autoloader.load(self, path, False, original_batch_load)
+            return autoloader.load(self, path, False, original_batch_load, side_session)
         return batch_load(self, path, None, schema, **options)
 
     def load_stream(self: Any, path: str | None = None, format: str | None = None, schema: Any = None,
@@ -44,7 +47,7 @@ def install(names: Names) -> list[tuple[Any, str, Any]]:
             if schema is not None:
                 self.schema(schema)
             self.options(**options)
-            return autoloader.load(self, path, True, original_batch_load)
+            return autoloader.load(self, path, True, original_batch_load, side_session)
         return stream_load(self, path, None, schema, **options)
 
     def table_batch(self: Any, tableName: str) -> Any:
@@ -60,7 +63,7 @@ def install(names: Names) -> list[tuple[Any, str, Any]]:
         if sample is not None:
             fmt = names.sample_format(sample)
             options = {"header": "true", "inferSchema": "true"} if fmt == "csv" else {}
-            schema = batch_load(self._client.read.format(fmt).options(**options), str(sample)).schema
+            schema = batch_load(side_session().read.format(fmt).options(**options), str(sample)).schema
             return stream_load(self._client.readStream.format(fmt).schema(schema).options(**options), str(sample))
         return stream_table(self, names.local(tableName))
 

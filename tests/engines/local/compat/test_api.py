@@ -46,10 +46,11 @@ def test_dlt_tables_views_and_expectations_in_any_order(pipelines):
             """,
         "api_orders_total": """
             import dlt
+            from pyspark.sql import functions as F
 
             @dlt.table
             def api_orders_total():
-                return spark.read.table("api_big_orders").groupBy().sum("amount").withColumnRenamed("sum(amount)", "total")
+                return spark.read.table("api_big_orders").agg(F.sum("amount").alias("sum")).withColumnRenamed("sum", "total")
             """,
     }, depends={"api_orders_clean": ["api_orders_raw"], "api_orders_total": ["api_orders_clean"]})
     outcome = pipelines.ok(config)
@@ -65,7 +66,7 @@ def test_dlt_tables_views_and_expectations_in_any_order(pipelines):
     assert rows == 4 and counts["positive"] == (3, 1)
 
 
-def test_streaming_table_with_expectations_append_flows_and_a_once_flow(pipelines):
+def test_streaming_table_with_expectations_and_append_flows(pipelines):
     land(pipelines, "api_eu", "1.json", [{"id": 1, "region": "eu"}, {"id": None, "region": "eu"}])
     land(pipelines, "api_us", "1.json", [{"id": 2, "region": "us"}])
     config = pipelines.project("flows", {
@@ -79,19 +80,36 @@ def test_streaming_table_with_expectations_append_flows_and_a_once_flow(pipeline
             def eu():
                 return spark.readStream.format("json").schema("id BIGINT, region STRING").load(landing + "/api_eu")
 
-            @dlt.append_flow(target="api_all_orders", once=True)
-            def backfill():
-                return spark.createDataFrame([(100, "old")], "id BIGINT, region STRING")
+            @dlt.append_flow(target="api_all_orders")
+            def us():
+                return spark.readStream.format("json").schema("id BIGINT, region STRING").load(landing + "/api_us")
             """,
     })
     pipelines.ok(config)
-    assert [(r["id"], r["region"]) for r in pipelines.rows("api_all_orders")] == [(1, "eu"), (100, "old")]
+    assert [(r["id"], r["region"]) for r in pipelines.rows("api_all_orders")] == [(1, "eu"), (2, "us")]
     counts, rows, _ = rule_counts(pipelines.home.table_location("etl_quality__api_all_orders"), {})
     assert counts["valid_id"] == (2, 1)
-    # The once flow does not run again on a plain refresh; new files are read once.
+    # New files are read once, by their flow.
     land(pipelines, "api_eu", "2.json", [{"id": 3, "region": "eu"}])
     pipelines.ok(config)
-    assert [r["id"] for r in pipelines.rows("api_all_orders")] == [1, 3, 100]
+    assert [r["id"] for r in pipelines.rows("api_all_orders")] == [1, 2, 3]
+
+
+def test_a_once_flow_is_refused_with_the_reason(pipelines):
+    config = pipelines.project("once", {
+        "api_once": """
+            import dlt
+
+            dlt.create_streaming_table("api_once")
+
+            @dlt.append_flow(target="api_once", once=True)
+            def backfill():
+                return spark.range(3)
+            """,
+    })
+    outcome = pipelines.run(config)
+    assert outcome.returncode != 0
+    assert "append_flow(target='api_once', once=True) is not supported on the local engine" in "\n".join(outcome.lines)
 
 
 def test_a_failing_expectation_fails_the_run_naming_the_rule(pipelines):

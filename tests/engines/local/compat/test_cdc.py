@@ -9,13 +9,18 @@ pytestmark = pytest.mark.slow
 CHANGES = """
     import dlt
     from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    # A DDL string schema would be parsed by the server: not allowed while a pipeline is defined.
+    SCHEMA = StructType([StructField("id", LongType()), StructField("name", StringType()),
+                         StructField("operation", StringType()), StructField("seq", LongType())])
 
     @dlt.view
     def cdc_changes():
         return spark.createDataFrame(
             [(1, "a", "UPDATE", 1), (1, "b", "UPDATE", 3), (1, "old", "UPDATE", 2),
              (2, "x", "APPEND", 1), (2, None, "DELETE", 2), (3, "z", "APPEND", 5)],
-            "id BIGINT, name STRING, operation STRING, seq BIGINT")
+            SCHEMA)
 
     dlt.create_streaming_table("cdc_customers")
     dlt.create_auto_cdc_flow(target="cdc_customers", source="cdc_changes", keys=["id"], sequence_by=F.col("seq"),
@@ -34,6 +39,9 @@ HISTORY = """
 
 SNAPSHOTS = """
     import dlt
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    SCHEMA = StructType([StructField("id", LongType()), StructField("name", StringType())])
 
     SNAPSHOTS = {
         1: [(1, "a"), (2, "b")],
@@ -45,7 +53,7 @@ SNAPSHOTS = """
         version = 1 if latest is None else latest + 1
         if version not in SNAPSHOTS:
             return None
-        return spark.createDataFrame(SNAPSHOTS[version], "id BIGINT, name STRING"), version
+        return spark.createDataFrame(SNAPSHOTS[version], SCHEMA), version
 
     dlt.create_streaming_table("snap_current")
     dlt.create_auto_cdc_from_snapshot_flow(target="snap_current", source=next_snapshot, keys=["id"])

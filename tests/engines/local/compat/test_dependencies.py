@@ -19,11 +19,12 @@ from etl_assets.project.load import load_config
 
 pytestmark = pytest.mark.slow
 
+# Open-source style, so that pyspark's own client runs the same files.
 DOWNSTREAM = """
-    import dlt
+    from pyspark import pipelines as dp
     from pyspark.sql import functions as F
 
-    @dlt.table
+    @dp.materialized_view
     def dep_out():
         return (spark.read.table("dep_src")
                 .withColumn("doubled", F.col("id") * 2)
@@ -42,9 +43,9 @@ def land(pipelines, name: str, ids: range) -> None:
 def project(pipelines):
     return pipelines.project("dep", {
         "dep_src": """
-            import dlt
+            from pyspark import pipelines as dp
 
-            @dlt.table
+            @dp.table
             def dep_src():
                 landing = spark.conf.get("etl_assets.landing_path") + "/dep"
                 return spark.readStream.format("json").schema("id BIGINT, label STRING, note STRING").load(landing)
