@@ -1,20 +1,16 @@
-"""orders_bronze: raw orders, read incrementally from JSON files."""
+"""orders_bronze: raw orders, ingested incrementally with Auto Loader."""
 
 from pyspark import pipelines as dp
-from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
-from etl_assets.ldp import read_landing
-
-ORDER = StructType([
-    StructField("order_id", StringType(), True),
-    StructField("customer_id", StringType(), True),
-    StructField("amount", DoubleType(), True),
-    StructField("order_ts", StringType(), True),
-])
-
-dp.create_streaming_table(name="orders_bronze", comment="Raw orders, ingested incrementally from JSON files")
+LANDING = spark.conf.get("etl_assets.landing_path")  # noqa: F821 (the pipeline provides `spark`)
 
 
-@dp.append_flow(target="orders_bronze", name="orders_bronze")
-def orders_bronze_ingest():
-    return read_landing("orders", ORDER, format="json")
+@dp.table(name="orders_bronze", comment="Raw orders, ingested incrementally from JSON files")
+def orders_bronze():
+    return (
+        spark.readStream.format("cloudFiles")  # noqa: F821
+        .option("cloudFiles.format", "json")
+        .option("cloudFiles.schemaHints", "order_id STRING, customer_id STRING, amount DOUBLE, order_ts STRING")
+        .option("cloudFiles.inferColumnTypes", "false")
+        .load(f"{LANDING}/orders")
+    )

@@ -1,10 +1,11 @@
-"""customers: the current state of each customer (SCD type 1) from the change events."""
+"""customers: the current state of each customer (SCD type 1), by AUTO CDC from the change events."""
 
+from pyspark import pipelines as dp
 from pyspark.sql import functions as F
 
-from etl_assets.ldp import auto_cdc
+dp.create_streaming_table(name="customers", comment="Current state of each customer (SCD type 1)")
 
-auto_cdc(
+dp.create_auto_cdc_flow(
     target="customers",
     source="customers_cdc_clean",
     keys=["id"],
@@ -12,5 +13,4 @@ auto_cdc(
     apply_as_deletes=F.expr("operation = 'DELETE'"),
     except_column_list=["operation", "operation_date", "_rescued_data"],
     stored_as_scd_type=1,
-    comment="Current state of each customer (SCD type 1)",
 )

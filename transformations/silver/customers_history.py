@@ -1,10 +1,11 @@
-"""customers_history: every version of each customer (SCD type 2)."""
+"""customers_history: every version of each customer (SCD type 2), by AUTO CDC."""
 
+from pyspark import pipelines as dp
 from pyspark.sql import functions as F
 
-from etl_assets.ldp import auto_cdc
+dp.create_streaming_table(name="customers_history", comment="Every version of each customer, with __START_AT and __END_AT")
 
-auto_cdc(
+dp.create_auto_cdc_flow(
     target="customers_history",
     source="customers_cdc_clean",
     keys=["id"],
@@ -12,5 +13,4 @@ auto_cdc(
     apply_as_deletes=F.expr("operation = 'DELETE'"),
     except_column_list=["operation", "operation_date", "_rescued_data"],
     stored_as_scd_type=2,
-    comment="Every version of each customer, with __START_AT and __END_AT",
 )

@@ -124,8 +124,14 @@ def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any, side
         ddl = reader._schema
         rescue = rescue_name
     else:
+        rescue = rescue_name or RESCUED
+        sampling = dict(passed)
+        if fmt in ("json", "csv"):
+            # A malformed line would otherwise add Spark's `_corrupt_record` column to the
+            # inferred schema; Auto Loader has only the rescued data column.
+            sampling["columnNameOfCorruptRecord"] = rescue
         try:
-            inferred = original_batch_load(side_session().read.format(fmt).options(**passed), paths).schema
+            inferred = original_batch_load(side_session().read.format(fmt).options(**sampling), paths).schema
         except Exception as exc:
             raise UnsupportedConstructError(
                 f"Auto Loader could not infer the schema of the {fmt} files in {', '.join(paths)} "
@@ -136,7 +142,6 @@ def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any, side
         for name, type_text in _hints(auto.get("schemahints", "")).items():
             match = next((c for c in columns if c.lower() == name.lower()), name)
             columns[match] = type_text
-        rescue = rescue_name or RESCUED
         columns.pop(rescue, None)
         ddl = ", ".join(f"`{n}` {t}" for n, t in columns.items())
     if rescue:
