@@ -132,10 +132,6 @@ class LocalRunner:
         process = subprocess.Popen(
             command, cwd=self.config.root, env=self.environment(record), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, bufsize=1,
-            # Out of our process group: Ctrl-C or a stop sent to the group must not end the client
-            # first (a failed run while the server still writes); we end it once the engine has
-            # stopped the server's flows and put the tables back.
-            start_new_session=True,
         )
         assert process.stdout is not None
         done = threading.Event()
@@ -157,11 +153,9 @@ class LocalRunner:
         finally:
             done.set()
             if process.poll() is None:  # the consumer stopped early (run terminated)
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                # The client ignores SIGINT/SIGTERM (see client.main) and holds no state of its own.
+                process.kill()
+                process.wait(timeout=30)
         yield outcome
 
     @staticmethod
@@ -169,7 +163,7 @@ class LocalRunner:
         while not done.wait(1.0):
             if not server_alive(server):
                 outcome.server_lost = server
-                process.terminate()
+                process.kill()
                 return
 
 
