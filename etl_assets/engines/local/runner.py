@@ -153,9 +153,11 @@ class LocalRunner:
         finally:
             done.set()
             if process.poll() is None:  # the consumer stopped early (run terminated)
-                # The client ignores SIGINT/SIGTERM (see client.main) and holds no state of its own.
-                process.kill()
-                process.wait(timeout=30)
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
         yield outcome
 
     @staticmethod
@@ -163,7 +165,7 @@ class LocalRunner:
         while not done.wait(1.0):
             if not server_alive(server):
                 outcome.server_lost = server
-                process.kill()
+                process.terminate()
                 return
 
 
