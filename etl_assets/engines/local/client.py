@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -130,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.spec.is_file():
         parser.error(f"no pipeline spec at {args.spec}")
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    # Ctrl-C reaches the whole process group. The runner that started us decides: it stops the
+    # server's flows and puts tables back before ending us. Ending here first would look like
+    # a failed run while the server still writes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     run(args.spec, args.refresh, args.full_refresh, args.dry_run)
 
 

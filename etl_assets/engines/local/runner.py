@@ -132,10 +132,6 @@ class LocalRunner:
         process = subprocess.Popen(
             command, cwd=self.config.root, env=self.environment(record), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, bufsize=1,
-            # Out of our process group: Ctrl-C or a stop sent to the group must not end the client
-            # first (a failed run while the server still writes); we end it once the engine has
-            # stopped the server's flows and put the tables back.
-            start_new_session=True,
         )
         assert process.stdout is not None
         done = threading.Event()
