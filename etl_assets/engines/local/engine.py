@@ -211,6 +211,12 @@ class LocalEngine:
                     completed.append(table)
                     yield from self._completed(request, home, table, None, None)
         else:
+            if outcome.run_status is None and last:
+                # The client ended while flows ran (a signal, a crash): the server may still be
+                # running them and would write after the tables are put back. Stop it first.
+                stop_warm_spark(home)
+                yield Log("the pipeline client ended during the run: the local Spark server was stopped so "
+                          "that none of the update's flows writes after its tables are put back", "warning")
             for table in guard.rollback():
                 # Open-source Spark empties a view's files before computing it and may move a
                 # checkpoint on before committing: a table the run did not complete goes back.
