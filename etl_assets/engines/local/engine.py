@@ -35,6 +35,7 @@ from etl_assets.engines.local.locks import read_locks, update_locks
 from etl_assets.engines.local.progress import FlowEvent, RunEvent
 from etl_assets.engines.local.runner import LocalRunner, RunOutcome
 from etl_assets.engines.local.server import ensure_warm_spark, recorded_server, stop_warm_spark
+from etl_assets.engines.local.signals import interrupts_held
 from etl_assets.engines.local.tables import (
     columns,
     committed_since,
@@ -128,10 +129,12 @@ class LocalEngine:
                 yield from self._run(request, home, runner, graph, selected, writes, guard)
             except BaseException:
                 # Interrupted (the run was terminated, Ctrl-C): the server may still be running our
-                # flows, so stop it before putting tables back; the next run starts a new one.
-                if self.warm_spark:
-                    stop_warm_spark(home)
-                guard.rollback()
+                # flows, so stop it before putting tables back; the next run starts a new one. A
+                # second interrupt (Dagster forwards one to each step) must not cut this short.
+                with interrupts_held():
+                    if self.warm_spark:
+                        stop_warm_spark(home)
+                    guard.rollback()
                 raise
 
     def _run(self, request: RefreshRequest, home: LocalHome, runner: LocalRunner, graph: TableGraph,
@@ -211,15 +214,19 @@ class LocalEngine:
                     completed.append(table)
                     yield from self._completed(request, home, table, None, None)
         else:
-            if outcome.run_status is None and last:
-                # The client ended while flows ran (a signal, a crash): the server may still be
-                # running them and would write after the tables are put back. Stop it first.
-                stop_warm_spark(home)
-                yield Log("the pipeline client ended during the run: the local Spark server was stopped so "
-                          "that none of the update's flows writes after its tables are put back", "warning")
-            for table in guard.rollback():
+            client_lost = outcome.run_status is None and bool(last)
+            with interrupts_held():
+                if client_lost:
+                    # The client ended while flows ran (a signal, a crash): the server may still be
+                    # running them and would write after the tables are put back. Stop it first.
+                    stop_warm_spark(home)
                 # Open-source Spark empties a view's files before computing it and may move a
                 # checkpoint on before committing: a table the run did not complete goes back.
+                put_back = guard.rollback()
+            if client_lost:
+                yield Log("the pipeline client ended during the run: the local Spark server was stopped so "
+                          "that none of the update's flows writes after its tables are put back", "warning")
+            for table in put_back:
                 yield Log(f"{table} was not refreshed: its previous data was put back", "warning")
         for table in completed:
             if request.config.table(table).expectations:

@@ -18,6 +18,7 @@ from etl_assets.engines.local.client import PORT_ENV, TOKEN_ENV
 from etl_assets.engines.local.home import HOME_ENV_VAR, LocalHome
 from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
 from etl_assets.engines.local.server import ensure_warm_spark, recorded_server, server_alive, stop_warm_spark
+from etl_assets.engines.local.signals import interrupts_held
 from etl_assets.engines.local.spec import write_spec
 from etl_assets.errors import EngineUnavailableError
 from etl_assets.project.config import ProjectConfig
@@ -153,11 +154,12 @@ class LocalRunner:
         finally:
             done.set()
             if process.poll() is None:  # the consumer stopped early (run terminated)
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                with interrupts_held():
+                    process.terminate()
+                    try:
+                        process.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
         yield outcome
 
     @staticmethod

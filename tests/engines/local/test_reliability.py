@@ -110,6 +110,30 @@ def test_an_interrupted_update_leaves_every_view_as_it_was(local_home, tmp_path,
 
 
 @pytest.mark.slow
+def test_ctrl_c_pressed_again_during_the_clean_up_still_puts_every_view_back(local_home, tmp_path):
+    """Dagster forwards an interrupt to its step processes a second time (the executor's own
+    termination request), and people press Ctrl-C more than once: neither may cut the step's
+    clean-up short, which would leave the tables empty and the journal pending."""
+    code, output = finish(start_run(PLAIN, tmp_path))
+    assert code == 0, output[-3000:]
+    run = start_run(PLAIN, tmp_path, ETL_ASSETS_TEST_SLOW_SILVER="3")
+    wait_for(run, "numbers_silver RUNNING")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(run.pid, signal.SIGINT)  # the group lives while any of its processes does
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    code, output = finish(run)
+    assert code != 0
+    settled(local_home, "numbers", ["numbers_bronze", "numbers_silver", "numbers_gold"])
+    assert UpdateGuard(local_home, "numbers").pending() == [], output[-3000:]
+    for table, rows in {"numbers_bronze": 10, "numbers_silver": 5, "numbers_gold": 1}.items():
+        assert count_rows(local_home.table_location(table)) == rows, (table, output[-3000:])
+
+
+@pytest.mark.slow
 def test_a_killed_update_is_put_back_by_the_next_one(local_home, tmp_path, monkeypatch):
     code, output = finish(start_run(PLAIN, tmp_path))
     assert code == 0, output[-3000:]
