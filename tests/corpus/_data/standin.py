@@ -3,7 +3,9 @@
 Sample data sets (`samples.<schema>.<table>` in the examples) go where the local engine reads
 three-part sample names: `<home>/samples/<catalog>/<schema>/<table>/` as Parquet. Raw files an
 example reads through Auto Loader or `read_files` go under the example's data folder, whose
-path reaches the example through its pipeline `configuration:`.
+path reaches the example through its pipeline `configuration:`, or, for examples that read a
+Unity Catalog volume (`/Volumes/<catalog>/<schema>/<volume>/...`), where the local engine maps
+that volume: `<home>/volumes/<catalog>/<schema>/<volume>/...`.
 
 The expected results in each example's `example.yml` are worked out by hand from these rows.
 """
@@ -100,19 +102,13 @@ def _json_lines(folder: Path, name: str, records: list[dict[str, object]]) -> No
     (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
-def cdc_customers(home: Path, data: Path) -> None:
-    """`<data>/cdc_raw/customers/`: 12 change events for customers 1 to 6 (JSON lines).
-
-    Kept after AUTO CDC (SCD 1): 1 (its update), 3 (its update, address null), 4 (its insert: the
-    older update arrives later but loses on operation_date). 2 and 6 are deleted; the event
-    without id and the one for 5 without an operation are dropped by expectations.
-    """
+def _cdc_events(folder: Path) -> None:
     def event(id_: str | None, op: str | None, when: str, first: str | None = None, email: str | None = None,
               address: str | None = None, last: str | None = None) -> dict[str, object]:
         return {"id": id_, "firstname": first, "lastname": last, "email": email, "address": address,
                 "operation": op, "operation_date": when}
 
-    _json_lines(data / "cdc_raw" / "customers", "part-0.json", [
+    _json_lines(folder, "part-0.json", [
         event("1", "APPEND", "01-01-2024 10:00:00", "Alice", "a1@example.com", "1 First St", "Smith"),
         event("2", "APPEND", "01-01-2024 11:00:00", "Bob", "b@example.com", "2 Second St", "Jones"),
         event("3", "APPEND", "01-01-2024 12:00:00", "Carol", "c@example.com", "3 Third St", "Brown"),
@@ -126,6 +122,28 @@ def cdc_customers(home: Path, data: Path) -> None:
         event("6", "APPEND", "01-04-2024 11:00:00", "Fay", "f@example.com", "6 Sixth St", "Black"),
         event("6", "DELETE", "01-04-2024 12:00:00"),
     ])
+
+
+def cdc_customers(home: Path, data: Path) -> None:
+    """`<data>/cdc_raw/customers/`: 12 change events for customers 1 to 6 (JSON lines).
+
+    Kept after AUTO CDC (SCD 1): 1 (its update), 3 (its update, address null), 4 (its insert: the
+    older update arrives later but loses on operation_date). 2 and 6 are deleted; the event
+    without id and the one for 5 without an operation are dropped by expectations.
+
+    SCD 2 (history) keeps 8 rows of the 10 valid events: 1 (two rows, the first ended by its
+    update), 2 (one row, ended by its delete), 3 (two), 4 (two: the older update first, ended by
+    the insert whose operation_date is later), 6 (one, ended by its delete); 1, 3 and 4 have an
+    open row.
+    """
+    _cdc_events(data / "cdc_raw" / "customers")
+
+
+def dbdemos_cdc_customers(home: Path, data: Path) -> None:
+    """The same 12 events in the volume the dbdemos CDC pipelines read with the corpus
+    configuration (catalog `main`, schema `dbdemos_sdp_cdc`): `/Volumes/main/dbdemos_sdp_cdc/
+    raw_data/customers/`, that is `<home>/volumes/main/dbdemos_sdp_cdc/raw_data/customers/`."""
+    _cdc_events(home / "volumes" / "main" / "dbdemos_sdp_cdc" / "raw_data" / "customers")
 
 
 def us_customers(home: Path, data: Path) -> None:
@@ -145,6 +163,7 @@ BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "bakehouse_sales": bakehouse_sales,
     "tpch": tpch,
     "cdc_customers": cdc_customers,
+    "dbdemos_cdc_customers": dbdemos_cdc_customers,
     "us_customers": us_customers,
 }
 

@@ -1,15 +1,17 @@
 """The Spark Connect readers of the pipeline client: Databricks names and Auto Loader.
 
 `spark.read.table` / `spark.readStream.table` / `spark.table` take two- and three-part names
-(mapped by `names.Names`; sample folders are read as files), and `format("cloudFiles")` loads
-through `autoloader`. Patched in the client process only, by `install`.
+(mapped by `names.Names`; sample folders are read as files), `format("cloudFiles")` loads
+through `autoloader`, and every `load` path naming a Unity Catalog volume (`/Volumes/...`) is
+read from the home's `volumes/` folder (`volumes`). Patched in the client process only, by
+`install`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from etl_assets.engines.local.compat import autoloader
+from etl_assets.engines.local.compat import autoloader, volumes
 from etl_assets.engines.local.compat.names import Names
 
 
@@ -30,6 +32,7 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
         return batch_load(reader, paths if len(paths) > 1 else paths[0])
 
     def load_batch(self: Any, path: Any = None, format: str | None = None, schema: Any = None, **options: Any) -> Any:
+        path = volumes.local_paths(path, names.home)
         if format is not None:
             self.format(format)
         if autoloader.is_cloud_files(self._format):
@@ -41,6 +44,7 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
 
     def load_stream(self: Any, path: str | None = None, format: str | None = None, schema: Any = None,
                     **options: Any) -> Any:
+        path = volumes.local_paths(path, names.home)
         if format is not None:
             self.format(format)
         if autoloader.is_cloud_files(self._format):
