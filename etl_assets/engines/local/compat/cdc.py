@@ -56,7 +56,7 @@ def create_auto_cdc_flow(defs: Definitions) -> Callable[..., None]:
 
         def define() -> None:
             comment = defs.datasets[local_target].comment
-            auto_cdc(target=local_target, source=local_source, sequence_by=sequence_by,
+            auto_cdc(target=local_target, source=defs.cdc_source(local_source), sequence_by=sequence_by,
                      apply_as_deletes=apply_as_deletes, apply_as_truncates=apply_as_truncates,
                      stored_as_scd_type=stored_as_scd_type, ignore_null_updates=ignore_null_updates,
                      comment=comment, **options)

@@ -9,6 +9,8 @@ read from the home's `volumes/` folder (`volumes`). Patched in the client proces
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from etl_assets.engines.local.compat import autoloader, volumes
@@ -78,3 +80,32 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
         saved.append((cls, attribute, cls.__dict__[attribute]))
         setattr(cls, attribute, replacement)
     return saved
+
+
+@contextmanager
+def batch_reads() -> Iterator[None]:
+    """Streaming reads made batch reads while the block runs: `spark.readStream.table(t)` is
+    `spark.read.table(t)` and `spark.readStream...load(p)` the same `spark.read...load(p)`.
+
+    The local AUTO CDC target is recomputed from its whole change feed each run, so a view that
+    reads its changes as a stream is also read once as a batch for it."""
+    from pyspark.sql.connect.streaming.readwriter import DataStreamReader
+
+    def table(self: Any, tableName: str) -> Any:
+        return self._client.read.table(tableName)
+
+    def load(self: Any, path: str | None = None, format: str | None = None, schema: Any = None,
+             **options: Any) -> Any:
+        reader = self._client.read.format(format or self._format).options(**{**self._options, **options})
+        if schema is not None or self._schema:
+            reader = reader.schema(schema if schema is not None else self._schema)
+        return reader.load(path)
+
+    saved = [(name, DataStreamReader.__dict__[name]) for name in ("table", "load")]
+    DataStreamReader.table = table  # type: ignore[method-assign]
+    DataStreamReader.load = load  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for name, original in saved:
+            setattr(DataStreamReader, name, original)
