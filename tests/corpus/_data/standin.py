@@ -146,6 +146,39 @@ def dbdemos_cdc_customers(home: Path, data: Path) -> None:
     _cdc_events(home / "volumes" / "main" / "dbdemos_sdp_cdc" / "raw_data" / "customers")
 
 
+def dbdemos_retail_c360(home: Path, data: Path) -> None:
+    """The volume `/Volumes/main__build/dbdemos_retail_c360/c360/` the retail c360 pipelines read.
+
+    `users/` (JSON): u1, u2 and a user without id (dropped by `user_valid_id`); `orders/` (JSON):
+    o1 and o2 of u1 (amounts 10 and 25, 2 and 3 items), one order without id and one without
+    user (both dropped); `events/` (CSV with a header line): three app events.
+    """
+    volume = home / "volumes" / "main__build" / "dbdemos_retail_c360" / "c360"
+    _json_lines(volume / "users", "part-0.json", [
+        {"id": "u1", "email": "a@x.com", "creation_date": "01-02-2024 10:00:00",
+         "last_activity_date": "02-03-2024 11:00:00", "firstname": "alice", "lastname": "smith",
+         "address": "1 Main St", "canal": "WEBAPP", "country": "FR", "gender": 0, "age_group": 3, "churn": 1},
+        {"id": "u2", "email": "b@y.com", "creation_date": "03-04-2024 08:30:00",
+         "last_activity_date": "03-05-2024 09:00:00", "firstname": "BOB", "lastname": "van dam",
+         "address": "2 Side St", "canal": "MOBILE", "country": "USA", "gender": 1, "age_group": 5, "churn": 0},
+        {"id": None, "email": "n@z.com", "creation_date": "03-04-2024 08:30:00",
+         "last_activity_date": "03-05-2024 09:00:00", "firstname": "no", "lastname": "body",
+         "address": "0 None St", "canal": "PHONE", "country": "SPAIN", "gender": 1, "age_group": 2, "churn": 0},
+    ])
+    _json_lines(volume / "orders", "part-0.json", [
+        {"id": "o1", "user_id": "u1", "amount": 10, "item_count": 2, "transaction_date": "01-05-2024 09:00:00"},
+        {"id": "o2", "user_id": "u1", "amount": 25, "item_count": 3, "transaction_date": "01-06-2024 09:00:00"},
+        {"id": None, "user_id": "u2", "amount": 5, "item_count": 1, "transaction_date": "01-07-2024 09:00:00"},
+        {"id": "o4", "user_id": None, "amount": 7, "item_count": 1, "transaction_date": "01-08-2024 09:00:00"},
+    ])
+    events = volume / "events"
+    events.mkdir(parents=True, exist_ok=True)
+    (events / "part-0.csv").write_text("user_id,session_id,date,platform,action,url\n"
+                                       "u1,s1,01-05-2024 08:00:00,ios,view,https://shop/1\n"
+                                       "u1,s2,01-06-2024 08:00:00,ios,checkout,https://shop/2\n"
+                                       "u2,s3,03-05-2024 09:00:00,android,view,https://shop/3\n")
+
+
 def us_customers(home: Path, data: Path) -> None:
     """`<data>/customers_us_west/` (3 customers) and `<data>/customers_us_east/` (4), JSON lines."""
     _json_lines(data / "customers_us_west", "part-0.json", [
@@ -164,6 +197,7 @@ BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "tpch": tpch,
     "cdc_customers": cdc_customers,
     "dbdemos_cdc_customers": dbdemos_cdc_customers,
+    "dbdemos_retail_c360": dbdemos_retail_c360,
     "us_customers": us_customers,
 }
 
