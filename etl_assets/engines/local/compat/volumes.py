@@ -12,8 +12,10 @@ path in pipeline code                        local path
 any other path                               unchanged
 ===========================================  ===============================================
 
-The mapping applies to every file read of a run (`spark.read.load`, `spark.readStream.load`,
-Auto Loader's `cloudFiles`, SQL `read_files` / `cloud_files`) and to `dbutils.fs`. Catalog,
+The mapping applies to every file read of a run (`spark.read.load`, `spark.readStream.load`
+and the `json` / `csv` / `parquet` / `text` readers built on them, Auto Loader's `cloudFiles`,
+SQL `read_files` / `cloud_files`) and to `dbutils.fs`; writes are not mapped (pipelines write
+tables, not files). Catalog,
 schema and volume are kept as written, so `/Volumes/main/sales/raw_data` lands in
 `<home>/volumes/main/sales/raw_data/`: put an example's files there before a run. A path
 that names `/Volumes` with fewer than three parts (no volume) is refused, as Databricks does.
