@@ -2,7 +2,9 @@
 
 The target declared with `create_streaming_table` becomes a materialized view computed from
 the whole change feed each run (`etl_assets.ldp.cdc`, the same result as applying the events
-in sequence order). From snapshots:
+in sequence order). A change feed that is a streaming view of the pipeline (a
+`temporary_view` over `spark.readStream`) is read through a batch twin of that view with the
+same query and expectations (`Definitions.cdc_source`). From snapshots:
 
 - SCD type 1 is the latest snapshot: the table named by `source`, or the last one the
   snapshot function returns;
