@@ -3,7 +3,9 @@
 Sample data sets (`samples.<schema>.<table>` in the examples) go where the local engine reads
 three-part sample names: `<home>/samples/<catalog>/<schema>/<table>/` as Parquet. Raw files an
 example reads through Auto Loader or `read_files` go under the example's data folder, whose
-path reaches the example through its pipeline `configuration:`.
+path reaches the example through its pipeline `configuration:`, or, for examples that read a
+Unity Catalog volume (`/Volumes/<catalog>/<schema>/<volume>/...`), where the local engine maps
+that volume: `<home>/volumes/<catalog>/<schema>/<volume>/...`.
 
 The expected results in each example's `example.yml` are worked out by hand from these rows.
 """
@@ -100,19 +102,13 @@ def _json_lines(folder: Path, name: str, records: list[dict[str, object]]) -> No
     (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
-def cdc_customers(home: Path, data: Path) -> None:
-    """`<data>/cdc_raw/customers/`: 12 change events for customers 1 to 6 (JSON lines).
-
-    Kept after AUTO CDC (SCD 1): 1 (its update), 3 (its update, address null), 4 (its insert: the
-    older update arrives later but loses on operation_date). 2 and 6 are deleted; the event
-    without id and the one for 5 without an operation are dropped by expectations.
-    """
+def _cdc_events(folder: Path) -> None:
     def event(id_: str | None, op: str | None, when: str, first: str | None = None, email: str | None = None,
               address: str | None = None, last: str | None = None) -> dict[str, object]:
         return {"id": id_, "firstname": first, "lastname": last, "email": email, "address": address,
                 "operation": op, "operation_date": when}
 
-    _json_lines(data / "cdc_raw" / "customers", "part-0.json", [
+    _json_lines(folder, "part-0.json", [
         event("1", "APPEND", "01-01-2024 10:00:00", "Alice", "a1@example.com", "1 First St", "Smith"),
         event("2", "APPEND", "01-01-2024 11:00:00", "Bob", "b@example.com", "2 Second St", "Jones"),
         event("3", "APPEND", "01-01-2024 12:00:00", "Carol", "c@example.com", "3 Third St", "Brown"),
@@ -126,6 +122,61 @@ def cdc_customers(home: Path, data: Path) -> None:
         event("6", "APPEND", "01-04-2024 11:00:00", "Fay", "f@example.com", "6 Sixth St", "Black"),
         event("6", "DELETE", "01-04-2024 12:00:00"),
     ])
+
+
+def cdc_customers(home: Path, data: Path) -> None:
+    """`<data>/cdc_raw/customers/`: 12 change events for customers 1 to 6 (JSON lines).
+
+    Kept after AUTO CDC (SCD 1): 1 (its update), 3 (its update, address null), 4 (its insert: the
+    older update arrives later but loses on operation_date). 2 and 6 are deleted; the event
+    without id and the one for 5 without an operation are dropped by expectations.
+
+    SCD 2 (history) keeps 8 rows of the 10 valid events: 1 (two rows, the first ended by its
+    update), 2 (one row, ended by its delete), 3 (two), 4 (two: the older update first, ended by
+    the insert whose operation_date is later), 6 (one, ended by its delete); 1, 3 and 4 have an
+    open row.
+    """
+    _cdc_events(data / "cdc_raw" / "customers")
+
+
+def dbdemos_cdc_customers(home: Path, data: Path) -> None:
+    """The same 12 events in the volume the dbdemos CDC pipelines read with the corpus
+    configuration (catalog `main`, schema `dbdemos_sdp_cdc`): `/Volumes/main/dbdemos_sdp_cdc/
+    raw_data/customers/`, that is `<home>/volumes/main/dbdemos_sdp_cdc/raw_data/customers/`."""
+    _cdc_events(home / "volumes" / "main" / "dbdemos_sdp_cdc" / "raw_data" / "customers")
+
+
+def dbdemos_retail_c360(home: Path, data: Path) -> None:
+    """The volume `/Volumes/main__build/dbdemos_retail_c360/c360/` the retail c360 pipelines read.
+
+    `users/` (JSON): u1, u2 and a user without id (dropped by `user_valid_id`); `orders/` (JSON):
+    o1 and o2 of u1 (amounts 10 and 25, 2 and 3 items), one order without id and one without
+    user (both dropped); `events/` (CSV with a header line): three app events.
+    """
+    volume = home / "volumes" / "main__build" / "dbdemos_retail_c360" / "c360"
+    _json_lines(volume / "users", "part-0.json", [
+        {"id": "u1", "email": "a@x.com", "creation_date": "01-02-2024 10:00:00",
+         "last_activity_date": "02-03-2024 11:00:00", "firstname": "alice", "lastname": "smith",
+         "address": "1 Main St", "canal": "WEBAPP", "country": "FR", "gender": 0, "age_group": 3, "churn": 1},
+        {"id": "u2", "email": "b@y.com", "creation_date": "03-04-2024 08:30:00",
+         "last_activity_date": "03-05-2024 09:00:00", "firstname": "BOB", "lastname": "van dam",
+         "address": "2 Side St", "canal": "MOBILE", "country": "USA", "gender": 1, "age_group": 5, "churn": 0},
+        {"id": None, "email": "n@z.com", "creation_date": "03-04-2024 08:30:00",
+         "last_activity_date": "03-05-2024 09:00:00", "firstname": "no", "lastname": "body",
+         "address": "0 None St", "canal": "PHONE", "country": "SPAIN", "gender": 1, "age_group": 2, "churn": 0},
+    ])
+    _json_lines(volume / "orders", "part-0.json", [
+        {"id": "o1", "user_id": "u1", "amount": 10, "item_count": 2, "transaction_date": "01-05-2024 09:00:00"},
+        {"id": "o2", "user_id": "u1", "amount": 25, "item_count": 3, "transaction_date": "01-06-2024 09:00:00"},
+        {"id": None, "user_id": "u2", "amount": 5, "item_count": 1, "transaction_date": "01-07-2024 09:00:00"},
+        {"id": "o4", "user_id": None, "amount": 7, "item_count": 1, "transaction_date": "01-08-2024 09:00:00"},
+    ])
+    events = volume / "events"
+    events.mkdir(parents=True, exist_ok=True)
+    (events / "part-0.csv").write_text("user_id,session_id,date,platform,action,url\n"
+                                       "u1,s1,01-05-2024 08:00:00,ios,view,https://shop/1\n"
+                                       "u1,s2,01-06-2024 08:00:00,ios,checkout,https://shop/2\n"
+                                       "u2,s3,03-05-2024 09:00:00,android,view,https://shop/3\n")
 
 
 def us_customers(home: Path, data: Path) -> None:
@@ -145,6 +196,8 @@ BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "bakehouse_sales": bakehouse_sales,
     "tpch": tpch,
     "cdc_customers": cdc_customers,
+    "dbdemos_cdc_customers": dbdemos_cdc_customers,
+    "dbdemos_retail_c360": dbdemos_retail_c360,
     "us_customers": us_customers,
 }
 

@@ -12,6 +12,10 @@ stays as it is written for Databricks:
   open-source Spark's file sink would skip the rows of all but one),
   `create_auto_cdc_flow` / `apply_changes` and their snapshot forms (`cdc`).
 - `format("cloudFiles")` reads with Spark's file source (`autoloader`).
+- Unity Catalog volume paths `/Volumes/<c>/<s>/<v>/...` are read from
+  `<home>/volumes/<c>/<s>/<v>/...` by every file read (`volumes`), and a `dbutils` global with
+  `fs.ls` and `fs.mkdirs` over the same mapping is there for the pipeline's code (`dbutils`);
+  other `dbutils` calls raise an error naming them.
 - Spark Connect's `withColumn(s)`, `drop` and `withColumn(s)Renamed` keep a flow's dependencies
   (`lazy_columns`).
 
@@ -47,12 +51,14 @@ snapshot table, expectations on an AUTO CDC target, two AUTO CDC flows into one 
 
 from __future__ import annotations
 
+import builtins
 import sys
 import types
 from collections.abc import Sequence
 from typing import Any
 
 from etl_assets.engines.local.compat import cdc, lazy_columns, readers
+from etl_assets.engines.local.compat.dbutils import DBUtils
 from etl_assets.engines.local.compat.definitions import Definitions, remember_original
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
 from etl_assets.engines.local.compat.names import Names
@@ -146,6 +152,9 @@ def install(spark: Any, spec: Any = None) -> Layer:
     sys.modules["dlt"] = module
     patches += readers.install(names, side_session)
     patches += lazy_columns.install()
+    # Databricks gives pipeline code a `dbutils` global: here a builtin of the run's process.
+    patches.append((builtins, "dbutils", getattr(builtins, "dbutils", None)))
+    builtins.dbutils = DBUtils(names.home)  # type: ignore[attr-defined]
     _ACTIVE = Layer(definitions, patches)
     return _ACTIVE
 

@@ -154,8 +154,35 @@ def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any, side
             passed["columnNameOfCorruptRecord"] = rescue
     if streaming:
         source = reader._client.readStream.format(fmt).schema(ddl).options(**passed)
-        return source.load(paths[0]) if len(paths) == 1 else _refuse_many(paths)
-    return original_batch_load(reader._client.read.format(fmt).schema(ddl).options(**passed), paths)
+        df = source.load(paths[0]) if len(paths) == 1 else _refuse_many(paths)
+    else:
+        df = original_batch_load(reader._client.read.format(fmt).schema(ddl).options(**passed), paths)
+    if rescue and fmt in ("json", "csv"):
+        df = _rescue_readable(df, rescue, _first_column(ddl))
+    return df
+
+
+def _first_column(ddl: str) -> str | None:
+    text = ddl.strip()
+    if text.startswith("`"):
+        return text[1:text.index("`", 1)]
+    name = text.split(None, 1)[0] if text else ""
+    return name.rstrip(":") or None
+
+
+def _rescue_readable(df: Any, rescue: str, other: str | None) -> Any:
+    """The rescued data column, made to read one more column of the file.
+
+    Spark refuses a JSON or CSV query whose only column read is the corrupt record column
+    (UNSUPPORTED_FEATURE.QUERY_ONLY_CORRUPT_RECORD_COLUMN), which is what a check of
+    `_rescued_data IS NULL` alone asks for. Appending the empty prefix of another column keeps
+    that column in the read and the value unchanged."""
+    from pyspark.sql import functions as F
+
+    if other is None or other == rescue:
+        return df
+    empty = F.coalesce(F.substring(F.col(f"`{other}`").cast("string"), 1, 0), F.lit(""))
+    return df.withColumn(rescue, F.concat(F.col(f"`{rescue}`"), empty))
 
 
 def _json(text: str) -> Any:

@@ -2,7 +2,9 @@
 
 The target declared with `create_streaming_table` becomes a materialized view computed from
 the whole change feed each run (`etl_assets.ldp.cdc`, the same result as applying the events
-in sequence order). From snapshots:
+in sequence order). A change feed that is a streaming view of the pipeline (a
+`temporary_view` over `spark.readStream`) is read through a batch twin of that view with the
+same query and expectations (`Definitions.cdc_source`). From snapshots:
 
 - SCD type 1 is the latest snapshot: the table named by `source`, or the last one the
   snapshot function returns;
@@ -56,7 +58,7 @@ def create_auto_cdc_flow(defs: Definitions) -> Callable[..., None]:
 
         def define() -> None:
             comment = defs.datasets[local_target].comment
-            auto_cdc(target=local_target, source=local_source, sequence_by=sequence_by,
+            auto_cdc(target=local_target, source=defs.cdc_source(local_source), sequence_by=sequence_by,
                      apply_as_deletes=apply_as_deletes, apply_as_truncates=apply_as_truncates,
                      stored_as_scd_type=stored_as_scd_type, ignore_null_updates=ignore_null_updates,
                      comment=comment, **options)

@@ -125,6 +125,7 @@ class Definitions:
         self.flows: list[AppendFlow] = []
         self.cdc: dict[str, Callable[[], None]] = {}
         self.companions: dict[str, str] = {}
+        self.batch_twins: dict[str, str] = {}
 
     # -- decorators and functions of the Databricks API --------------------------------------
 
@@ -266,6 +267,37 @@ class Definitions:
                 targets.setdefault(flow.target, []).append(flow)
             for flows in targets.values():
                 self._register_flows(registry, flows)
+
+    def cdc_source(self, name: str) -> str:
+        """The dataset an AUTO CDC target reads its changes from, as a batch: `name` itself, or for
+        a view of this pipeline whose query streams, a temporary view `<name>__etl_batch` with the
+        same query and expectations read as a batch (`readers.batch_reads`).
+        Spark refuses a batch read of a streaming view (INCOMPATIBLE_STREAMING_VIEW_READ)."""
+        from pyspark.pipelines.flow import Flow
+        from pyspark.pipelines.graph_element_registry import get_active_graph_element_registry
+        from pyspark.pipelines.output import TemporaryView
+
+        from etl_assets.engines.local.compat.readers import batch_reads
+
+        dataset = self.datasets.get(name)
+        if dataset is None or dataset.kind != "view" or dataset.func is None:
+            return name
+        if name in self.batch_twins:
+            return self.batch_twins[name]
+        registry: Any = get_active_graph_element_registry()
+        func = dataset.func
+        if not is_streaming(self._query(registry, name, func), registry._client):
+            return name
+        twin = f"{name}__etl_batch"
+        with batch_reads():
+            df = self._query(registry, twin, func)
+        rules = list(dataset.rules)
+        registry.register_output(TemporaryView(name=twin, comment=f"{name} read as a batch (local AUTO CDC source)",
+                                               source_code_location=dataset.location))
+        registry.register_flow(Flow(name=twin, target=twin, spark_conf=dataset.spark_conf,
+                                    source_code_location=dataset.location, func=lambda: _enforce(df, rules)))
+        self.batch_twins[name] = twin
+        return twin
 
     def _query(self, registry: Any, flow_name: str, func: Callable[[], Any]) -> Any:
         from pyspark.pipelines.add_pipeline_analysis_context import add_pipeline_analysis_context

@@ -1,15 +1,19 @@
 """The Spark Connect readers of the pipeline client: Databricks names and Auto Loader.
 
 `spark.read.table` / `spark.readStream.table` / `spark.table` take two- and three-part names
-(mapped by `names.Names`; sample folders are read as files), and `format("cloudFiles")` loads
-through `autoloader`. Patched in the client process only, by `install`.
+(mapped by `names.Names`; sample folders are read as files), `format("cloudFiles")` loads
+through `autoloader`, and every `load` path naming a Unity Catalog volume (`/Volumes/...`) is
+read from the home's `volumes/` folder (`volumes`). Patched in the client process only, by
+`install`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from etl_assets.engines.local.compat import autoloader
+from etl_assets.engines.local.compat import autoloader, volumes
 from etl_assets.engines.local.compat.names import Names
 
 
@@ -30,6 +34,7 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
         return batch_load(reader, paths if len(paths) > 1 else paths[0])
 
     def load_batch(self: Any, path: Any = None, format: str | None = None, schema: Any = None, **options: Any) -> Any:
+        path = volumes.local_paths(path, names.home)
         if format is not None:
             self.format(format)
         if autoloader.is_cloud_files(self._format):
@@ -41,6 +46,7 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
 
     def load_stream(self: Any, path: str | None = None, format: str | None = None, schema: Any = None,
                     **options: Any) -> Any:
+        path = volumes.local_paths(path, names.home)
         if format is not None:
             self.format(format)
         if autoloader.is_cloud_files(self._format):
@@ -74,3 +80,32 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
         saved.append((cls, attribute, cls.__dict__[attribute]))
         setattr(cls, attribute, replacement)
     return saved
+
+
+@contextmanager
+def batch_reads() -> Iterator[None]:
+    """Streaming reads made batch reads while the block runs: `spark.readStream.table(t)` is
+    `spark.read.table(t)` and `spark.readStream...load(p)` the same `spark.read...load(p)`.
+
+    The local AUTO CDC target is recomputed from its whole change feed each run, so a view that
+    reads its changes as a stream is also read once as a batch for it."""
+    from pyspark.sql.connect.streaming.readwriter import DataStreamReader
+
+    def table(self: Any, tableName: str) -> Any:
+        return self._client.read.table(tableName)
+
+    def load(self: Any, path: str | None = None, format: str | None = None, schema: Any = None,
+             **options: Any) -> Any:
+        reader = self._client.read.format(format or self._format).options(**{**self._options, **options})
+        if schema is not None or self._schema:
+            reader = reader.schema(schema if schema is not None else self._schema)
+        return reader.load(path)
+
+    saved = [(name, DataStreamReader.__dict__[name]) for name in ("table", "load")]
+    DataStreamReader.table = table  # type: ignore[method-assign]
+    DataStreamReader.load = load  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for name, original in saved:
+            setattr(DataStreamReader, name, original)

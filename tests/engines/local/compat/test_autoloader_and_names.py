@@ -120,3 +120,28 @@ def test_names_map_onto_local_databases(tmp_path):
     assert names.sample("samples.nyctaxi.trips") == tmp_path / "samples" / "samples" / "nyctaxi" / "trips"
     with pytest.raises(ValueError, match="at most three"):
         names.local("a.b.c.d")
+
+
+def test_an_expectation_on_the_rescued_data_column_alone(pipelines):
+    # The quality companion reads only `_rescued_data`: Spark's JSON source refuses a query
+    # whose only column is the corrupt record column unless the layer keeps another one read.
+    folder = pipelines.home.landing / "al_rescue_only"
+    folder.mkdir(parents=True)
+    (folder / "1.json").write_text('{"id": 1}\n{"id": 2}\n{"id": 3, "x\n')
+    config = pipelines.project("al_rescue_only", {
+        "al_rescue_only": """
+            from pyspark import pipelines as dp
+
+            @dp.table
+            @dp.expect("correct schema", "_rescued_data IS NULL")
+            def al_rescue_only():
+                return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "json")
+                        .option("cloudFiles.inferColumnTypes", "true")
+                        .load(spark.conf.get("etl_assets.landing_path") + "/al_rescue_only"))
+            """,
+    })
+    pipelines.ok(config)
+    rows = pipelines.rows("al_rescue_only")
+    assert [(r["id"], r["_rescued_data"]) for r in rows] == [(1, None), (2, None), (None, '{"id": 3, "x')]
+    flags = pipelines.rows("etl_quality__al_rescue_only")
+    assert sorted(r["correct schema"] for r in flags) == [False, True, True]

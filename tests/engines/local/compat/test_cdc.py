@@ -92,3 +92,45 @@ def test_scd2_from_a_snapshot_table_is_refused_with_the_reason(pipelines):
     outcome = pipelines.run(config)
     assert outcome.returncode != 0
     assert "a table keeps only its current snapshot" in "\n".join(outcome.lines)
+
+
+STREAMED_CHANGES = """
+    from pyspark import pipelines as dp
+    from pyspark.sql.functions import col, expr
+
+    @dp.table(name="sv_raw")
+    def sv_raw():
+        return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "json")
+                .option("cloudFiles.inferColumnTypes", "true")
+                .load(spark.conf.get("etl_assets.landing_path") + "/sv_changes"))
+
+    # A streaming temporary view with a drop expectation feeds both AUTO CDC targets.
+    @dp.temporary_view(name="sv_clean")
+    @dp.expect_or_drop("valid_id", "id IS NOT NULL")
+    def sv_clean():
+        return spark.readStream.table("sv_raw")
+
+    for target, scd_type in (("sv_current", "1"), ("sv_history", "2")):
+        dp.create_streaming_table(name=target)
+        dp.create_auto_cdc_flow(target=target, source="sv_clean", keys=["id"], sequence_by=col("seq"),
+                                apply_as_deletes=expr("operation = 'DELETE'"),
+                                except_column_list=["operation", "_rescued_data"], stored_as_scd_type=scd_type)
+    """
+
+
+def test_auto_cdc_from_a_streaming_view_with_expectations(pipelines):
+    folder = pipelines.home.landing / "sv_changes"
+    folder.mkdir(parents=True)
+    (folder / "1.json").write_text("\n".join([
+        '{"id": 1, "name": "a", "operation": "APPEND", "seq": 1}',
+        '{"id": 1, "name": "b", "operation": "UPDATE", "seq": 2}',
+        '{"id": null, "name": "dropped", "operation": "APPEND", "seq": 3}',
+        '{"id": 2, "name": "x", "operation": "APPEND", "seq": 1}',
+        '{"id": 2, "name": null, "operation": "DELETE", "seq": 4}',
+    ]) + "\n")
+    config = pipelines.project("sv", {"sv_raw": STREAMED_CHANGES, "sv_current": "", "sv_history": ""},
+                               depends={"sv_current": ["sv_raw"], "sv_history": ["sv_raw"]})
+    pipelines.ok(config)
+    assert pipelines.rows("sv_current") == [{"id": 1, "name": "b", "seq": 2}]
+    history = [(r["id"], r["name"], r["__START_AT"], r["__END_AT"]) for r in pipelines.rows("sv_history")]
+    assert history == [(1, "a", 1, 2), (1, "b", 2, None), (2, "x", 1, 4)]
