@@ -16,3 +16,28 @@ def quality_dataset_name(table: str) -> str:
 def is_data_file(name: str) -> bool:
     """Spark's rule: names starting with `.` or `_` are hidden (temporary, metadata, not landed yet)."""
     return not name.startswith((".", "_"))
+
+
+def name_parts(name: str) -> list[str]:
+    """The parts of a possibly qualified, possibly back-quoted name, quotes removed.
+
+    >>> name_parts("`main`.`sales`.`orders_silver`")
+    ['main', 'sales', 'orders_silver']
+    """
+    parts, current, quoted, i = [], "", False, 0
+    while i < len(name):
+        char = name[i]
+        if char == "`":
+            if quoted and name[i + 1:i + 2] == "`":  # a doubled back-quote is a literal one
+                current += "`"
+                i += 2
+                continue
+            quoted = not quoted
+        elif char == "." and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+        i += 1
+    parts.append(current)
+    return parts

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from etl_assets.conventions import name_parts
 from etl_assets.engines.events import COLUMNS, EngineEvent, Link, Log, QualityReported, TableCompleted
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELED"}
@@ -31,31 +32,6 @@ CDC_ROWS = ("num_upserted_rows", "num_deleted_rows")
 ROW_COUNTERS = (OUTPUT_ROWS, *CDC_ROWS)
 # Counters that are not rows, summed too (deltas per event, as the docs describe them).
 OTHER_COUNTERS = ("num_output_bytes",)
-
-
-def name_parts(name: str) -> list[str]:
-    """The parts of a possibly qualified, possibly back-quoted name, quotes removed.
-
-    >>> name_parts("`main`.`sales`.`orders_silver`")
-    ['main', 'sales', 'orders_silver']
-    """
-    parts, current, quoted, i = [], "", False, 0
-    while i < len(name):
-        char = name[i]
-        if char == "`":
-            if quoted and name[i + 1:i + 2] == "`":  # a doubled back-quote is a literal one
-                current += "`"
-                i += 2
-                continue
-            quoted = not quoted
-        elif char == "." and not quoted:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-        i += 1
-    parts.append(current)
-    return parts
 
 
 def _key(name: str) -> str:

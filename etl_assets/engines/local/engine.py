@@ -1,7 +1,8 @@
 """The local engine: one Spark Declarative Pipelines run per update, on this machine.
 
-Each update is a `spark-pipelines run` against the home's warm Spark Connect server. Its
-printed progress becomes neutral events; the engine knows nothing of Dagster.
+Each update is one run of the pipeline client (`etl_assets.engines.local.client`, which does what
+`spark-pipelines run` does, without its JVM launcher) against the home's warm Spark Connect
+server. Its printed progress becomes neutral events; the engine knows nothing of Dagster.
 """
 
 from __future__ import annotations
@@ -87,7 +88,10 @@ class LocalEngine:
         return f"spark_catalog.default.{table}"
 
     def refresh(self, request: RefreshRequest) -> Iterator[EngineEvent]:
-        """Run one `spark-pipelines run` refreshing the request's tables; events as it goes."""
+        """Run one update of the pipeline client refreshing the request's tables; events as it goes.
+
+        The pipeline's locks are held throughout; tables the update does not complete are put
+        back as they were (also when it is interrupted, see `guard` and `signals`)."""
         if request.pipeline.continuous:
             raise EngineUnavailableError(
                 f"pipeline '{request.pipeline.key}' is continuous, and Spark Declarative Pipelines has no "

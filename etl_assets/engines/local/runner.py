@@ -58,7 +58,8 @@ def _is_error_line(line: str) -> bool:
 
 
 def spark_pipelines_command() -> list[str]:
-    """The `spark-pipelines` CLI of the Python running us, or a clear error if absent."""
+    """The `spark-pipelines` CLI of the Python running us, or a clear error if absent. Updates run
+    through the pipeline client instead; this is for comparing with the bare CLI (bench/, corpus probe)."""
     exe = Path(sys.executable).parent / "spark-pipelines"
     if exe.exists():
         return [str(exe)]

@@ -13,7 +13,8 @@ from dagster._core.errors import DagsterExecutionInterruptedError
 
 from etl_assets.engines.base import RefreshRequest
 from etl_assets.engines.databricks.event_log import EventReader
-from etl_assets.engines.databricks.progress import FlowNames, name_parts
+from etl_assets.conventions import name_parts
+from etl_assets.engines.databricks.progress import FlowNames
 from etl_assets.engines.databricks.settings import DatabricksSettings
 from etl_assets.engines.databricks.updates import DatabricksEngine
 from etl_assets.engines.events import Log, RunFinished

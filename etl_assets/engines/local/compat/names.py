@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from etl_assets.conventions import name_parts
 from etl_assets.engines.local.home import HOME_ENV_VAR
 
 LOCAL_CATALOGS = ("spark_catalog", "hive_metastore")
@@ -39,16 +40,7 @@ class Names:
 
     def parts(self, name: str) -> list[str]:
         """The parts of a name, back-quotes removed."""
-        parts, current, quoted = [], "", False
-        for char in name:
-            if char == "`":
-                quoted = not quoted
-            elif char == "." and not quoted:
-                parts.append(current)
-                current = ""
-            else:
-                current += char
-        return [*parts, current]
+        return name_parts(name)
 
     def sample(self, name: str) -> Path | None:
         """The sample folder `<home>/samples/<catalog>/<schema>/<table>/` a three-part name names, if any."""
