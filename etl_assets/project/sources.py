@@ -18,6 +18,7 @@ import importlib.metadata
 import importlib.util
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -102,6 +103,14 @@ def datasets_defined(path: str | os.PathLike[str]) -> dict[str, DatasetFacts]:
     >>> datasets_defined("transformations/silver/clean.sql")["clean"].kind   # doctest: +SKIP
     'streaming_table'
     """
+    file = Path(path)
+    stat = file.stat()
+    # Validation, config and the bundle check each ask for the same files: read each version once.
+    return dict(_datasets_of_version(os.fspath(file), stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=4096)
+def _datasets_of_version(path: str, _mtime_ns: int, _size: int) -> dict[str, DatasetFacts]:
     file = Path(path)
     text = file.read_text(encoding="utf-8-sig")
     kind = source_kind(file)
