@@ -47,7 +47,10 @@ while a file loads); `spark_conf`, `partition_cols` and
 `UnsupportedConstructError` naming them: `path=`, `row_filter=`, `foreach_batch_sink`,
 `append_flow(once=True)` (open-source Spark 4.3 rejects one-time flows),
 `cloudFiles.includeExistingFiles=false`, `cloudFiles.cleanSource`, AUTO CDC SCD type 2 from a
-snapshot table, expectations on an AUTO CDC target, two AUTO CDC flows into one target.
+snapshot table, expectations on an AUTO CDC target, two AUTO CDC flows into one target. A query
+function that analyzes a DataFrame while the pipeline is defined (`df.columns`, `df.schema`,
+`collect()`: open-source Spark's ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION) fails with an error
+naming the dataset and the fix (name the columns in the code).
 """
 
 from __future__ import annotations
