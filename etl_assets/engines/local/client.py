@@ -9,7 +9,10 @@ first. The server is named by the environment: `ETL_ASSETS_CONNECT_PORT` and
 `ETL_ASSETS_CONNECT_TOKEN` (never the command line, which other users can read).
 
 Before the definitions are loaded the compatibility layer (`etl_assets.engines.local.compat`)
-is installed, so Databricks pipeline code (`import dlt`, `dp.expect*`, `cloudFiles`, ...) runs.
+is installed, so Databricks pipeline code (`import dlt`, `dp.expect*`, `cloudFiles`, ...) runs;
+as on Databricks, a Python file can import the modules beside it (its folder is put on
+`sys.path`) and set its pipeline settings (`spark.conf.set("pipelines.<setting>", ...)`, no
+local meaning, ignored).
 """
 
 from __future__ import annotations
@@ -44,16 +47,18 @@ def register_file(path: Path, spark: Any, dataflow_graph_id: str) -> None:
     from pyspark.pipelines.block_session_mutations import block_session_mutations
     from pyspark.pipelines.logging_utils import log_with_curr_timestamp
 
+    from etl_assets.engines.local.compat import pipeline_settings_accepted
     from etl_assets.project.sources import python_source, source_kind
 
     if source_kind(path) == "python":  # a Python notebook (also .py) is turned into code below
         log_with_curr_timestamp(f"Importing {path}...")
+        _importable_next_to(path)
         module_spec = importlib.util.spec_from_file_location(path.stem, str(path))
         assert module_spec is not None and module_spec.loader is not None, f"cannot import {path}"
         module = importlib.util.module_from_spec(module_spec)
         module.__dict__["spark"] = spark
         with add_pipeline_analysis_context(spark=spark, dataflow_graph_id=dataflow_graph_id, flow_name=None):
-            with block_session_mutations():
+            with block_session_mutations(), pipeline_settings_accepted():
                 module_spec.loader.exec_module(module)
         return
     # SQL files and notebooks become Python code defining the same datasets.
@@ -61,8 +66,17 @@ def register_file(path: Path, spark: Any, dataflow_graph_id: str) -> None:
     code = compile(python_source(path), str(path), "exec")
     namespace: dict[str, Any] = {"__name__": path.stem, "__file__": str(path), "spark": spark}
     with add_pipeline_analysis_context(spark=spark, dataflow_graph_id=dataflow_graph_id, flow_name=None):
-        with block_session_mutations():
+        with block_session_mutations(), pipeline_settings_accepted():
             exec(code, namespace)
+
+
+def _importable_next_to(path: Path) -> None:
+    """Put the folder of a pipeline's Python file on `sys.path`, so that `from helpers import f`
+    finds `helpers.py` beside it, as on Databricks, where the folder holding the file being run
+    is its current directory and is on the Python path."""
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 
 def library_files(root: Path, include: str) -> list[Path]:

@@ -179,6 +179,147 @@ def dbdemos_retail_c360(home: Path, data: Path) -> None:
                                        "u2,s3,03-05-2024 09:00:00,android,view,https://shop/3\n")
 
 
+_IOT_HOUR = 1704103200  # 2024-01-01 10:00:00 UTC, a whole hour in any whole-hour time zone
+
+
+def dbdemos_iot_turbines(home: Path, data: Path) -> None:
+    """The volume `/Volumes/main_build/dbdemos_iot_platform/turbine_raw_landing/` the IoT demo reads.
+
+    `incoming_data/` (Parquet): 7 sensor readings; two of turbine t2 have energy 0 and null
+    (dropped by `correct_energy`), one has no turbine id (kept in bronze, dropped in the hourly
+    stats). What stays groups into 3 (hour, turbine) rows: t1 in the first hour (energy 10 and
+    20, sensor_A 1 and 3: average 15, population stddev 1), t1 in the next hour (30) and t2 in
+    the first hour (40); every other sensor is constant within a group (stddev 0).
+    `turbine/` (JSON): t1 and t2. `historical_turbine_status/` (JSON): one status per turbine.
+    """
+    landing = home / "volumes" / "main_build" / "dbdemos_iot_platform" / "turbine_raw_landing"
+    rows = [  # turbine_id, seconds after the hour, energy, sensor_A
+        ("t1", 60, 10.0, 1.0), ("t1", 120, 20.0, 3.0), ("t1", 3660, 30.0, 5.0), ("t2", 300, 40.0, 2.0),
+        ("t2", 400, 0.0, 2.0), ("t2", 500, None, 2.0), (None, 600, 5.0, 9.0),
+    ]
+    incoming = landing / "incoming_data"
+    incoming.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({
+        "turbine_id": pa.array([r[0] for r in rows], pa.string()),
+        "timestamp": pa.array([_IOT_HOUR + r[1] for r in rows], pa.int64()),
+        "energy": pa.array([r[2] for r in rows], pa.float64()),
+        "sensor_A": pa.array([r[3] for r in rows], pa.float64()),
+        **{f"sensor_{s}": pa.array([float(i)] * len(rows), pa.float64()) for i, s in enumerate("BCDEF", 2)},
+    }), incoming / "part-00000.parquet")
+    _json_lines(landing / "turbine", "part-0.json", [
+        {"turbine_id": "t1", "country": "USA", "lat": "41.1", "location": "Farm A", "long": "-96.2", "model": "EpicWind",
+         "state": "Nebraska"},
+        {"turbine_id": "t2", "country": "USA", "lat": "35.4", "location": "Farm B", "long": "-101.8", "model": "EpicWind",
+         "state": "Texas"},
+    ])
+    _json_lines(landing / "historical_turbine_status", "part-0.json", [
+        {"turbine_id": "t1", "start_time": _IOT_HOUR - 86400, "end_time": _IOT_HOUR + 86400, "abnormal_sensor": "sensor_A"},
+        {"turbine_id": "t2", "start_time": _IOT_HOUR - 86400, "end_time": _IOT_HOUR + 86400, "abnormal_sensor": "ok"},
+    ])
+
+
+def dbdemos_fsi_fraud(home: Path, data: Path) -> None:
+    """The volume `/Volumes/main__build/dbdemos_fsi_fraud_detection/fraud_raw_data/` the fraud demo reads.
+
+    `transactions/` (JSON): t1 (c1, 100, --FRA to USA), t2 (c2, 5, USA to FRA), t3 (no customer,
+    70, FRA to --USA), t4 (c1, 30, FRA to ESP); balance differences (new - old) of origin -100,
+    -5, -70, -30 and of destination 100, 5, 70, 30. `customers/` (CSV with a header): c1 Ann, c2
+    Bob. `country_code/` (CSV): FRA and USA (no ESP). `fraud_report/` (CSV): t1 is a fraud.
+    The gold join keeps t1 and t2: t3 has no customer, ESP has no coordinates.
+    """
+    raw = home / "volumes" / "main__build" / "dbdemos_fsi_fraud_detection" / "fraud_raw_data"
+
+    def transaction(id_: str, customer: str | None, amount: float, orig: str, dest: str, old_orig: float,
+                    new_orig: float, old_dest: float, new_dest: float) -> dict[str, object]:
+        return {"id": id_, "customer_id": customer, "amount": amount, "type": "TRANSFER", "countryOrig": orig,
+                "countryDest": dest, "oldBalanceOrig": old_orig, "newBalanceOrig": new_orig,
+                "oldBalanceDest": old_dest, "newBalanceDest": new_dest}
+
+    _json_lines(raw / "transactions", "part-0.json", [
+        transaction("t1", "c1", 100.0, "--FRA", "USA", 500.0, 400.0, 0.0, 100.0),
+        transaction("t2", "c2", 5.0, "USA", "FRA", 50.0, 45.0, 10.0, 15.0),
+        transaction("t3", None, 70.0, "FRA", "--USA", 100.0, 30.0, 0.0, 70.0),
+        transaction("t4", "c1", 30.0, "FRA", "ESP", 400.0, 370.0, 0.0, 30.0),
+    ])
+    for folder, text in (("customers", "id,firstname,age,country\nc1,Ann,34,FRA\nc2,Bob,51,USA\n"),
+                         ("country_code", "alpha3_code,country,long_avg,lat_avg\nFRA,France,2.2,46.2\n"
+                                          "USA,United States,-98.5,39.8\n"),
+                         ("fraud_report", "id,is_fraud\nt1,1\n")):
+        (raw / folder).mkdir(parents=True, exist_ok=True)
+        (raw / folder / "part-0.csv").write_text(text)
+
+
+def dbdemos_sdp_unit_test(home: Path, data: Path) -> None:
+    """What the unit-test demo's pipeline reads: its rules table and its test volume.
+
+    `main__build.dbdemos_sdp_unit_test.expectations` (a table the demo writes before the
+    pipeline runs; here Parquet under `<home>/samples/...`): the demo's six rules by tag.
+    `/Volumes/main__build/dbdemos_sdp_unit_test/raw_data/test/users_json/` (JSON): users 1 to 4,
+    user 0 (dropped in silver: id > 0), a user without id (dropped in silver) and one whose id is
+    not a number (email margaret84@example.com, the row the demo's bronze test looks for:
+    rescued, dropped in bronze). `spend_csv/` (CSV with a header): spend of users 1, 2, 3 (3
+    without age), one line without id and one with id `bad` (both dropped in silver). Gold
+    keeps users 1 and 2 (3 has no age, 4 no spend).
+    """
+    _sample(home, "main__build.dbdemos_sdp_unit_test.expectations", pa.table({
+        "tag": ["user_bronze_sdp", "user_silver_sdp", "spend_silver_sdp", "user_gold_sdp", "user_gold_sdp",
+                "user_gold_sdp"],
+        "name": ["correct_schema", "valid_id", "valid_id", "valid_age", "valid_income", "valid_score"],
+        "constraint": ["_rescued_data IS NULL", "id IS NOT NULL AND id > 0", "id IS NOT NULL AND id > 0",
+                       "age IS NOT NULL", "annual_income IS NOT NULL", "spending_core IS NOT NULL"],
+    }))
+    test = home / "volumes" / "main__build" / "dbdemos_sdp_unit_test" / "raw_data" / "test"
+
+    def user(id_: object, first: str, email: str) -> dict[str, object]:
+        row: dict[str, object] = {"id": id_} if id_ is not None else {}
+        return {**row, "email": email, "creation_date": "01-02-2024 10:00:00",
+                "last_activity_date": "02-03-2024 11:30:00", "firstname": first, "lastname": "Doe",
+                "address": "1 Main St", "city": "Springfield", "last_ip": "10.0.0.1", "postcode": "12345"}
+
+    _json_lines(test / "users_json", "users.json", [
+        user(1, "Ann", "ann@example.com"), user(2, "Bob", "bob@example.com"), user(3, "Cid", "cid@example.com"),
+        user(4, "Dee", "dee@example.com"), user(0, "Zed", "zed@example.com"), user(None, "Nil", "nil@example.com"),
+        user("invalid ID", "Margaret", "margaret84@example.com"),
+    ])
+    (test / "spend_csv").mkdir(parents=True, exist_ok=True)
+    (test / "spend_csv" / "spend.csv").write_text("id,age,annual_income,spending_core\n1,30,100.5,10.0\n"
+                                                  "2,40,200.0,20.0\n3,,300.0,30.0\n,50,400.0,40.0\n"
+                                                  "bad,60,500.0,50.0\n")
+
+
+def dbdemos_fsi_credit(home: Path, data: Path) -> None:
+    """The volume `/Volumes/main__build/dbdemos_fsi_credit_decisioning/credit_raw_data/` the credit demo reads.
+
+    `internalbanking/customer/` (CSV): customers 1 (born 1990) and 2 (born 1985);
+    `internalbanking/relationship/` (CSV): one relationship each (tenure 5 and 3);
+    `internalbanking/account/` (CSV): accounts 100 (customer 1, USD, 1000), 101 (customer 1, EUR,
+    500), 102 (customer 2, USD, 200): customer 1 has 2 accounts averaging 750, customer 2 one of
+    200. `fund_trans/` (JSON): f1 from account 100 to 102 (customer 1 to 2), f2 from 102 to 101
+    (2 to 1), f3 from an unknown account 999 to 100 (nobody to 1). `credit_bureau/` (JSON): 2
+    reports; `telco/` (JSON): one line.
+    """
+    raw = home / "volumes" / "main__build" / "dbdemos_fsi_credit_decisioning" / "credit_raw_data"
+    for folder, text in (
+            ("internalbanking/customer", "id,first_name,mobile_phone,dob,join_date,passport_expiry,visa_expiry\n"
+                                         "1,Ann,555-0101,1990-05-01,2020-01-15,2030-01-01,\n"
+                                         "2,Bob,555-0102,1985-12-31,2021-06-01,2029-06-30,2026-01-01\n"),
+            ("internalbanking/relationship", "id,cust_id,operation,tenure\n10,1,INSERT,5\n11,2,INSERT,3\n"),
+            ("internalbanking/account", "id,cust_id,balance,available_balance,currency,operation\n"
+                                        "100,1,1000.0,900.0,USD,INSERT\n101,1,500.0,500.0,EUR,INSERT\n"
+                                        "102,2,200.0,150.0,USD,INSERT\n")):
+        (raw / folder).mkdir(parents=True, exist_ok=True)
+        (raw / folder / "part-0.csv").write_text(text)
+    _json_lines(raw / "fund_trans", "part-0.json", [
+        {"id": "f1", "payer_acc_id": 100, "payee_acc_id": 102, "txn_amt": 50.0, "datetime": "2024-03-01 10:00:00"},
+        {"id": "f2", "payer_acc_id": 102, "payee_acc_id": 101, "txn_amt": 20.0, "datetime": "2024-03-02 10:00:00"},
+        {"id": "f3", "payer_acc_id": 999, "payee_acc_id": 100, "txn_amt": 5.0, "datetime": "2024-03-03 10:00:00"},
+    ])
+    _json_lines(raw / "credit_bureau", "part-0.json", [
+        {"CUST_ID": 1, "NUM_CREDIT_CARDS": 2, "DEBT": 1200.0}, {"CUST_ID": 2, "NUM_CREDIT_CARDS": 1, "DEBT": 0.0},
+    ])
+    _json_lines(raw / "telco", "part-0.json", [{"user_phone": "555-0101", "is_pre_paid": 0, "number_payment_delays_last12mo": 1}])
+
+
 def us_customers(home: Path, data: Path) -> None:
     """`<data>/customers_us_west/` (3 customers) and `<data>/customers_us_east/` (4), JSON lines."""
     _json_lines(data / "customers_us_west", "part-0.json", [
@@ -198,6 +339,10 @@ BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "cdc_customers": cdc_customers,
     "dbdemos_cdc_customers": dbdemos_cdc_customers,
     "dbdemos_retail_c360": dbdemos_retail_c360,
+    "dbdemos_iot_turbines": dbdemos_iot_turbines,
+    "dbdemos_fsi_fraud": dbdemos_fsi_fraud,
+    "dbdemos_sdp_unit_test": dbdemos_sdp_unit_test,
+    "dbdemos_fsi_credit": dbdemos_fsi_credit,
     "us_customers": us_customers,
 }
 

@@ -41,12 +41,16 @@ and `dlt.read_stream`; names inside SQL text (`spark.sql`) are not mapped.
 
 Databricks arguments without a local meaning are accepted and ignored where that changes no
 result (`table_properties`, `cluster_by`, `cluster_by_auto`, `private`, `temporary`, Auto
-Loader's schema tracking and notification options); `spark_conf`, `partition_cols` and
+Loader's schema tracking and notification options, `spark.conf.set("pipelines.<setting>", ...)`
+while a file loads); `spark_conf`, `partition_cols` and
 `schema` are applied. Arguments whose effect cannot be had locally are refused with an
 `UnsupportedConstructError` naming them: `path=`, `row_filter=`, `foreach_batch_sink`,
 `append_flow(once=True)` (open-source Spark 4.3 rejects one-time flows),
 `cloudFiles.includeExistingFiles=false`, `cloudFiles.cleanSource`, AUTO CDC SCD type 2 from a
-snapshot table, expectations on an AUTO CDC target, two AUTO CDC flows into one target.
+snapshot table, expectations on an AUTO CDC target, two AUTO CDC flows into one target. A query
+function that analyzes a DataFrame while the pipeline is defined (`df.columns`, `df.schema`,
+`collect()`: open-source Spark's ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION) fails with an error
+naming the dataset and the fix (name the columns in the code).
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ from __future__ import annotations
 import builtins
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from etl_assets.engines.local.compat import cdc, lazy_columns, readers
@@ -173,6 +178,34 @@ def _side_session(spark: Any) -> Any:
     return session
 
 
+PIPELINE_SETTINGS = "pipelines."
+
+
+@contextmanager
+def pipeline_settings_accepted() -> Iterator[None]:
+    """While a pipeline file loads (inside Spark's `block_session_mutations`), accept and ignore
+    `spark.conf.set("pipelines.<setting>", value)`.
+
+    Databricks pipeline code may set its pipeline's own settings this way (the unit-test demo
+    sets `pipelines.incompatibleViewCheck.enabled`); they steer Databricks' pipeline service and
+    have no local meaning. Any other key stays refused by Spark
+    (SESSION_MUTATION_IN_DECLARATIVE_PIPELINE): set it in the pipeline's `configuration:`."""
+    from pyspark.sql.connect.conf import RuntimeConf
+
+    blocked = RuntimeConf.__dict__["set"]
+
+    def set_setting(self: Any, key: str, value: Any) -> None:
+        if str(key).startswith(PIPELINE_SETTINGS):
+            return None
+        return blocked(self, key, value)
+
+    RuntimeConf.set = set_setting  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        RuntimeConf.set = blocked  # type: ignore[method-assign]
+
+
 def finish() -> None:
     """Register the deferred definitions of the installed layer (after all files are loaded)."""
     if _ACTIVE is None:
@@ -180,4 +213,4 @@ def finish() -> None:
     _ACTIVE.finish()
 
 
-__all__ = ["Layer", "UnsupportedConstructError", "finish", "install"]
+__all__ = ["Layer", "UnsupportedConstructError", "finish", "install", "pipeline_settings_accepted"]

@@ -4,7 +4,10 @@
   that are not Auto Loader's own (`header`, `multiLine`, ...) go to the file source as they are.
 - Without a `.schema(...)`, the schema is inferred from the files when the pipeline is defined;
   as Auto Loader does, JSON, CSV and XML columns are strings unless `cloudFiles.inferColumnTypes`
-  is true, and `cloudFiles.schemaHints` ("a INT, b DATE") override or add columns.
+  is true, and `cloudFiles.schemaHints` ("a INT, b DATE") override or add columns. CSV files
+  are then read with a header line unless `header` is set ("Auto Loader assumes that files have
+  headers when inferring the schema", Databricks' Auto Loader options; with a schema given,
+  `header` keeps its default, false). SQL `read_files` is read the same way.
 - The rescued data column (`_rescued_data`, or `rescuedDataColumn`) is added when the schema
   is inferred or the option names it. For JSON and CSV it holds the record Spark could not
   parse into the schema (the file source's corrupt record), so `_rescued_data IS NULL` keeps
@@ -125,7 +128,11 @@ def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any, side
         rescue = rescue_name
     else:
         rescue = rescue_name or RESCUED
+        if fmt == "csv" and not any(k.lower() == "header" for k in passed):
+            passed["header"] = "true"  # Auto Loader assumes a header line when it infers the schema
         sampling = dict(passed)
+        if fmt == "csv" and auto.get("infercolumntypes", "false").lower() == "true":
+            sampling.setdefault("inferSchema", "true")  # Spark's CSV source infers types only when asked
         if fmt in ("json", "csv"):
             # A malformed line would otherwise add Spark's `_corrupt_record` column to the
             # inferred schema; Auto Loader has only the rescued data column.

@@ -18,6 +18,8 @@ from etl_assets.engines.local.compat.errors import UnsupportedConstructError
 from etl_assets.engines.local.compat.names import Names
 from etl_assets.ldp.expectations import Rule, _define_quality, _enforce, _holds
 
+_ANALYSIS_REFUSED = "ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION"
+
 Kind = Literal["table", "materialized_view", "view", "streaming_table"]
 _RULES = "__etl_expectations__"
 
@@ -303,7 +305,17 @@ class Definitions:
         from pyspark.pipelines.add_pipeline_analysis_context import add_pipeline_analysis_context
         with add_pipeline_analysis_context(spark=self.spark, dataflow_graph_id=registry._dataflow_graph_id,
                                            flow_name=flow_name):
-            return func()
+            try:
+                return func()
+            except Exception as exc:
+                if _ANALYSIS_REFUSED not in str(exc):
+                    raise
+                raise UnsupportedConstructError(
+                    f"the query function of '{flow_name}' asks Spark to analyze or run a DataFrame while the "
+                    f"pipeline is defined (df.columns, df.schema, collect(), count(), ...), which open-source Spark "
+                    f"refuses ({_ANALYSIS_REFUSED}): the columns of a pipeline dataset are not known before the "
+                    "run. Name the columns in the code (select/drop by name, or SQL `* EXCEPT (...)`), or compute "
+                    "such values outside the query function") from exc
 
     def _register(self, registry: Any, dataset: Dataset) -> None:
         from pyspark.pipelines.flow import Flow

@@ -141,3 +141,69 @@ def test_unsupported_arguments_are_refused_by_name(pipelines):
     outcome = pipelines.run(config)
     assert outcome.returncode != 0
     assert "table(path=...) is not supported on the local engine" in "\n".join(outcome.lines)
+
+
+def test_a_module_beside_the_pipeline_file_is_importable(pipelines):
+    # Databricks runs a workspace file with its folder as the current directory, on the Python
+    # path: pipeline code imports helper modules kept next to it (`from config import rules`).
+    config = pipelines.project("helper_import", {
+        "helper_users": """
+            from pyspark import pipelines as dp
+            from helper_rules import rules
+
+            @dp.materialized_view
+            @dp.expect_all_or_drop(rules())
+            def helper_users():
+                return spark.range(-1, 4, 2)  # -1, 1, 3
+            """,
+    })
+    (config.parent / "transformations" / "silver" / "helper_rules.py").write_text(
+        "def rules():\n    return {'positive_id': 'id > 0'}\n")
+    pipelines.ok(config, tables=["helper_users"])
+    assert [r["id"] for r in pipelines.rows("helper_users")] == [1, 3]
+
+
+def test_pipeline_settings_set_in_code_are_accepted(pipelines):
+    # Databricks pipeline code may set its pipeline settings (`pipelines.*`) with spark.conf.set
+    # while it is defined; they have no local meaning. Open-source Spark refuses any session
+    # change there (SESSION_MUTATION_IN_DECLARATIVE_PIPELINE).
+    config = pipelines.project("pipeline_settings", {
+        "settings_users": """
+            from pyspark import pipelines as dp
+
+            spark.conf.set("pipelines.incompatibleViewCheck.enabled", "false")
+
+            @dp.materialized_view
+            def settings_users():
+                return spark.range(1, 3)
+            """,
+    })
+    pipelines.ok(config, tables=["settings_users"])
+    assert [r["id"] for r in pipelines.rows("settings_users")] == [1, 2]
+
+
+def test_analysis_in_a_query_function_is_refused_with_the_fix(pipelines):
+    # Databricks code may pick columns from `df.columns` of an upstream dataset inside its query
+    # function; open-source Spark refuses any analysis there, and the error says what to do.
+    config = pipelines.project("analysis_refused", {
+        "analysis_source": """
+            from pyspark import pipelines as dp
+
+            @dp.materialized_view
+            def analysis_source():
+                return spark.range(3)
+            """,
+        "analysis_columns": """
+            from pyspark import pipelines as dp
+
+            @dp.materialized_view
+            def analysis_columns():
+                source = spark.read.table("analysis_source")
+                return source.select(*[c for c in source.columns if c != "x"])
+            """,
+    }, depends={"analysis_columns": ["analysis_source"]})
+    outcome = pipelines.run(config)
+    text = "\n".join(outcome.lines)
+    assert outcome.returncode != 0
+    assert "the query function of 'analysis_columns' asks Spark to analyze" in text
+    assert "ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION" in text and "Name the columns in the code" in text

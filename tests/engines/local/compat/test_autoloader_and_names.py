@@ -145,3 +145,47 @@ def test_an_expectation_on_the_rescued_data_column_alone(pipelines):
     assert [(r["id"], r["_rescued_data"]) for r in rows] == [(1, None), (2, None), (None, '{"id": 3, "x')]
     flags = pipelines.rows("etl_quality__al_rescue_only")
     assert sorted(r["correct schema"] for r in flags) == [False, True, True]
+
+
+def test_csv_files_have_a_header_when_auto_loader_infers_the_schema(pipelines):
+    # Databricks' Auto Loader options: `header` defaults to false, but "Auto Loader assumes that
+    # files have headers when inferring the schema". With a schema given, the default stays.
+    folder = pipelines.home.landing / "al_csv"
+    folder.mkdir(parents=True)
+    (folder / "1.csv").write_text("id,city,amount\n1,Paris,2.5\n2,Lyon,4\n")
+    config = pipelines.project("al_csv", {
+        "al_csv_inferred": """
+            from pyspark import pipelines as dp
+
+            @dp.table
+            def al_csv_inferred():
+                return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "csv")
+                        .option("cloudFiles.inferColumnTypes", "true")
+                        .load(spark.conf.get("etl_assets.landing_path") + "/al_csv"))
+            """,
+        "al_csv_given": """
+            from pyspark import pipelines as dp
+
+            @dp.table
+            def al_csv_given():
+                return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "csv")
+                        .schema("a STRING, b STRING, c STRING")
+                        .load(spark.conf.get("etl_assets.landing_path") + "/al_csv"))
+            """,
+        "al_csv_no_header": """
+            from pyspark import pipelines as dp
+
+            @dp.table
+            def al_csv_no_header():
+                return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "csv")
+                        .option("header", "false")
+                        .load(spark.conf.get("etl_assets.landing_path") + "/al_csv"))
+            """,
+    })
+    pipelines.ok(config)
+    assert pipelines.columns("al_csv_inferred") == ["id", "city", "amount", "_rescued_data"]
+    assert sorted((r["id"], r["city"], r["amount"]) for r in pipelines.rows("al_csv_inferred")) == [
+        (1, "Paris", 2.5), (2, "Lyon", 4.0)]
+    assert sorted(r["a"] for r in pipelines.rows("al_csv_given")) == ["1", "2", "id"]
+    assert pipelines.columns("al_csv_no_header") == ["_c0", "_c1", "_c2", "_rescued_data"]
+    assert len(pipelines.rows("al_csv_no_header")) == 3
