@@ -33,42 +33,34 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
     def original_batch_load(reader: Any, paths: list[str]) -> Any:
         return batch_load(reader, paths if len(paths) > 1 else paths[0])
 
-    def load_batch(self: Any, path: Any = None, format: str | None = None, schema: Any = None, **options: Any) -> Any:
-        path = volumes.local_paths(path, names.home)
-        if format is not None:
-            self.format(format)
-        if autoloader.is_cloud_files(self._format):
-            if schema is not None:
-                self.schema(schema)
-            self.options(**options)
-            return autoloader.load(self, path, False, original_batch_load, side_session)
-        return batch_load(self, path, None, schema, **options)
+    def loader(streaming: bool, original: Any) -> Any:
+        def load(self: Any, path: Any = None, format: str | None = None, schema: Any = None, **options: Any) -> Any:
+            path = volumes.local_paths(path, names.home)
+            if format is not None:
+                self.format(format)
+            if autoloader.is_cloud_files(self._format):
+                if schema is not None:
+                    self.schema(schema)
+                self.options(**options)
+                return autoloader.load(self, path, streaming, original_batch_load, side_session)
+            return original(self, path, None, schema, **options)
+        return load
 
-    def load_stream(self: Any, path: str | None = None, format: str | None = None, schema: Any = None,
-                    **options: Any) -> Any:
-        path = volumes.local_paths(path, names.home)
-        if format is not None:
-            self.format(format)
-        if autoloader.is_cloud_files(self._format):
-            if schema is not None:
-                self.schema(schema)
-            self.options(**options)
-            return autoloader.load(self, path, True, original_batch_load, side_session)
-        return stream_load(self, path, None, schema, **options)
+    load_batch = loader(False, batch_load)
+    load_stream = loader(True, stream_load)
 
     def table_batch(self: Any, tableName: str) -> Any:
         sample = names.sample(tableName)
         if sample is not None:
-            return batch_load(self._client.read.format(names.sample_format(sample)).options(
-                **({"header": "true", "inferSchema": "true"} if names.sample_format(sample) == "csv" else {})),
-                str(sample))
+            fmt = names.sample_format(sample)
+            return batch_load(self._client.read.format(fmt).options(**_sample_options(fmt)), str(sample))
         return batch_table(self, names.local(tableName))
 
     def table_stream(self: Any, tableName: str) -> Any:
         sample = names.sample(tableName)
         if sample is not None:
             fmt = names.sample_format(sample)
-            options = {"header": "true", "inferSchema": "true"} if fmt == "csv" else {}
+            options = _sample_options(fmt)
             schema = batch_load(side_session().read.format(fmt).options(**options), str(sample)).schema
             return stream_load(self._client.readStream.format(fmt).schema(schema).options(**options), str(sample))
         return stream_table(self, names.local(tableName))
@@ -80,6 +72,11 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
         saved.append((cls, attribute, cls.__dict__[attribute]))
         setattr(cls, attribute, replacement)
     return saved
+
+
+def _sample_options(fmt: str) -> dict[str, str]:
+    """Reader options of a sample data set: CSV samples have a header line and typed columns."""
+    return {"header": "true", "inferSchema": "true"} if fmt == "csv" else {}
 
 
 @contextmanager
