@@ -15,7 +15,8 @@ stays as it is written for Databricks:
 - Unity Catalog volume paths `/Volumes/<c>/<s>/<v>/...` are read from
   `<home>/volumes/<c>/<s>/<v>/...` by every file read (`volumes`), and a `dbutils` global with
   `fs.ls` and `fs.mkdirs` over the same mapping is there for the pipeline's code (`dbutils`);
-  other `dbutils` calls raise an error naming them.
+  other `dbutils` calls raise an error naming them. `display(...)` and `displayHTML(...)`
+  globals do nothing (`notebook`): a pipeline update has no cell output.
 - Spark Connect's `withColumn(s)`, `drop` and `withColumn(s)Renamed` keep a flow's dependencies
   (`lazy_columns`).
 
@@ -57,7 +58,7 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from etl_assets.engines.local.compat import cdc, lazy_columns, readers
+from etl_assets.engines.local.compat import cdc, lazy_columns, notebook, readers
 from etl_assets.engines.local.compat.dbutils import DBUtils
 from etl_assets.engines.local.compat.definitions import Definitions, remember_original
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
@@ -155,6 +156,10 @@ def install(spark: Any, spec: Any = None) -> Layer:
     # Databricks gives pipeline code a `dbutils` global: here a builtin of the run's process.
     patches.append((builtins, "dbutils", getattr(builtins, "dbutils", None)))
     builtins.dbutils = DBUtils(names.home)  # type: ignore[attr-defined]
+    # Notebook output (`display`, `displayHTML`) has nothing to show in a pipeline update.
+    for name, function in notebook.functions().items():
+        patches.append((builtins, name, getattr(builtins, name, None)))
+        setattr(builtins, name, function)
     _ACTIVE = Layer(definitions, patches)
     return _ACTIVE
 
