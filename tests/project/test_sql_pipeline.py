@@ -188,6 +188,23 @@ def test_live_and_stream_references_are_rewritten_outside_strings_and_comments()
                       "__stream_2": "spark.readStream.table('d')"}
 
 
+def test_three_part_names_after_from_and_join_are_read_as_tables_by_name():
+    code = translate("""
+        CREATE MATERIALIZED VIEW trips AS SELECT t.fare, z.zone FROM samples.nyctaxi.trips t
+        JOIN main.ref.`zones` ON t.zip = zones.zip
+        JOIN sales.orders o ON o.id = t.id, other
+        WHERE t.fare > 0;
+    """)
+    text, frames = query_of(definition(code, "materialized_view"))
+    assert frames == {"__table_0": "spark.read.table('samples.nyctaxi.trips')",
+                      "__table_1": "spark.read.table('main.ref.zones')"}
+    # Two-part and one-part names stay for Spark; the alias of the table, or its own name, is kept.
+    assert text.strip() == ("SELECT t.fare, z.zone FROM {__table_0} t\n"
+                            "JOIN {__table_1} AS zones ON t.zip = zones.zip\n"
+                            "JOIN sales.orders o ON o.id = t.id, other\n"
+                            "WHERE t.fare > 0")
+
+
 def test_statements_split_at_semicolons_outside_strings_and_keep_their_lines():
     sql = "SET a = 'x;y';\n\n/* one; */ CREATE MATERIALIZED VIEW t AS\nSELECT ';' AS s -- ;\n;\nCREATE VIEW u AS SELECT 1"
     statements = split_statements(sql, "t.sql")

@@ -81,11 +81,16 @@ class Layer:
         """Register the definitions collected while the files were loaded."""
         self.definitions.finish()
 
-    def selection(self, datasets: Sequence[str]) -> list[str]:
-        """`datasets` with the quality companion of each one that registered expectations."""
+    def selection(self, datasets: Sequence[str], *, private: bool = False) -> list[str]:
+        """`datasets` with the quality companion of each one that registered expectations; with
+        `private`, also the pipeline's private tables (`private=True`, SQL `TEMPORARY` /
+        `PRIVATE`): published nowhere, they are no assets of their own and are refreshed with
+        every selection of their pipeline, so the tables reading them find them up to date."""
         registered = set(self.definitions.datasets)
         chosen: list[str] = []
-        for name in datasets:
+        hidden = [name for name, dataset in self.definitions.datasets.items()
+                  if private and dataset.private and dataset.kind != "view"]
+        for name in [*datasets, *hidden]:
             local = self.definitions.names.local(name)
             if local not in registered:
                 # A config table whose code names it with its schema: the one dataset of that name.

@@ -91,3 +91,36 @@ def test_cells_set_flows_and_display_in_a_pipeline(pipelines):
     # read_files without inferColumnTypes reads JSON values as strings, as Auto Loader does.
     assert [(r["id"], r["name"]) for r in pipelines.rows("nb_all")] == [("1", "a"), ("2", "b"), ("3", "c")]
     assert [r["count"] for r in pipelines.rows("nb_count")] == [3]
+
+
+_PRIVATE = """
+CREATE STREAMING TABLE pv_raw AS SELECT * FROM STREAM read_files("${landing}/west", format => "json");
+
+CREATE OR REFRESH TEMPORARY STREAMING TABLE pv_clean (
+  CONSTRAINT named EXPECT (name IS NOT NULL) ON VIOLATION DROP ROW
+) AS SELECT * FROM STREAM(pv_raw);
+
+CREATE MATERIALIZED VIEW pv_names AS SELECT name FROM pv_clean;
+"""
+
+
+@pytest.mark.slow
+def test_a_private_table_outside_the_config_is_refreshed_with_the_tables_reading_it(pipelines):
+    landing = pipelines.root / "pv_landing"
+    (landing / "west").mkdir(parents=True)
+    (landing / "west" / "part-0.json").write_text('{"id": 1, "name": "a"}\n{"id": 2}\n{"id": 3, "name": "c"}\n')
+    folder = pipelines.root / "private_project"
+    (folder / "transformations").mkdir(parents=True)
+    (folder / "transformations" / "names.sql").write_text(_PRIVATE.lstrip())
+    config = folder / "config.yml"
+    config.write_text(textwrap.dedent(f"""
+        pipelines:
+          pv:
+            libraries: [transformations/names.sql]
+            configuration: {{landing: "{landing}"}}
+        tables:
+          - {{name: pv_raw, layer: bronze, pipeline: pv, file: transformations/names.sql}}
+          - {{name: pv_names, layer: silver, pipeline: pv, file: transformations/names.sql}}
+        """).lstrip())
+    pipelines.ok(config)
+    assert [r["name"] for r in pipelines.rows("pv_names")] == ["a", "c"]
