@@ -28,9 +28,11 @@ What is translated:
 - In queries: `LIVE.x` is `x`; `STREAM x` and `STREAM(x)` are `spark.readStream.table("x")`;
   `read_files('path', format => 'json', ...)` and `cloud_files('path', 'json', map(...))`
   become `spark.readStream.format("cloudFiles")` (after `STREAM`, and always for
-  `cloud_files`) or `spark.read.format("cloudFiles")` with the same options. These are passed
-  to `spark.sql` as DataFrame arguments, so a query's plan shows that it streams without being
-  analyzed (pipeline query functions may not analyze), as a Python query's plan does.
+  `cloud_files`) or `spark.read.format("cloudFiles")` with the same options; a three-part name
+  `c.s.t` after FROM or JOIN is `spark.read.table("c.s.t")` (names mapped as in Python). These
+  are passed to `spark.sql` as DataFrame arguments, so a query's plan shows that it streams
+  without being analyzed (pipeline query functions may not analyze), as a Python query's plan
+  does. Statements end at `;` and at notebook cell separators (`-- COMMAND ----------`).
 - `${key}`: the pipeline configuration value `spark.conf.get(key)`, read when the code runs.
 - `SET key = value` (or `key=value`): `spark_conf` of the datasets and flows defined after it in
   the file (notebook cells included), and the value of `${key}` in the queries after it; `SET`,
