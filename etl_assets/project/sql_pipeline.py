@@ -15,9 +15,12 @@ What is translated:
   (materialized views, live tables, and persisted views, which the local engine stores),
   `dp.temporary_view`, each wrapped in `dp.expect` / `dp.expect_or_drop` / `dp.expect_or_fail`.
 - A streaming table without a query: `dp.create_streaming_table` (expectations as
-  `expect_all*`), the target of flows; `... FLOW INSERT [ONCE] BY NAME query` and
+  `expect_all*`), the target of flows; `... FLOW INSERT [ONCE] [BY NAME] query` and
   `... FLOW AUTO CDC ...` declare the table and its flow in one statement.
-- `CREATE FLOW f AS INSERT [ONCE] INTO t BY NAME query`: `dp.append_flow`.
+- `CREATE FLOW f AS INSERT [ONCE] INTO [ONCE] t [BY NAME] query`: `dp.append_flow`. Databricks'
+  syntax names `BY NAME`; its earlier examples and the Spark guide leave it out, and a flow
+  appends to its streaming table by column name either way (the table's columns are those of
+  its flows), so both forms are the same flow.
 - `[CREATE FLOW f AS] AUTO CDC INTO t` / `APPLY CHANGES INTO t FROM src KEYS (...) [IGNORE
   NULL UPDATES] [APPLY AS DELETE WHEN c] [APPLY AS TRUNCATE WHEN c] SEQUENCE BY e [COLUMNS ...
   | COLUMNS * EXCEPT (...)] [STORED AS SCD TYPE 1|2] [TRACK HISTORY ON ...]`:
@@ -25,17 +28,22 @@ What is translated:
 - In queries: `LIVE.x` is `x`; `STREAM x` and `STREAM(x)` are `spark.readStream.table("x")`;
   `read_files('path', format => 'json', ...)` and `cloud_files('path', 'json', map(...))`
   become `spark.readStream.format("cloudFiles")` (after `STREAM`, and always for
-  `cloud_files`) or `spark.read.format("cloudFiles")` with the same options. These are passed
-  to `spark.sql` as DataFrame arguments, so a query's plan shows that it streams without being
-  analyzed (pipeline query functions may not analyze), as a Python query's plan does.
+  `cloud_files`) or `spark.read.format("cloudFiles")` with the same options; a three-part name
+  `c.s.t` after FROM or JOIN is `spark.read.table("c.s.t")` (names mapped as in Python). These
+  are passed to `spark.sql` as DataFrame arguments, so a query's plan shows that it streams
+  without being analyzed (pipeline query functions may not analyze), as a Python query's plan
+  does. Statements end at `;` and at notebook cell separators (`-- COMMAND ----------`).
 - `${key}`: the pipeline configuration value `spark.conf.get(key)`, read when the code runs.
-- `SET key = value`: `spark_conf` of the datasets and flows defined after it in the file.
+- `SET key = value` (or `key=value`): `spark_conf` of the datasets and flows defined after it in
+  the file (notebook cells included), and the value of `${key}` in the queries after it; `SET`,
+  `SET key` and `SET -v`, which only show values in a notebook, define nothing.
 
 Anything else raises `SourceError` naming the construct, the file and the line.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -281,16 +289,16 @@ class _Statement:
         rest = [t for t in self.rest()]
         equals = next((i for i, t in enumerate(rest) if t.kind == "punct" and t.text == "="), None)
         if equals is None:
-            self.fail("SET needs `key = value` in a pipeline source")
-        key = text_of(rest[:equals]).strip()
-        value_tokens = [t for t in rest[equals + 1:] if t.kind != "comment"]
-        value = text_of(value_tokens).strip()
-        significant = [t for t in value_tokens if t.significant]
-        if len(significant) == 1 and significant[0].kind == "string":
-            value = string_value(significant[0])
+            # `SET`, `SET key`, `SET -v` only show values in a notebook: nothing to define.
+            self.pos = len(self.tokens)
+            return
+        key = text_of([t for t in rest[:equals] if t.kind != "comment"]).strip()
+        # The value is the text after `=` as written, quotes included, as Spark's SET keeps it:
+        # `SET d = '2020-01-01'` makes `WHERE day > ${d}` compare with a string literal.
+        value = text_of([t for t in rest[equals + 1:] if t.kind != "comment"]).strip()
         if not key:
             self.fail("SET needs a key before `=`")
-        self.settings[key] = value
+        self.settings[key] = _with_settings(value, self.settings)
 
     def create(self) -> None:
         self.accept_or_refresh()
@@ -372,7 +380,8 @@ class _Statement:
                 self.auto_cdc(None, target=name)
             elif self.accept("INSERT"):
                 once = self.accept("ONCE")
-                self.expect("BY", "NAME")
+                if self.accept("BY"):
+                    self.expect("NAME")
                 self.append_flow(name, name, once)
             else:
                 self.fail("expected INSERT BY NAME or AUTO CDC after FLOW")
@@ -642,6 +651,8 @@ class _Statement:
             depth -= token.text == ")" if token.kind == "punct" else 0
             if depth == 0 and token.is_word("CREATE", "SET"):
                 self.fail(f"{token.text.upper()} inside a query: end the statement before it with ;", token)
+        tokens = [Token(t.kind, _with_settings(t.text, self.settings), t.line) if "${" in t.text else t
+                  for t in tokens]
         rewritten, frames = QueryRewriter(tokens, self.path, self.fail).rewrite()
         first = tokens[0].line
         text = "\n" * (first - 1) + rewritten
@@ -651,6 +662,14 @@ class _Statement:
 
 
 _CDC_CLAUSES = {"KEYS", "IGNORE", "APPLY", "SEQUENCE", "SYSTEM", "COLUMNS", "STORED", "TRACK"}
+
+
+def _with_settings(text: str, settings: dict[str, str]) -> str:
+    """`text` with each `${key}` of a key set by an earlier `SET key = value` replaced by its value
+    (other references stay, to be read from the pipeline configuration when the code runs)."""
+    if "${" not in text or not settings:
+        return text
+    return re.sub(r"\$\{([^}]*)\}", lambda m: settings.get(m.group(1), m.group(0)), text)
 
 
 def _keywords(options: dict[str, str]) -> str:

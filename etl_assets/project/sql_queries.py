@@ -56,6 +56,11 @@ class QueryRewriter:
                 if end is not None:
                     i = end
                     continue
+            if token.kind in ("word", "quoted") and not token.is_word("STREAM") and _after_from(out):
+                end = self.catalog_table(i, out)
+                if end is not None:
+                    i = end
+                    continue
             out.append(token.text)
             i += 1
         # With DataFrame arguments spark.sql formats the text: its own braces are doubled.
@@ -90,6 +95,24 @@ class QueryRewriter:
         aliased = after is not None and tokens[after].kind in ("word", "quoted") and not tokens[after].is_word(*_NOT_ALIAS)
         if not aliased:
             out.append(" AS " + quote_name(parts[-1]))  # keeps `name.column` working in the query
+        return end
+
+    def catalog_table(self, index: int, out: list[str]) -> int | None:
+        """A three-part name `catalog.schema.table` read after FROM or JOIN: `spark.read.table`,
+        passed to spark.sql as a DataFrame, so the table reads as the same name does in Python
+        (on the local engine, another catalog's tables and `samples.*` are not in the session's
+        catalog); the index after it, or None for a shorter name, left to Spark."""
+        end, parts = qualified_name(self.tokens, index)
+        after = next_significant(self.tokens, end - 1)
+        if len(parts) != 3 or (after is not None and self.tokens[after].text == "("):
+            return None
+        name = f"__table_{len(self.frames)}"
+        self.frames[name] = f"spark.read.table({'.'.join(quote_name(p) for p in parts)!r})"
+        out.append(_Placeholder("{" + name + "}"))
+        aliased = after is not None and self.tokens[after].kind in ("word", "quoted") \
+            and not self.tokens[after].is_word(*_NOT_ALIAS)
+        if not aliased:
+            out.append(" AS " + quote_name(parts[-1]))  # keeps `table.column` working in the query
         return end
 
     def files(self, token: Token, open_index: int, out: list[str]) -> int:

@@ -106,8 +106,13 @@ class Statement:
         return text_of(self.tokens)
 
 
+_CELL_SEPARATOR = re.compile(r"^-- COMMAND -{5,}\s*$")
+
+
 def split_statements(text: str, path: str, first_line: int = 1) -> list[Statement]:
-    """The statements of SQL text, split at `;` outside strings, comments and parentheses.
+    """The statements of SQL text, split at `;` outside strings, comments and parentheses, and at
+    notebook cell separators (a line `-- COMMAND ----------`), which end a statement on Databricks
+    whether or not the file starts with the notebook header.
 
     A missing final `;` is fine; an unterminated string or comment is an error naming its line.
 
@@ -117,11 +122,15 @@ def split_statements(text: str, path: str, first_line: int = 1) -> list[Statemen
     statements: list[Statement] = []
     current: list[Token] = []
     depth = 0
+    previous: Token | None = None
     for token in tokenize(text, first_line):
         _check_terminated(token, path)
-        if token.kind == "punct" and token.text == ";" and depth == 0:
+        at_line_start = previous is None or previous.text.endswith("\n")
+        previous = token
+        if (token.kind == "punct" and token.text == ";" and depth == 0) or _is_cell_separator(token, at_line_start):
             _flush(current, statements)
             current = []
+            depth = 0
             continue
         if token.kind == "punct" and token.text in "([":
             depth += 1
@@ -130,6 +139,10 @@ def split_statements(text: str, path: str, first_line: int = 1) -> list[Statemen
         current.append(token)
     _flush(current, statements)
     return statements
+
+
+def _is_cell_separator(token: Token, at_line_start: bool) -> bool:
+    return token.kind == "comment" and at_line_start and bool(_CELL_SEPARATOR.match(token.text))
 
 
 def _check_terminated(token: Token, path: str) -> None:

@@ -187,6 +187,19 @@ def test_a_sql_file_runs_as_its_translation(tmp_path):
     assert code.split("\n")[0].endswith("; dp.materialized_view(name='t')(lambda: _sql('SELECT 1 AS one'))")
 
 
+def test_a_sql_file_with_cell_separators_but_no_notebook_header_has_one_statement_a_cell(tmp_path):
+    path = write(tmp_path, "bronze.sql", """
+        CREATE STREAMING TABLE events AS SELECT * FROM cloud_files("/landing/events", "csv")
+
+        -- COMMAND ----------
+
+        CREATE STREAMING TABLE orders AS SELECT * FROM cloud_files("/landing/orders", "json")
+    """)
+    assert source_kind(path) == "sql"
+    assert facts(path) == {"events": (1, "streaming_table", False, []), "orders": (5, "streaming_table", False, [])}
+    compile(python_source(path), str(path), "exec")
+
+
 def test_python_datasets_with_their_kinds_and_expectations(tmp_path):
     path = write(tmp_path, "t.py", """
         import dlt

@@ -188,6 +188,23 @@ def test_live_and_stream_references_are_rewritten_outside_strings_and_comments()
                       "__stream_2": "spark.readStream.table('d')"}
 
 
+def test_three_part_names_after_from_and_join_are_read_as_tables_by_name():
+    code = translate("""
+        CREATE MATERIALIZED VIEW trips AS SELECT t.fare, z.zone FROM samples.nyctaxi.trips t
+        JOIN main.ref.`zones` ON t.zip = zones.zip
+        JOIN sales.orders o ON o.id = t.id, other
+        WHERE t.fare > 0;
+    """)
+    text, frames = query_of(definition(code, "materialized_view"))
+    assert frames == {"__table_0": "spark.read.table('samples.nyctaxi.trips')",
+                      "__table_1": "spark.read.table('main.ref.zones')"}
+    # Two-part and one-part names stay for Spark; the alias of the table, or its own name, is kept.
+    assert text.strip() == ("SELECT t.fare, z.zone FROM {__table_0} t\n"
+                            "JOIN {__table_1} AS zones ON t.zip = zones.zip\n"
+                            "JOIN sales.orders o ON o.id = t.id, other\n"
+                            "WHERE t.fare > 0")
+
+
 def test_statements_split_at_semicolons_outside_strings_and_keep_their_lines():
     sql = "SET a = 'x;y';\n\n/* one; */ CREATE MATERIALIZED VIEW t AS\nSELECT ';' AS s -- ;\n;\nCREATE VIEW u AS SELECT 1"
     statements = split_statements(sql, "t.sql")
@@ -267,31 +284,74 @@ def test_auto_cdc_forms_scd2_tracking_columns_and_named_flows():
     assert [kwargs(c)["name"] for c in dp_calls(code, "create_streaming_table")] == ["history", "latest"]
 
 
+def test_statements_end_at_notebook_cell_separators_without_the_notebook_header():
+    code = translate("""
+        CREATE STREAMING TABLE a AS SELECT * FROM STREAM(raw)
+
+        -- COMMAND ----------
+
+        -- a comment
+        CREATE MATERIALIZED VIEW b AS SELECT '-- COMMAND ----------' AS s FROM a
+        -- COMMAND ----------
+        CREATE MATERIALIZED VIEW c AS SELECT count(*) AS n FROM b -- COMMAND ----------
+    """)
+    assert [(kwargs(c)["name"], c.lineno) for c in dp_calls(code, "table")] == [("a", 1)]
+    assert [(kwargs(c)["name"], c.lineno) for c in dp_calls(code, "materialized_view")] == [("b", 6), ("c", 8)]
+    # Only a line of its own separates: inside a string or after code it is text or a comment.
+    assert "'-- COMMAND ----------' AS s" in query_of(dp_outer(code, 5))[0]
+
+
 def test_flows_append_into_a_streaming_table():
     code = translate("""
         CREATE STREAMING TABLE events;
         CREATE FLOW from_web AS INSERT INTO events BY NAME SELECT * FROM STREAM(web);
         CREATE FLOW backfill AS INSERT INTO ONCE events BY NAME SELECT * FROM old_events;
         CREATE STREAMING TABLE mobile_events FLOW INSERT BY NAME SELECT * FROM STREAM mobile;
+        -- Without BY NAME (the Spark guide, earlier Databricks examples): the same flow.
+        CREATE FLOW from_app AS INSERT INTO events SELECT * FROM STREAM(app);
+        CREATE STREAMING TABLE tv_events FLOW INSERT SELECT * FROM STREAM tv;
     """)
     flows = [(kwargs(c), c.lineno) for c in dp_calls(code, "append_flow")]
     assert flows == [({"target": "events", "name": "from_web"}, 2),
                      ({"target": "events", "name": "backfill", "once": True}, 3),
-                     ({"target": "mobile_events", "name": "mobile_events"}, 4)]
-    assert [kwargs(c)["name"] for c in dp_calls(code, "create_streaming_table")] == ["events", "mobile_events"]
+                     ({"target": "mobile_events", "name": "mobile_events"}, 4),
+                     ({"target": "events", "name": "from_app"}, 6),
+                     ({"target": "tv_events", "name": "tv_events"}, 7)]
+    assert [kwargs(c)["name"] for c in dp_calls(code, "create_streaming_table")] == [
+        "events", "mobile_events", "tv_events"]
 
 
 def test_set_applies_to_the_definitions_after_it():
     code = translate("""
         CREATE MATERIALIZED VIEW before AS SELECT 1;
         SET spark.sql.shuffle.partitions = 2;
-        SET my.path = '${etl_assets.landing_path}/x';
+        SET my.path = ${etl_assets.landing_path}/x;
         CREATE MATERIALIZED VIEW after AS SELECT 1;
     """)
     before, after = dp_calls(code, "materialized_view")
     assert "spark_conf" not in kwargs(before)
     assert kwargs(after)["spark_conf"] == (
         "{'spark.sql.shuffle.partitions': '2', 'my.path': _conf('${etl_assets.landing_path}/x')}")
+
+
+def test_set_forms_and_set_values_in_later_queries():
+    code = translate("""
+        SET
+          spark.source;
+        SET;
+        SET -v;
+        SET start.date='2020-01-01';
+        SET my.region = eu -- a comment
+        ;
+        CREATE MATERIALIZED VIEW recent AS SELECT * FROM events WHERE day > ${start.date}
+          AND region = '${my.region}' AND source = '${source}';
+    """)
+    call = definition(code, "materialized_view")
+    # Spark's SET keeps the value as written (quotes too); `SET key` alone only shows a value.
+    assert kwargs(one(code, "materialized_view"))["spark_conf"] == {"start.date": "'2020-01-01'", "my.region": "eu"}
+    text, _ = query_of(call)
+    assert text.strip() == ("SELECT * FROM events WHERE day > '2020-01-01'\n"
+                            "  AND region = 'eu' AND source = '${source}'")
 
 
 class _Conf:

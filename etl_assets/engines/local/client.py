@@ -118,8 +118,10 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
                 for file in files:
                     register_file(file, spark, graph_id)
             layer.finish()
-        refresh = layer.selection(refresh)
+        # A selection (not the whole pipeline) refreshes the private tables too (see Layer.selection).
         full_refresh = layer.selection(full_refresh)
+        refresh = [name for name in layer.selection(refresh, private=bool(refresh or full_refresh))
+                   if name not in full_refresh]
         log_with_curr_timestamp("Starting run...")
         events = start_run(spark, graph_id, full_refresh=full_refresh, full_refresh_all=False, refresh=refresh,
                            dry=dry, storage=spec.storage)

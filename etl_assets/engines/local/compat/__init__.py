@@ -15,7 +15,8 @@ stays as it is written for Databricks:
 - Unity Catalog volume paths `/Volumes/<c>/<s>/<v>/...` are read from
   `<home>/volumes/<c>/<s>/<v>/...` by every file read (`volumes`), and a `dbutils` global with
   `fs.ls` and `fs.mkdirs` over the same mapping is there for the pipeline's code (`dbutils`);
-  other `dbutils` calls raise an error naming them.
+  other `dbutils` calls raise an error naming them. `display(...)` and `displayHTML(...)`
+  globals do nothing (`notebook`): a pipeline update has no cell output.
 - Spark Connect's `withColumn(s)`, `drop` and `withColumn(s)Renamed` keep a flow's dependencies
   (`lazy_columns`).
 
@@ -62,7 +63,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from etl_assets.engines.local.compat import cdc, lazy_columns, readers
+from etl_assets.engines.local.compat import cdc, lazy_columns, notebook, readers
 from etl_assets.engines.local.compat.dbutils import DBUtils
 from etl_assets.engines.local.compat.definitions import Definitions, remember_original
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
@@ -85,11 +86,16 @@ class Layer:
         """Register the definitions collected while the files were loaded."""
         self.definitions.finish()
 
-    def selection(self, datasets: Sequence[str]) -> list[str]:
-        """`datasets` with the quality companion of each one that registered expectations."""
+    def selection(self, datasets: Sequence[str], *, private: bool = False) -> list[str]:
+        """`datasets` with the quality companion of each one that registered expectations; with
+        `private`, also the pipeline's private tables (`private=True`, SQL `TEMPORARY` /
+        `PRIVATE`): published nowhere, they are no assets of their own and are refreshed with
+        every selection of their pipeline, so the tables reading them find them up to date."""
         registered = set(self.definitions.datasets)
         chosen: list[str] = []
-        for name in datasets:
+        hidden = [name for name, dataset in self.definitions.datasets.items()
+                  if private and dataset.private and dataset.kind != "view"]
+        for name in [*datasets, *hidden]:
             local = self.definitions.names.local(name)
             if local not in registered:
                 # A config table whose code names it with its schema: the one dataset of that name.
@@ -160,6 +166,10 @@ def install(spark: Any, spec: Any = None) -> Layer:
     # Databricks gives pipeline code a `dbutils` global: here a builtin of the run's process.
     patches.append((builtins, "dbutils", getattr(builtins, "dbutils", None)))
     builtins.dbutils = DBUtils(names.home)  # type: ignore[attr-defined]
+    # Notebook output (`display`, `displayHTML`) has nothing to show in a pipeline update.
+    for name, function in notebook.functions().items():
+        patches.append((builtins, name, getattr(builtins, name, None)))
+        setattr(builtins, name, function)
     _ACTIVE = Layer(definitions, patches)
     return _ACTIVE
 

@@ -37,6 +37,7 @@ class Dataset:
     schema: Any = None
     rules: list[Rule] = field(default_factory=list)
     location: Any = None
+    private: bool = False
 
 
 @dataclass
@@ -143,14 +144,14 @@ class Definitions:
 
     def _dataset_decorator(self, kind: Kind, query_function: Any, name: str | None, comment: str | None,
                            spark_conf: dict[str, str] | None, partition_cols: list[str] | None, schema: Any,
-                           path: str | None, row_filter: str | None, api: str) -> Any:
+                           path: str | None, row_filter: str | None, api: str, private: bool = False) -> Any:
         _refuse_if(path, f"{api}(path=...)", "tables live in the home's warehouse; remove path for local runs")
         _refuse_if(row_filter, f"{api}(row_filter=...)", "open-source Spark has no row filters; remove it "
                    "for local runs (the filter would not hide any row)")
 
         def outer(func: Callable[[], Any]) -> Pending:
             return Pending(self._declare(kind, name, func, comment=comment, spark_conf=dict(spark_conf or {}),
-                                         partition_cols=partition_cols, schema=schema))
+                                         partition_cols=partition_cols, schema=schema, private=private))
         return outer(query_function) if query_function is not None else outer
 
     def table(self, query_function: Any = None, *, name: str | None = None, comment: str | None = None,
@@ -161,7 +162,7 @@ class Definitions:
               format: str | None = None) -> Any:
         """`@dlt.table`: a streaming table over a streaming query, a materialized view over a batch one."""
         return self._dataset_decorator("table", query_function, name, comment, spark_conf, partition_cols, schema,
-                                       path, row_filter, "table")
+                                       path, row_filter, "table", private or temporary)
 
     def materialized_view(self, query_function: Any = None, *, name: str | None = None,
                           comment: str | None = None, spark_conf: dict[str, str] | None = None,
@@ -171,7 +172,7 @@ class Definitions:
                           private: bool = False, format: str | None = None) -> Any:
         """`@dp.materialized_view`."""
         return self._dataset_decorator("materialized_view", query_function, name, comment, spark_conf,
-                                       partition_cols, schema, path, row_filter, "materialized_view")
+                                       partition_cols, schema, path, row_filter, "materialized_view", private)
 
     def view(self, query_function: Any = None, *, name: str | None = None, comment: str | None = None,
              spark_conf: dict[str, str] | None = None) -> Any:
