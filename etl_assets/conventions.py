@@ -1,5 +1,9 @@
 """Conventions shared by the runners, the transformation helpers and the sensors."""
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 ENGINE_CONF = "etl_assets.engine"
 LANDING_CONF = "etl_assets.landing_path"
 # The catalog and schema config.yml names: locally they are the home's `default` database.
@@ -41,3 +45,32 @@ def name_parts(name: str) -> list[str]:
         i += 1
     parts.append(current)
     return parts
+
+
+def config_table_name(name: str, catalog: str | None, schema: str | None) -> str:
+    """The config.yml table a dataset name written in pipeline code stands for.
+
+    Code may qualify a name with the pipeline's own schema (`sales.orders`), catalog and schema
+    (`main.sales.orders`) or the old `LIVE.` prefix: each is the table `orders` of config. A name
+    in another schema or catalog stays as written (config names no such table).
+
+    >>> config_table_name("main.sales.orders", "main", "sales")
+    'orders'
+    >>> config_table_name("finance.rates", "main", "sales")
+    'finance.rates'
+    """
+    parts = name_parts(name)
+    if len(parts) == 2 and (parts[0].lower() == "live" or parts[0] == schema):
+        return parts[1]
+    if len(parts) == 3 and parts[0] == catalog and parts[1] == schema and catalog is not None:
+        return parts[2]
+    return name
+
+
+def by_config_name(defined: dict[str, T], catalog: str | None, schema: str | None) -> dict[str, T]:
+    """`defined` (dataset name as written in code -> anything) keyed by config table names
+    (`config_table_name`); the first definition of a name wins, as in a pipeline."""
+    found: dict[str, T] = {}
+    for name, value in defined.items():
+        found.setdefault(config_table_name(name, catalog, schema), value)
+    return found

@@ -18,6 +18,7 @@ from dagster import (
     PathMetadataValue,
 )
 
+from etl_assets.conventions import by_config_name
 from etl_assets.engines.base import EngineTraits
 from etl_assets.project.code import CodeFacts, code_facts
 from etl_assets.project.config import Expectation, ProjectConfig, Table
@@ -92,7 +93,7 @@ class TableTranslator:
             "transformation": PathMetadataValue(relative),
             # Dagster's standard key for the table an asset is (shown in the UI, used by lineage).
             "dagster/table_name": self.get_table_name(table, config),
-            "dagster/code_references": code_reference(path, facts.datasets.get(table.name), relative),
+            "dagster/code_references": code_reference(path, _line_of(facts, table, config, pipeline.key), relative),
         }
 
     def get_code_version(self, table: Table, config: ProjectConfig) -> str:
@@ -172,3 +173,12 @@ def code_reference(path: str, line: int | None, label: str) -> CodeReferencesMet
     """
     return CodeReferencesMetadataValue.model_construct(code_references=[
         LocalFileCodeReference.model_construct(file_path=path, line_number=line, label=label)])
+
+
+def _line_of(facts: CodeFacts, table: Table, config: ProjectConfig, pipeline: str) -> int | None:
+    """The line defining `table` in its file (its name as config knows it, or qualified with its
+    pipeline's catalog and schema)."""
+    line = facts.datasets.get(table.name)
+    if line is None:
+        line = by_config_name(facts.datasets, config.catalog_of(pipeline), config.schema_of(pipeline)).get(table.name)
+    return line

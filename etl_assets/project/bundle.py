@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from etl_assets.conventions import by_config_name, config_table_name, name_parts
 from etl_assets.errors import ConfigProblem
 from etl_assets.project.config import ProjectConfig
 from etl_assets.project.sources import datasets_defined, datasets_in_python
@@ -54,6 +55,8 @@ def check_code(config: ProjectConfig) -> list[ConfigProblem]:
     and private datasets are the pipeline's own business: they need no table in config."""
     problems = []
     configured = set(config.table_names)
+    # A name qualified with a pipeline's catalog and schema is that pipeline's table.
+    namespaces = {(config.catalog_of(key), config.schema_of(key)) for key in config.pipelines}
     unreadable: set[Path] = set()
     for table in config.tables:
         path = config.transformation_path(table)
@@ -76,7 +79,8 @@ def check_code(config: ProjectConfig) -> list[ConfigProblem]:
             problems.append(ConfigProblem(relative, exc.line, str(exc), table.name))
             unreadable.add(path.resolve())
             continue
-        if table.name not in datasets:
+        pipeline = config.pipeline_of(table).key
+        if table.name not in by_config_name(datasets, config.catalog_of(pipeline), config.schema_of(pipeline)):
             problems.append(ConfigProblem(
                 config.path.name, config.line_of("tables", table.name),
                 f"{relative} defines no dataset named '{table.name}' (it defines: {', '.join(datasets) or 'nothing'})",
@@ -94,13 +98,21 @@ def check_code(config: ProjectConfig) -> list[ConfigProblem]:
                                               "fix the file"))
             continue
         for name, facts in datasets.items():
-            if name not in configured and facts.kind in PUBLISHED and not facts.private:
+            if facts.kind not in PUBLISHED or facts.private:
+                continue
+            if name not in configured and not any(config_table_name(name, c, s) in configured for c, s in namespaces):
                 relative = path.relative_to(config.root).as_posix()
                 problems.append(ConfigProblem(
                     relative, facts.line, f"dataset '{name}' is defined in code but is not a table in {config.path.name}",
-                    None, did_you_mean(name, configured) or
-                    f"add a table '{name}' to {config.path.name}, make it a view or private, or remove it"))
+                    None, did_you_mean(name, configured) or _not_configured_hint(name, config)))
     return problems
+
+
+def _not_configured_hint(name: str, config: ProjectConfig) -> str:
+    if len(name_parts(name)) == 1:
+        return f"add a table '{name}' to {config.path.name}, make it a view or private, or remove it"
+    return (f"'{name}' is outside the catalog and schema config.yml gives its pipeline (top-level or per-pipeline "
+            "catalog:/schema:); name it in that schema, or make it a view or private, or remove it")
 
 
 # Datasets a pipeline publishes to the catalog: the ones that must be tables in config.

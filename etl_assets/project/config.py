@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from etl_assets.conventions import by_config_name
 from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
 
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")
@@ -264,7 +265,7 @@ class ProjectConfig:
                     defined = datasets_defined(path)
                 except (SyntaxError, ValueError, OSError):
                     continue  # the bundle check and the engine report the file itself
-                for name in defined:
+                for name in by_config_name(defined, self.catalog_of(pipeline_key), self.schema_of(pipeline_key)):
                     names.setdefault(name, path.relative_to(self.root).as_posix())
             cache[pipeline_key] = names
         return cache[pipeline_key]

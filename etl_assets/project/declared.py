@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from etl_assets.conventions import by_config_name
 from etl_assets.errors import ConfigProblem
 from etl_assets.project.code import code_facts
 from etl_assets.project.config import Expectation, ProjectConfig, Table
@@ -21,12 +22,22 @@ def declared_in(path: str | os.PathLike[str]) -> dict[str, tuple[Expectation, ..
     return code_facts(path).expectations
 
 
+def declared_for(config: ProjectConfig, table: Table) -> tuple[Expectation, ...]:
+    """The expectations the code of `table` declares for it (its name as config knows it, or
+    qualified with its pipeline's catalog and schema)."""
+    declared = declared_in(config.transformation_path(table))
+    if table.name in declared or not declared:
+        return declared.get(table.name, ())
+    pipeline = config.pipeline_of(table).key
+    return by_config_name(declared, config.catalog_of(pipeline), config.schema_of(pipeline)).get(table.name, ())
+
+
 def with_declared_expectations(config: ProjectConfig) -> ProjectConfig:
     """`config` whose tables carry the expectations their code declares as well as config's."""
     tables = []
     changed = False
     for table in config.tables:
-        merged = _merged(table, declared_in(config.transformation_path(table)).get(table.name, ()))
+        merged = _merged(table, declared_for(config, table))
         if merged is not table.expectations:
             table = table.model_copy(update={"expectations": merged})
             changed = True
@@ -46,7 +57,7 @@ def declaration_problems(config: ProjectConfig) -> list[ConfigProblem]:
     """Rules that config.yml and the code both declare with a different condition or action."""
     problems = []
     for table in config.tables:
-        in_code = {e.name: e for e in declared_in(config.transformation_path(table)).get(table.name, ())}
+        in_code = {e.name: e for e in declared_for(config, table)}
         for rule in table.expectations:
             code = in_code.get(rule.name)
             if code is None:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from etl_assets.conventions import by_config_name
 from etl_assets.errors import ConfigError, ConfigProblem
 from etl_assets.project.config import (
     DEFAULT_PIPELINE_KEY,
@@ -169,6 +170,9 @@ class _Checker:
             return None
         self._duplicate_keys(doc)
         self._unknown_keys(doc, TOP_LEVEL_KEYS, table=None, what="top-level key")
+        # Code may name a table with the project's catalog and schema (checked below, as written).
+        self._namespaces = tuple(doc.get(key) if isinstance(doc.get(key), str) else None
+                                 for key in ("catalog", "schema"))
         pipelines = self._pipelines(doc)
         tables = self._tables(doc, pipelines)
         schedules = self._schedules(doc)
@@ -508,7 +512,9 @@ class _Checker:
             return True
         pipeline = pipelines.get(table.pipeline or "")
         if table.file is None and pipeline is not None and pipeline.libraries:
-            defined = _defined_by_libraries(self.path.parent, pipeline)
+            top_catalog, top_schema = getattr(self, "_namespaces", (None, None))
+            defined = _defined_by_libraries(self.path.parent, pipeline, pipeline.catalog or top_catalog,
+                                            pipeline.schema_ or top_schema)
             if table.name in defined:
                 return True
             self.problem(line, f"no library file of pipeline '{pipeline.key}' defines '{table.name}', and "
@@ -605,8 +611,9 @@ _SUFFIX_HINT = ("transformations are Python or SQL files, plain or exported from
                 "(File > Export > Source file); .ipynb and .dbc files are not read")
 
 
-def _defined_by_libraries(root: Path, pipeline: Pipeline) -> set[str]:
-    """The dataset names that a pipeline's library files define (files that do not parse define none)."""
+def _defined_by_libraries(root: Path, pipeline: Pipeline, catalog: str | None, schema: str | None) -> set[str]:
+    """The config table names that a pipeline's library files define (files that do not parse
+    define none); names qualified with the pipeline's catalog and schema count as the table's."""
     from etl_assets.project.sources import datasets_defined
 
     names: set[str] = set()
@@ -614,7 +621,7 @@ def _defined_by_libraries(root: Path, pipeline: Pipeline) -> set[str]:
         for path in library_matches(root, pattern):
             if path.is_file() and path.suffix in SOURCE_SUFFIXES:
                 try:
-                    names.update(datasets_defined(path))
+                    names.update(by_config_name(datasets_defined(path), catalog, schema))
                 except (SyntaxError, ValueError, OSError):
                     continue
     return names

@@ -171,3 +171,44 @@ def test_a_bundle_style_double_star_glob_takes_every_source_below(project):
     config = load_config(path)
     assert [p.name for p in config.library_files("sales")] == ["gold.sql", "ingest.py"]
     assert config.relative_transformation_path("clean_sales") == "pipelines/sales/ingest.py"
+
+
+QUALIFIED = '''\
+from pyspark import pipelines as dp
+
+@dp.materialized_view(name="main.shop.raw_sales")
+@dp.expect("has_id", "id IS NOT NULL")
+def raw_sales():
+    return spark.range(3)
+
+@dp.materialized_view(name="shop.clean_sales")
+def clean_sales():
+    return spark.read.table("main.shop.raw_sales")
+'''
+
+
+def test_names_qualified_with_the_pipelines_catalog_and_schema_are_its_tables(project):
+    from etl_assets.dagster.translator import TableTranslator
+    from etl_assets.project.bundle import check_code
+    from etl_assets.project.declared import with_declared_expectations
+
+    path = write_multi(project)
+    (path.parent / "pipelines" / "sales" / "ingest.py").write_text(QUALIFIED)
+    config = load_config(path)  # validation finds raw_sales and clean_sales in ingest.py
+    assert config.relative_transformation_path("raw_sales") == "pipelines/sales/ingest.py"
+    assert check_code(config) == []
+    assert [e.name for e in with_declared_expectations(config).table("raw_sales").expectations] == ["has_id"]
+    references = TableTranslator().get_metadata(config.table("clean_sales"), config)["dagster/code_references"]
+    assert references.code_references[0].line_number == 8
+    # Another schema is no table of this pipeline: the message says why.
+    (path.parent / "pipelines" / "sales" / "ingest.py").write_text(QUALIFIED.replace('name="shop.clean_sales"',
+                                                                                     'name="finance.clean_sales"'))
+    text = problems(path)
+    assert "no library file of pipeline 'sales' defines 'clean_sales'" in text
+    (path.parent / "pipelines" / "sales" / "extra.py").write_text(
+        'from pyspark import pipelines as dp\n\n@dp.materialized_view(name="finance.rates")\n'
+        'def rates():\n    return spark.range(1)\n')
+    (path.parent / "pipelines" / "sales" / "ingest.py").write_text(QUALIFIED)
+    found = check_code(load_config(path))
+    assert [(p.file, p.line) for p in found] == [("pipelines/sales/extra.py", 3)]
+    assert "outside the catalog and schema config.yml gives its pipeline" in found[0].hint
