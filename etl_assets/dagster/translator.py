@@ -18,7 +18,6 @@ from dagster import (
     PathMetadataValue,
 )
 
-from etl_assets.conventions import by_config_name
 from etl_assets.engines.base import EngineTraits
 from etl_assets.project.code import CodeFacts, code_facts
 from etl_assets.project.config import Expectation, ProjectConfig, Table
@@ -178,7 +177,4 @@ def code_reference(path: str, line: int | None, label: str) -> CodeReferencesMet
 def _line_of(facts: CodeFacts, table: Table, config: ProjectConfig, pipeline: str) -> int | None:
     """The line defining `table` in its file (its name as config knows it, or qualified with its
     pipeline's catalog and schema)."""
-    line = facts.datasets.get(table.name)
-    if line is None:
-        line = by_config_name(facts.datasets, config.catalog_of(pipeline), config.schema_of(pipeline)).get(table.name)
-    return line
+    return facts.as_tables(*config.namespace_of(pipeline)).datasets.get(table.name)

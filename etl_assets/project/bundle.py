@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
-from etl_assets.conventions import by_config_name, config_table_name, name_parts
+from etl_assets.conventions import config_table_name, name_parts
 from etl_assets.errors import ConfigProblem
 from etl_assets.project.config import ProjectConfig
-from etl_assets.project.sources import datasets_defined, datasets_in_python
+from etl_assets.project.sources import datasets_defined, datasets_in_python, tables_defined
 from etl_assets.project.sql_text import SourceError
 from etl_assets.project.validation import did_you_mean
 from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
@@ -64,7 +64,7 @@ def check_code(config: ProjectConfig) -> list[ConfigProblem]:
             continue
         relative = config.relative_transformation_path(table)
         try:
-            datasets = datasets_defined(path)
+            datasets = tables_defined(path, *config.namespace_of(config.pipeline_of(table).key))
         except SyntaxError as exc:
             problems.append(ConfigProblem(relative, exc.lineno, f"Python syntax error: {exc.msg}", table.name,
                                           "fix the file"))
@@ -79,8 +79,7 @@ def check_code(config: ProjectConfig) -> list[ConfigProblem]:
             problems.append(ConfigProblem(relative, exc.line, str(exc), table.name))
             unreadable.add(path.resolve())
             continue
-        pipeline = config.pipeline_of(table).key
-        if table.name not in by_config_name(datasets, config.catalog_of(pipeline), config.schema_of(pipeline)):
+        if table.name not in datasets:
             problems.append(ConfigProblem(
                 config.path.name, config.line_of("tables", table.name),
                 f"{relative} defines no dataset named '{table.name}' (it defines: {', '.join(datasets) or 'nothing'})",

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from etl_assets.conventions import by_config_name
 from etl_assets.project.bundle import datasets_in
 from etl_assets.project.config import Expectation
 from etl_assets.project.source_facts import DatasetFacts
@@ -42,6 +43,14 @@ class CodeFacts:
     datasets: dict[str, int]
     version: str
     expectations: dict[str, tuple[Expectation, ...]] = field(default_factory=dict)
+
+    def as_tables(self, catalog: str | None, schema: str | None) -> CodeFacts:
+        """These facts keyed by the config table each dataset name stands for in a pipeline with
+        this catalog and schema (`main.sales.orders`, `sales.orders`, `LIVE.orders` are `orders`)."""
+        if not any("." in name or "`" in name for name in (*self.datasets, *self.expectations)):
+            return self
+        return CodeFacts(by_config_name(self.datasets, catalog, schema), self.version,
+                         by_config_name(self.expectations, catalog, schema))
 
 
 def code_facts(path: str | os.PathLike[str]) -> CodeFacts:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -12,7 +13,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from etl_assets.conventions import by_config_name
 from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
 
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")
@@ -239,6 +239,10 @@ class ProjectConfig:
         """The schema of a pipeline's tables: its own, else the project's."""
         return self.pipelines[pipeline_key].schema_ or self.schema
 
+    def namespace_of(self, pipeline_key: str) -> tuple[str | None, str | None]:
+        """(catalog, schema) of a pipeline's tables: what code may qualify their names with."""
+        return self.catalog_of(pipeline_key), self.schema_of(pipeline_key)
+
     @cached_property
     def _library_files(self) -> dict[str, tuple[Path, ...]]:
         return {}
@@ -254,25 +258,33 @@ class ProjectConfig:
         return tuple(found)
 
     def _defined_in(self, pipeline_key: str) -> dict[str, str]:
-        """Dataset name -> relative path of the library file defining it (first one wins)."""
+        """Config table name -> relative path of the library file defining it (first one wins)."""
         cache = self._definitions
         if pipeline_key not in cache:
-            from etl_assets.project.sources import datasets_defined
-
-            names: dict[str, str] = {}
-            for path in self.library_files(pipeline_key):
-                try:
-                    defined = datasets_defined(path)
-                except (SyntaxError, ValueError, OSError):
-                    continue  # the bundle check and the engine report the file itself
-                for name in by_config_name(defined, self.catalog_of(pipeline_key), self.schema_of(pipeline_key)):
-                    names.setdefault(name, path.relative_to(self.root).as_posix())
-            cache[pipeline_key] = names
+            defined = tables_in_files(self.library_files(pipeline_key), *self.namespace_of(pipeline_key))
+            cache[pipeline_key] = {name: path.relative_to(self.root).as_posix() for name, path in defined.items()}
         return cache[pipeline_key]
 
     @cached_property
     def _definitions(self) -> dict[str, dict[str, str]]:
         return {}
+
+
+def tables_in_files(files: Iterable[Path], catalog: str | None, schema: str | None) -> dict[str, Path]:
+    """Config table name -> the first of `files` defining it, in a pipeline with this catalog and
+    schema. Files that cannot be read or parsed define nothing here (the bundle check and the
+    engine report the file itself)."""
+    from etl_assets.project.sources import tables_defined
+
+    found: dict[str, Path] = {}
+    for path in files:
+        try:
+            defined = tables_defined(path, catalog, schema)
+        except (SyntaxError, ValueError, OSError):
+            continue
+        for name in defined:
+            found.setdefault(name, path)
+    return found
 
 
 def library_matches(root: Path, pattern: str) -> list[Path]:

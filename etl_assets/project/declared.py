@@ -9,27 +9,17 @@ the same condition and action (the code is what runs; config cannot say otherwis
 from __future__ import annotations
 
 import dataclasses
-import os
 
-from etl_assets.conventions import by_config_name
 from etl_assets.errors import ConfigProblem
 from etl_assets.project.code import code_facts
 from etl_assets.project.config import Expectation, ProjectConfig, Table
-
-def declared_in(path: str | os.PathLike[str]) -> dict[str, tuple[Expectation, ...]]:
-    """Dataset name -> the expectations its code declares, read statically (cached per content).
-    A file that cannot be read or parsed declares none (the bundle check reports the file)."""
-    return code_facts(path).expectations
 
 
 def declared_for(config: ProjectConfig, table: Table) -> tuple[Expectation, ...]:
     """The expectations the code of `table` declares for it (its name as config knows it, or
     qualified with its pipeline's catalog and schema)."""
-    declared = declared_in(config.transformation_path(table))
-    if table.name in declared or not declared:
-        return declared.get(table.name, ())
-    pipeline = config.pipeline_of(table).key
-    return by_config_name(declared, config.catalog_of(pipeline), config.schema_of(pipeline)).get(table.name, ())
+    facts = code_facts(config.transformation_path(table)).as_tables(*config.namespace_of(config.pipeline_of(table).key))
+    return facts.expectations.get(table.name, ())
 
 
 def with_declared_expectations(config: ProjectConfig) -> ProjectConfig:

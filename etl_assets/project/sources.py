@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from etl_assets.conventions import by_config_name
 from etl_assets.project.source_facts import (
     Action,
     DatasetFacts,
@@ -38,6 +39,7 @@ __all__ = [
     "SourceError",
     "SourceKind",
     "datasets_defined",
+    "tables_defined",
     "datasets_in_python",
     "python_source",
     "source_kind",
@@ -107,6 +109,13 @@ def datasets_defined(path: str | os.PathLike[str]) -> dict[str, DatasetFacts]:
     stat = file.stat()
     # Validation, config and the bundle check each ask for the same files: read each version once.
     return dict(_datasets_of_version(os.fspath(file), stat.st_mtime_ns, stat.st_size))
+
+
+def tables_defined(path: str | os.PathLike[str], catalog: str | None, schema: str | None) -> dict[str, DatasetFacts]:
+    """`datasets_defined(path)` keyed by the config table each name stands for in a pipeline with
+    this catalog and schema (`main.sales.orders`, `sales.orders` and `LIVE.orders` are `orders`;
+    see `conventions.config_table_name`). Raises as `datasets_defined` does."""
+    return by_config_name(datasets_defined(path), catalog, schema)
 
 
 @lru_cache(maxsize=4096)

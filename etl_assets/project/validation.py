@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from etl_assets.conventions import by_config_name
 from etl_assets.errors import ConfigError, ConfigProblem
 from etl_assets.project.config import (
     DEFAULT_PIPELINE_KEY,
@@ -23,6 +22,7 @@ from etl_assets.project.config import (
     Schedule,
     Table,
     library_matches,
+    tables_in_files,
     transformation_relpath,
 )
 from etl_assets.project.graph import find_cycles
@@ -150,6 +150,8 @@ class _Checker:
         self.file = path.name
         self.check_files = check_files
         self.problems: list[ConfigProblem] = []
+        # The top-level catalog and schema, as written (set by `run`): code may name a table with them.
+        self._namespaces: tuple[str | None, str | None] = (None, None)
 
     def problem(self, line: int | None, message: str, table: str | None = None, hint: str | None = None) -> None:
         """Record one problem of this file."""
@@ -170,9 +172,7 @@ class _Checker:
             return None
         self._duplicate_keys(doc)
         self._unknown_keys(doc, TOP_LEVEL_KEYS, table=None, what="top-level key")
-        # Code may name a table with the project's catalog and schema (checked below, as written).
-        self._namespaces = tuple(doc.get(key) if isinstance(doc.get(key), str) else None
-                                 for key in ("catalog", "schema"))
+        self._namespaces = (_text_or_none(doc.get("catalog")), _text_or_none(doc.get("schema")))
         pipelines = self._pipelines(doc)
         tables = self._tables(doc, pipelines)
         schedules = self._schedules(doc)
@@ -512,9 +512,10 @@ class _Checker:
             return True
         pipeline = pipelines.get(table.pipeline or "")
         if table.file is None and pipeline is not None and pipeline.libraries:
-            top_catalog, top_schema = getattr(self, "_namespaces", (None, None))
-            defined = _defined_by_libraries(self.path.parent, pipeline, pipeline.catalog or top_catalog,
-                                            pipeline.schema_ or top_schema)
+            top_catalog, top_schema = self._namespaces
+            files = [path for pattern in pipeline.libraries for path in library_matches(self.path.parent, pattern)
+                     if path.is_file() and path.suffix in SOURCE_SUFFIXES]
+            defined = tables_in_files(files, pipeline.catalog or top_catalog, pipeline.schema_ or top_schema)
             if table.name in defined:
                 return True
             self.problem(line, f"no library file of pipeline '{pipeline.key}' defines '{table.name}', and "
@@ -611,20 +612,8 @@ _SUFFIX_HINT = ("transformations are Python or SQL files, plain or exported from
                 "(File > Export > Source file); .ipynb and .dbc files are not read")
 
 
-def _defined_by_libraries(root: Path, pipeline: Pipeline, catalog: str | None, schema: str | None) -> set[str]:
-    """The config table names that a pipeline's library files define (files that do not parse
-    define none); names qualified with the pipeline's catalog and schema count as the table's."""
-    from etl_assets.project.sources import datasets_defined
-
-    names: set[str] = set()
-    for pattern in pipeline.libraries:
-        for path in library_matches(root, pattern):
-            if path.is_file() and path.suffix in SOURCE_SUFFIXES:
-                try:
-                    names.update(by_config_name(datasets_defined(path), catalog, schema))
-                except (SyntaxError, ValueError, OSError):
-                    continue
-    return names
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 _FIELD_HINTS = {
