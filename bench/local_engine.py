@@ -141,12 +141,12 @@ def example(rows: int, base: Path, cold_runner: bool) -> None:
     try:
         ensure_warm_spark(native)
         example_config = load_config(REPO / "config.yml")
-        for label in ("native example: first run on a started server",
-                      "native example: repeated run (goal < 5 s, <= 0.1 x baseline)"):
+        for label, short in (("native example: first run on a started server", "first run"),
+                             ("native example: repeated run (goal < 5 s, <= 0.1 x baseline)", "repeated run")):
             row, timing = timed_runs(label, example_config, native)
             results.append(row)
             for key, seconds in timing.per_pipeline.items():
-                results.append((f"  {label.split(': ')[1].split(' (')[0].split(' on ')[0]} of `{key}`", seconds, 0.0, 0.0))
+                results.append((f"  {short} of `{key}`", seconds, 0.0, 0.0))
     finally:
         stop_warm_spark(native)
     print(f"after: {load()}", flush=True)

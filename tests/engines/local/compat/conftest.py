@@ -37,6 +37,15 @@ class Pipelines:
         (folder / "config.yml").write_text(f"pipelines:\n  {name}: {{name: {name}}}\ntables:\n" + "\n".join(tables) + "\n")
         return folder / "config.yml"
 
+    def landed(self, folder: str, files: dict[str, str]) -> Path:
+        """Raw files (`name: text`) written to the landing folder `folder`, where
+        `spark.conf.get("etl_assets.landing_path") + "/<folder>"` reads them; the folder."""
+        path = self.home.landing / folder
+        path.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (path / name).write_text(text)
+        return path
+
     def run(self, config: Path, tables: list[str] | None = None, full_refresh: bool = False) -> RunOutcome:
         """Run the project's pipeline (all its tables by default); the outcome."""
         loaded = load_config(config, check_files=False)

@@ -12,10 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def land(pipelines, folder: str, name: str, rows: list[dict]) -> str:
-    path = pipelines.home.landing / folder
-    path.mkdir(parents=True, exist_ok=True)
-    (path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return str(path)
+    return str(pipelines.landed(folder, {name: "".join(json.dumps(r) + "\n" for r in rows)}))
 
 
 def test_dlt_tables_views_and_expectations_in_any_order(pipelines):

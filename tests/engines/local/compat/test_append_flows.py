@@ -38,9 +38,8 @@ def code(table: str) -> str:
 
 def land(pipelines, table: str) -> None:
     for region in range(FLOWS):
-        folder = pipelines.home.landing / table / str(region)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "1.json").write_text("".join(json.dumps({"id": i, "region": region}) + "\n" for i in range(ROWS)))
+        pipelines.landed(f"{table}/{region}", {"1.json": "".join(json.dumps({"id": i, "region": region}) + "\n"
+                                                                  for i in range(ROWS))})
 
 
 def test_open_source_spark_loses_rows_of_several_append_flows(pipelines):

@@ -10,11 +10,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_cloud_files_infers_hints_and_rescues(pipelines):
-    folder = pipelines.home.landing / "al_customers"
-    folder.mkdir(parents=True)
-    (folder / "1.json").write_text("\n".join(json.dumps(r) for r in [
+    pipelines.landed("al_customers", {"1.json": "\n".join(json.dumps(r) for r in [
         {"id": 1, "name": "a", "score": 1.5}, {"id": "not a number", "name": "b", "score": 2.0}]) + "\n"
-        + '{"id": 3, "na\n')  # a truncated line: rescued, and no `_corrupt_record` column appears
+        + '{"id": 3, "na\n'})  # a truncated line: rescued, and no `_corrupt_record` column appears
     config = pipelines.project("al", {
         "al_bronze": """
             import dlt
@@ -125,9 +123,7 @@ def test_names_map_onto_local_databases(tmp_path):
 def test_an_expectation_on_the_rescued_data_column_alone(pipelines):
     # The quality companion reads only `_rescued_data`: Spark's JSON source refuses a query
     # whose only column is the corrupt record column unless the layer keeps another one read.
-    folder = pipelines.home.landing / "al_rescue_only"
-    folder.mkdir(parents=True)
-    (folder / "1.json").write_text('{"id": 1}\n{"id": 2}\n{"id": 3, "x\n')
+    pipelines.landed("al_rescue_only", {"1.json": '{"id": 1}\n{"id": 2}\n{"id": 3, "x\n'})
     config = pipelines.project("al_rescue_only", {
         "al_rescue_only": """
             from pyspark import pipelines as dp
@@ -150,9 +146,7 @@ def test_an_expectation_on_the_rescued_data_column_alone(pipelines):
 def test_csv_files_have_a_header_when_auto_loader_infers_the_schema(pipelines):
     # Databricks' Auto Loader options: `header` defaults to false, but "Auto Loader assumes that
     # files have headers when inferring the schema". With a schema given, the default stays.
-    folder = pipelines.home.landing / "al_csv"
-    folder.mkdir(parents=True)
-    (folder / "1.csv").write_text("id,city,amount\n1,Paris,2.5\n2,Lyon,4\n")
+    pipelines.landed("al_csv", {"1.csv": "id,city,amount\n1,Paris,2.5\n2,Lyon,4\n"})
     config = pipelines.project("al_csv", {
         "al_csv_inferred": """
             from pyspark import pipelines as dp

@@ -119,15 +119,13 @@ STREAMED_CHANGES = """
 
 
 def test_auto_cdc_from_a_streaming_view_with_expectations(pipelines):
-    folder = pipelines.home.landing / "sv_changes"
-    folder.mkdir(parents=True)
-    (folder / "1.json").write_text("\n".join([
+    pipelines.landed("sv_changes", {"1.json": "\n".join([
         '{"id": 1, "name": "a", "operation": "APPEND", "seq": 1}',
         '{"id": 1, "name": "b", "operation": "UPDATE", "seq": 2}',
         '{"id": null, "name": "dropped", "operation": "APPEND", "seq": 3}',
         '{"id": 2, "name": "x", "operation": "APPEND", "seq": 1}',
         '{"id": 2, "name": null, "operation": "DELETE", "seq": 4}',
-    ]) + "\n")
+    ]) + "\n"})
     config = pipelines.project("sv", {"sv_raw": STREAMED_CHANGES, "sv_current": "", "sv_history": ""},
                                depends={"sv_current": ["sv_raw"], "sv_history": ["sv_raw"]})
     pipelines.ok(config)

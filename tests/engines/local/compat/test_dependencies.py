@@ -35,9 +35,7 @@ DOWNSTREAM = """
 
 
 def land(pipelines, name: str, ids: range) -> None:
-    folder = pipelines.home.landing / "dep"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text("".join(json.dumps({"id": i, "label": f"l{i}", "note": "x"}) + "\n" for i in ids))
+    pipelines.landed("dep", {name: "".join(json.dumps({"id": i, "label": f"l{i}", "note": "x"}) + "\n" for i in ids)})
 
 
 def project(pipelines):
