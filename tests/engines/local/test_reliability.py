@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -57,6 +58,19 @@ def wait_for(process: subprocess.Popen[str], text: str, timeout: float = 300) ->
 def finish(process: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str]:
     output, _ = process.communicate(timeout=timeout)
     return process.returncode, output
+
+
+def live_members(group: int) -> list[int]:
+    """Processes of process group `group` that have not ended (zombies are left out)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
 
 
 def settled(home, pipeline: str, tables: list[str], timeout: float = 180) -> None:
@@ -118,14 +132,18 @@ def test_ctrl_c_pressed_again_during_the_clean_up_still_puts_every_view_back(loc
     assert code == 0, output[-3000:]
     run = start_run(PLAIN, tmp_path, ETL_ASSETS_TEST_SLOW_SILVER="3")
     wait_for(run, "numbers_silver RUNNING")
+    # The output is read all along: a full pipe would stop the run from writing, hence ending.
+    output_lines: list[str] = []
+    reader = threading.Thread(target=lambda: output_lines.extend(run.stdout or ()), daemon=True)
+    reader.start()
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(run.pid, signal.SIGINT)  # the group lives while any of its processes does
-        except ProcessLookupError:
-            break
+    while live_members(run.pid) and time.monotonic() < deadline:
+        os.killpg(run.pid, signal.SIGINT)
         time.sleep(0.2)
-    code, output = finish(run)
+        run.poll()  # reaps `dagster` once it ends: a zombie is no live member, but killpg still reaches it
+    assert not live_members(run.pid), "the run's processes still live two minutes after Ctrl-C"
+    reader.join(60)
+    code, output = run.wait(60), "".join(output_lines)
     assert code != 0
     settled(local_home, "numbers", ["numbers_bronze", "numbers_silver", "numbers_gold"])
     assert UpdateGuard(local_home, "numbers").pending() == [], output[-3000:]
