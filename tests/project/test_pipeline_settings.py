@@ -12,7 +12,7 @@ import yaml
 from etl_assets.engines.databricks.settings import DatabricksTraits
 from etl_assets.engines.local.engine import LocalEngine
 from etl_assets.engines.local.home import LocalHome
-from etl_assets.engines.local.spec import write_spec
+from etl_assets.engines.local.spec import POLLING_CONF, write_spec
 from etl_assets.errors import ConfigError
 from etl_assets.project.bundle import check_bundle
 from etl_assets.project.load import load_config
@@ -117,6 +117,19 @@ def test_the_local_spec_carries_files_configuration_and_spark_settings(project, 
     assert conf["source_path"] == "/data/raw" and conf["spark.sql.ansi.enabled"] == "false"
     assert conf["etl_assets.engine"] == "local"
     assert (conf["etl_assets.catalog"], conf["etl_assets.schema"]) == ("main", "shop")
+
+
+def test_the_local_run_loop_looks_at_its_flows_without_sleeping_unless_spark_conf_says_otherwise(project, tmp_path):
+    # The server's run loop sleeps `pollingInterval` seconds between looks at its flows (1 by
+    # default): every graph level and the run's end waited for it (bench/README.md).
+    config = load_config(write_multi(project))
+    home = LocalHome(tmp_path / "home")
+    conf = yaml.safe_load(write_spec(config, "sales", home).read_text())["configuration"]
+    assert conf[POLLING_CONF] == "0"
+    text = MULTI.replace('spark_conf: {spark.sql.ansi.enabled: "false"}',
+                         f'spark_conf: {{spark.sql.ansi.enabled: "false", {POLLING_CONF}: "2"}}')
+    own = load_config(write_multi(project, text))
+    assert yaml.safe_load(write_spec(own, "sales", home).read_text())["configuration"][POLLING_CONF] == "2"
 
 
 def test_each_engine_names_the_table_as_it_publishes_it(project):
