@@ -248,14 +248,9 @@ class ProjectConfig:
         return {}
 
     def _glob(self, pipeline_key: str) -> tuple[Path, ...]:
-        found: dict[Path, None] = {}
-        for pattern in self.pipelines[pipeline_key].libraries:
-            matches = library_matches(self.root, pattern)
-            for path in sorted(matches):
-                if path.is_file() and "__pycache__" not in path.parts:
-                    found.setdefault(path, None)
-        self._library_files[pipeline_key] = tuple(found)
-        return tuple(found)
+        found = library_paths(self.root, self.pipelines[pipeline_key].libraries)
+        self._library_files[pipeline_key] = found
+        return found
 
     def _defined_in(self, pipeline_key: str) -> dict[str, str]:
         """Config table name -> relative path of the library file defining it (first one wins)."""
@@ -285,6 +280,16 @@ def tables_in_files(files: Iterable[Path], catalog: str | None, schema: str | No
         for name in defined:
             found.setdefault(name, path)
     return found
+
+
+def library_paths(root: Path, patterns: Iterable[str]) -> tuple[Path, ...]:
+    """The files a pipeline's `libraries` entries name under `root`, each once, in their order."""
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        for path in sorted(library_matches(root, pattern)):
+            if path.is_file() and "__pycache__" not in path.parts:
+                found.setdefault(path, None)
+    return tuple(found)
 
 
 def library_matches(root: Path, pattern: str) -> list[Path]:

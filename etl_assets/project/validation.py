@@ -22,6 +22,7 @@ from etl_assets.project.config import (
     Schedule,
     Table,
     library_matches,
+    library_paths,
     tables_in_files,
     transformation_relpath,
 )
@@ -152,6 +153,17 @@ class _Checker:
         self.problems: list[ConfigProblem] = []
         # The top-level catalog and schema, as written (set by `run`): code may name a table with them.
         self._namespaces: tuple[str | None, str | None] = (None, None)
+        self._tables_by_pipeline: dict[str, dict[str, Path]] = {}
+
+    def _library_tables(self, pipeline: Pipeline) -> dict[str, Path]:
+        """Config table name -> the library file of `pipeline` defining it (globbed and read once
+        per pipeline, not once per table)."""
+        if pipeline.key not in self._tables_by_pipeline:
+            top_catalog, top_schema = self._namespaces
+            files = [p for p in library_paths(self.path.parent, pipeline.libraries) if p.suffix in SOURCE_SUFFIXES]
+            self._tables_by_pipeline[pipeline.key] = tables_in_files(
+                files, pipeline.catalog or top_catalog, pipeline.schema_ or top_schema)
+        return self._tables_by_pipeline[pipeline.key]
 
     def problem(self, line: int | None, message: str, table: str | None = None, hint: str | None = None) -> None:
         """Record one problem of this file."""
@@ -512,11 +524,7 @@ class _Checker:
             return True
         pipeline = pipelines.get(table.pipeline or "")
         if table.file is None and pipeline is not None and pipeline.libraries:
-            top_catalog, top_schema = self._namespaces
-            files = [path for pattern in pipeline.libraries for path in library_matches(self.path.parent, pattern)
-                     if path.is_file() and path.suffix in SOURCE_SUFFIXES]
-            defined = tables_in_files(files, pipeline.catalog or top_catalog, pipeline.schema_ or top_schema)
-            if table.name in defined:
+            if table.name in self._library_tables(pipeline):
                 return True
             self.problem(line, f"no library file of pipeline '{pipeline.key}' defines '{table.name}', and "
                          f"{relative} does not exist", table.name,
