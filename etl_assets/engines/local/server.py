@@ -23,8 +23,15 @@ from etl_assets.engines.local.home import LocalHome
 from etl_assets.errors import EngineUnavailableError
 
 _SERVER_CLASS = "SparkConnectServer"
+# The server inherits what its starter ignores. Dagster copies SIGINT's handler onto SIGTERM, so
+# a run started where SIGINT is ignored (a background job, nohup) ignores SIGTERM as well; a JVM
+# started so installs no SIGTERM handler, and a stop could only kill it after its grace period,
+# without Spark's clean shut-down. SIGTERM is therefore put back to its default before starting
+# (spark-daemon.sh itself leaves SIGINT and SIGHUP ignored: Ctrl-C in a terminal does not end
+# the shared server).
 _START_SERVER = """
-import json, sys
+import json, signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 from pyspark.sql.connect.local_server import reuse_or_start_local_connect_server
 print(reuse_or_start_local_connect_server("local[*]", json.loads(sys.argv[1])))
 """

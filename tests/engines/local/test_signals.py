@@ -11,6 +11,18 @@ import pytest
 from etl_assets.engines.local.signals import interrupts_held
 
 
+@pytest.fixture(autouse=True)
+def _python_default_handlers():
+    """Python's own SIGINT handler, whatever the shell gave the test process (a background job
+    starts with SIGINT ignored, and Python then leaves it so), put back as it was afterwards."""
+    before = {signo: signal.getsignal(signo) for signo in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for signo, handler in before.items():
+        signal.signal(signo, handler)
+
+
 def test_an_interrupt_during_the_block_waits_for_its_end():
     steps = []
     with pytest.raises(KeyboardInterrupt):
