@@ -252,13 +252,13 @@ def _check_settings(config: ProjectConfig, pipeline_key: str, key: str, resource
                                           None, "make them the same, so both engines run with one value"))
     namespace: tuple[tuple[str, str | None], ...] = (("catalog", config.catalog_of(pipeline_key)),
                                                      ("schema", config.schema_of(pipeline_key)))
-    for field, target in namespace:
-        actual = resource.get(field) if field == "catalog" else resource.get("schema", resource.get("target"))
+    for part, target in namespace:
+        actual = resource.get(part) if part == "catalog" else resource.get("schema", resource.get("target"))
         if target and isinstance(actual, str) and not _is_reference(actual) and actual != target:
-            problems.append(ConfigProblem(where, key_line(resource, field, line),
-                                          f"pipeline resource '{key}' publishes to {field} '{actual}', config.yml "
+            problems.append(ConfigProblem(where, key_line(resource, part, line),
+                                          f"pipeline resource '{key}' publishes to {part} '{actual}', config.yml "
                                           f"says '{target}'", None,
-                                          f"make them the same: Dagster shows tables as {field} '{target}'"))
+                                          f"make them the same: Dagster shows tables as {part} '{target}'"))
     return problems
 
 

@@ -241,8 +241,8 @@ def _decorated_functions(tree: ast.Module) -> list[ast.stmt]:
     while level:
         below: list[ast.AST] = []
         for node in level:
-            for field in node._fields:
-                value = getattr(node, field, None)
+            for name in node._fields:
+                value = getattr(node, name, None)
                 if isinstance(value, list):
                     below.extend(v for v in value if isinstance(v, _STATEMENT_LIKE))
         found.extend(_name_and_decorators(n) for n in below

@@ -19,8 +19,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from functools import cache
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 

@@ -11,9 +11,9 @@ import pytest
 from dagster import instance_for_test
 from dagster._core.errors import DagsterExecutionInterruptedError
 
+from etl_assets.conventions import name_parts
 from etl_assets.engines.base import RefreshRequest
 from etl_assets.engines.databricks.event_log import EventReader
-from etl_assets.conventions import name_parts
 from etl_assets.engines.databricks.progress import FlowNames
 from etl_assets.engines.databricks.settings import DatabricksSettings
 from etl_assets.engines.databricks.updates import DatabricksEngine

@@ -12,7 +12,8 @@ from etl_assets.engines.local.server import ensure_warm_spark, server_alive, sto
 
 def ignored_signals(pid: int) -> set[int]:
     """The signals process `pid` ignores (its SigIgn mask in /proc)."""
-    line = next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("SigIgn:"))
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    line = next(entry for entry in status if entry.startswith("SigIgn:"))
     mask = int(line.split()[1], 16)
     return {number for number in range(1, 64) if mask & (1 << (number - 1))}
 
