@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_assets.engines.local.server import ensure_warm_spark, server_alive, stop_warm_spark
+from etl_assets.engines.local.server import _command_line, ensure_warm_spark, server_alive, stop_warm_spark
 
 
 def ignored_signals(pid: int) -> set[int]:
@@ -16,10 +16,6 @@ def ignored_signals(pid: int) -> set[int]:
     line = next(entry for entry in status if entry.startswith("SigIgn:"))
     mask = int(line.split()[1], 16)
     return {number for number in range(1, 64) if mask & (1 << (number - 1))}
-
-
-def command_line(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
 
 
 @pytest.mark.slow
@@ -37,7 +33,7 @@ def test_the_server_ends_on_sigterm_even_when_the_process_starting_it_ignores_si
     finally:
         signal.signal(signal.SIGTERM, before)
     assert signal.SIGTERM not in ignored_signals(pid)
-    assert {"-Xmx1100m", "-XX:TieredStopAtLevel=1", "-Detl_assets.test=1"} <= set(command_line(pid))
+    assert {"-Xmx1100m", "-XX:TieredStopAtLevel=1", "-Detl_assets.test=1"} <= set(_command_line(pid))
     # Ctrl-C in the terminal that started a run does not end the shared server (spark-daemon.sh).
     assert signal.SIGINT in ignored_signals(pid)
     assert stop_warm_spark(local_home)
