@@ -31,6 +31,7 @@ class DatabricksTraits:
     kind: ClassVar[str] = "databricks"
     runs_continuous: ClassVar[bool] = True
     has_local_landing: ClassVar[bool] = False
+    nothing_observed: ClassVar[str] = "no update started outside Dagster has refreshed tables since the last tick"
 
     @classmethod
     def table_name(cls, config: ProjectConfig, table: str) -> str:
