@@ -376,6 +376,10 @@ class FakeDatabricks:
         self.warehouses: set[str] = {"wh-1"}
         self.statements: dict[str, dict] = {}
         self.statement_pending_polls = 0  # polls a new statement answers PENDING before its result
+        # The events API as its reference documents it: no `details` in an event (Databricks REST
+        # reference, "List pipeline events": PipelineEvent has no such field); the event log
+        # table (`event_log('<pipeline id>')`) keeps them.
+        self.events_without_details = False
         self._counter = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -577,6 +581,9 @@ class FakeDatabricks:
     def _run_sql(self, statement_id: str, statement: str) -> dict:
         import sqlite3
 
+        log = re.search(r"\bFROM\s+event_log\('([^']*)'\)\s+WHERE\s+origin\.update_id\s*=\s*'([^']*)'", statement)
+        if log:
+            return self._event_log_rows(statement_id, log.group(1), log.group(2))
         found = re.search(r"\bFROM\s+((?:`(?:[^`]|``)*`|\w+)(?:\.(?:`(?:[^`]|``)*`|\w+))*)\s*$", statement)
         name = ".".join(p.strip("`") for p in re.findall(r"`(?:[^`]|``)*`|\w+", found.group(1))) if found else ""
         if name not in self.tables:
@@ -599,6 +606,24 @@ class FakeDatabricks:
                                  {"name": f"c{i}", "position": i, "type_name": "LONG", "type_text": "BIGINT"}
                                  for i in range(width)]}},
                 "result": {"chunk_index": 0, "row_offset": 0, "row_count": len(data), "data_array": data}}
+
+    def _event_log_rows(self, statement_id: str, pipeline_id: str, update_id: str) -> dict:
+        """The update's flow events as the event log table holds them: `details` a JSON string,
+        `origin` given as JSON (`to_json(origin)`), every value a string (JSON_ARRAY)."""
+        if pipeline_id not in self.pipelines:
+            return {"statement_id": statement_id, "status": {"state": "FAILED", "error": {
+                "error_code": "BAD_REQUEST", "message": f"Pipeline {pipeline_id} does not exist."}}}
+        rows = [[e["id"], e["timestamp"], e["level"], e["event_type"], json.dumps(e["origin"]),
+                 json.dumps(e.get("details") or {})]
+                for e in self.events[pipeline_id]
+                if e["origin"].get("update_id") == update_id and e["event_type"] in ("flow_definition", "flow_progress")]
+        return {"statement_id": statement_id, "status": {"state": "SUCCEEDED"},
+                "manifest": {"format": "JSON_ARRAY", "total_row_count": len(rows), "total_chunk_count": 1,
+                             "truncated": False, "schema": {"column_count": 6, "columns": [
+                                 {"name": n, "position": i, "type_name": "STRING", "type_text": "STRING"}
+                                 for i, n in enumerate(["id", "timestamp", "level", "event_type", "origin",
+                                                        "details"])]}},
+                "result": {"chunk_index": 0, "row_offset": 0, "row_count": len(rows), "data_array": rows}}
 
     def _directory(self, directory: str, query: dict) -> tuple[int, dict]:
         """Files API: a directory's direct children, files and folders, in pages."""
@@ -656,6 +681,8 @@ class FakeDatabricks:
         after = next((value for column, op, value in clauses if column == "timestamp" and op == ">"), None)
         window_end = _shifted(after, OVERLAP_SECONDS) if after else None
         self.served_fresh.update(e["id"] for e in page if window_end is None or e["timestamp"] > window_end)
+        if self.events_without_details:
+            page = [{k: v for k, v in e.items() if k != "details"} for e in page]
         answer: dict[str, Any] = {"events": page}
         if start + size < len(events):
             kept = {k: v for k, v in query.items() if k in ("filter", "order_by")}

@@ -12,7 +12,8 @@ kept as the latest value, never summed and never counted as rows written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +120,7 @@ class TableProgress:
     errors: list[str] = field(default_factory=list)
     completed: bool = False  # a flow of the table completed in these events (its last status may differ)
     columns: list[dict[str, str]] | None = None  # from the flow's definition, when the event log gives it
+    read_from: str = ""  # where the numbers were read when not from the events API (the event log table)
 
     def add_metrics(self, metrics: Mapping[str, Any]) -> None:
         """Fold one event's `flow_progress.metrics`: counters add up, gauges are replaced."""
@@ -206,6 +208,37 @@ def flow_columns(event: Mapping[str, Any]) -> list[dict[str, str]] | None:
     return found or None
 
 
+def event_log_query(pipeline_id: str, update_id: str) -> str:
+    """The update's flow events in the pipeline's event log table (Databricks docs, "Query the
+    event log": `event_log('<pipeline-ID>')`, `details` a JSON string, `origin` a struct).
+
+    >>> event_log_query("p1", "u1").split(" FROM ")[1].split(" WHERE ")[0]
+    "event_log('p1')"
+    """
+    literal = "'" + pipeline_id.replace("'", "''") + "'"
+    update = "'" + update_id.replace("'", "''") + "'"
+    return ("SELECT id, timestamp, level, event_type, to_json(origin), details "
+            f"FROM event_log({literal}) WHERE origin.update_id = {update} "
+            "AND event_type IN ('flow_definition', 'flow_progress') ORDER BY timestamp")
+
+
+def event_log_row(row: Sequence[Any]) -> dict[str, Any]:
+    """An `event_log_query` row (values as strings) as the event the events API would give."""
+    event_id, stamp, level, event_type, origin, details = (list(row) + [None] * 6)[:6]
+    return {"id": event_id, "timestamp": stamp, "level": level, "event_type": event_type,
+            "origin": _json(origin), "details": _json(details)}
+
+
+def _json(text: Any) -> dict[str, Any]:
+    if isinstance(text, Mapping):
+        return dict(text)
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def update_link(host: str, pipeline_id: str, update_id: str) -> str:
     """The workspace page of an update."""
     return f"{host.rstrip('/')}/#joblist/pipelines/{pipeline_id}/updates/{update_id}"
@@ -239,6 +272,8 @@ def completion_events(table: str, record: TableProgress, update_id: str, pipelin
         "full_refresh": full_refresh,
         "engine": "databricks",
     })
+    if record.read_from and record.rows_written is not None:
+        metadata["numbers_read_from"] = record.read_from
     if record.columns:
         metadata[COLUMNS] = record.columns
     events: list[EngineEvent] = [TableCompleted(table, metadata=metadata)]

@@ -35,6 +35,8 @@ from etl_assets.engines.databricks.progress import (
     TableProgress,
     apply_event,
     completion_events,
+    event_log_query,
+    event_log_row,
     update_link,
 )
 from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings, DatabricksTraits
@@ -58,8 +60,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # Where an update's numbers are documented when its events do not carry them.
 NUMBERS_FROM = ("the events API did not report this flow's metrics; Databricks documents row counts and "
-                "data quality in the pipeline's event log table (event_log(<pipeline id>), a published event "
-                "log, or the pipeline_events system table)")
+                "data quality in the pipeline's event log table (event_log(<pipeline id>)), which the engine reads "
+                "on a SQL warehouse: set warehouse_id on the Databricks engine resource")
 
 
 class DatabricksEngine(DatabricksTraits):
@@ -150,6 +152,10 @@ class DatabricksEngine(DatabricksTraits):
         finally:
             if not finished:
                 self._stop(w, pipeline_id, update_id)
+        if state == UpdateStatus.COMPLETED and self.warehouse_id:
+            yield from self._numbers_from_event_log(w, pipeline_id, update_id,
+                                                    {t: progress[t] for t in selected if t not in tracker.completed},
+                                                    flows)
         messages = [m for t in selected if progress[t].status is FlowStatus.FAILED for m in progress[t].errors]
         yield from tracker.finish(UpdateStatus.of(state) or UpdateStatus.UNKNOWN, detail=f"update {update_id}",
                                   error_text="\n".join(dict.fromkeys(messages + run_errors)),
@@ -185,6 +191,15 @@ class DatabricksEngine(DatabricksTraits):
         name = quote(*[p for p in (catalog, schema) if p], table)
         sql = check_query(name, expectations)
         what = f"evaluating the checks of '{table}' ({name}) on SQL warehouse {self.warehouse_id}"
+        statement_id, rows = self._statement(w, sql, what)
+        if not rows:
+            raise DatabricksApiError(f"{what}: statement {statement_id} returned no row")
+        return quality_from_row(table, expectations, rows[0], {
+            "table_name": name, "warehouse_id": self.warehouse_id, "statement_id": statement_id,
+            "engine": self.name})
+
+    def _statement(self, w: WorkspaceClient, sql: str, what: str) -> tuple[str, list[list[Any]]]:
+        """The statement's id and rows, run on the SQL warehouse `warehouse_id` (values as strings)."""
         response = call(w.config, what, lambda: w.statement_execution.execute_statement(
             sql, self.warehouse_id or "", wait_timeout="30s", on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
             format=Format.JSON_ARRAY, disposition=Disposition.INLINE))
@@ -200,12 +215,28 @@ class DatabricksEngine(DatabricksTraits):
             detail = error.message if error and error.message else "no error message"
             raise DatabricksApiError(f"{what}: statement {response.statement_id} ended "
                                      f"{state.value if state else 'without a state'}: {detail}")
-        rows = response.result.data_array if response.result else None
-        if not rows:
-            raise DatabricksApiError(f"{what}: statement {response.statement_id} returned no row")
-        return quality_from_row(table, expectations, rows[0], {
-            "table_name": name, "warehouse_id": self.warehouse_id, "statement_id": response.statement_id or "",
-            "engine": self.name})
+        return response.statement_id or "", list(response.result.data_array or []) if response.result else []
+
+    def _numbers_from_event_log(self, w: WorkspaceClient, pipeline_id: str, update_id: str,
+                                progress: dict[str, TableProgress], flows: FlowNames) -> Iterator[EngineEvent]:
+        """Fold the update's `flow_progress` rows of the pipeline's event log table into the
+        tables that have no numbers yet (the events API did not carry them)."""
+        wanted = {t: record for t, record in progress.items() if record.rows_written is None and not record.expectations}
+        if not wanted:
+            return
+        where = f"event_log('{pipeline_id}')"
+        what = f"reading the numbers of update {update_id} from {where} on SQL warehouse {self.warehouse_id}"
+        try:
+            _, rows = self._statement(w, event_log_query(pipeline_id, update_id), what)
+        except DatabricksApiError as exc:
+            yield Log(f"{exc}; the numbers stay not reported", "warning")
+            return
+        for row in rows:
+            for record in wanted.values():
+                record.read_from = f"{where} on SQL warehouse {self.warehouse_id}"
+            apply_event(event_log_row(row), wanted, [], flows)
+        yield Log(f"read {len(rows)} flow events of update {update_id} from {where}: numbers of "
+                  f"{', '.join(t for t, r in wanted.items() if r.rows_written is not None) or 'no table'}")
 
     # -- continuous pipelines -----------------------------------------------------------
 
