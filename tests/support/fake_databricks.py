@@ -112,12 +112,17 @@ def flow_event(table: str, status: str, *, rows: int = 0, upserted: int = 0, del
             "origin": origin, "details": details}
 
 
-def flow_definition(flow: str, output_dataset: str, flow_type: str = "APPEND") -> dict:
-    """A `flow_definition` event: the flow named `flow` writes `output_dataset` (a UC name)."""
+def flow_definition(flow: str, output_dataset: str, flow_type: str = "APPEND",
+                    schema: list[dict] | None = None) -> dict:
+    """A `flow_definition` event: the flow named `flow` writes `output_dataset` (a UC name), with
+    the output `schema` when given (fields with `name`, `data_type`, maybe `comment`, as the
+    event log schema documents `details.flow_definition.schema`)."""
+    definition: dict[str, Any] = {"output_dataset": output_dataset, "input_datasets": [], "flow_type": flow_type,
+                                  "explain_text": ""}
+    if schema is not None:
+        definition["schema"] = schema
     return {"event_type": "flow_definition", "level": "INFO", "message": f"Flow '{flow}' is defined as {flow_type}.",
-            "origin": {"flow_name": flow},
-            "details": {"flow_definition": {"output_dataset": output_dataset, "input_datasets": [],
-                                            "flow_type": flow_type, "explain_text": ""}}}
+            "origin": {"flow_name": flow}, "details": {"flow_definition": definition}}
 
 
 def cdc_flow(table: str) -> str:
@@ -296,6 +301,48 @@ def successful(rows: int = 10, expectation: str = "valid_id") -> Script:
     return script
 
 
+# The events API's filter (Databricks REST API reference, "List pipeline events", `filter`):
+# "level='INFO' (or WARN or ERROR)", "level in ('INFO', 'WARN')", "id='[event-id]'",
+# "timestamp > 'TIMESTAMP' (or >=,<,<=,=)", joined by AND; and `update_id = '<id>'`, which the
+# Databricks CLI's maintainers verified on a live workspace, where any other column answers 400
+# `Operation '=' not allowed on 'event_type'` (databricks/cli pull request 6473).
+FILTER_COLUMNS = {"timestamp", "id", "update_id", "level"}
+_CLAUSE = re.compile(r"^\s*(\w+(?:\.\w+)*)\s*(>=|<=|!=|=|>|<|\bin\b)\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def _filter_clauses(text: str) -> list[tuple[str, str, Any]] | str:
+    """The clauses of a filter, or the 400 message a workspace answers for it."""
+    clauses: list[tuple[str, str, Any]] = []
+    for part in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
+        match = _CLAUSE.match(part)
+        if not match:
+            return f"Invalid filter expression: {part}"
+        column, op, raw = match.group(1), match.group(2).lower(), match.group(3)
+        if column not in FILTER_COLUMNS:
+            return f"Operation '{op}' not allowed on '{column}'"
+        if op == "in":
+            values = re.findall(r"'([^']*)'", raw)
+            if not raw.startswith("(") or not values:
+                return f"Invalid filter expression: {part}"
+            clauses.append((column, op, values))
+        elif raw.startswith("'") and raw.endswith("'"):
+            clauses.append((column, op, raw[1:-1]))
+        else:
+            return f"Invalid filter expression: {part}"
+    return clauses
+
+
+def _holds(event: dict, clause: tuple[str, str, Any]) -> bool:
+    column, op, value = clause
+    have = event["origin"].get("update_id") if column == "update_id" else event.get(column)
+    if have is None:
+        return False
+    if op == "in":
+        return have in value
+    return {"=": have == value, "!=": have != value, ">": have > value, ">=": have >= value,
+            "<": have < value, "<=": have <= value}[op]
+
+
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -329,6 +376,10 @@ class FakeDatabricks:
         self.warehouses: set[str] = {"wh-1"}
         self.statements: dict[str, dict] = {}
         self.statement_pending_polls = 0  # polls a new statement answers PENDING before its result
+        # The events API as its reference documents it: no `details` in an event (Databricks REST
+        # reference, "List pipeline events": PipelineEvent has no such field); the event log
+        # table (`event_log('<pipeline id>')`) keeps them.
+        self.events_without_details = False
         self._counter = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -530,6 +581,9 @@ class FakeDatabricks:
     def _run_sql(self, statement_id: str, statement: str) -> dict:
         import sqlite3
 
+        log = re.search(r"\bFROM\s+event_log\('([^']*)'\)\s+WHERE\s+origin\.update_id\s*=\s*'([^']*)'", statement)
+        if log:
+            return self._event_log_rows(statement_id, log.group(1), log.group(2))
         found = re.search(r"\bFROM\s+((?:`(?:[^`]|``)*`|\w+)(?:\.(?:`(?:[^`]|``)*`|\w+))*)\s*$", statement)
         name = ".".join(p.strip("`") for p in re.findall(r"`(?:[^`]|``)*`|\w+", found.group(1))) if found else ""
         if name not in self.tables:
@@ -552,6 +606,24 @@ class FakeDatabricks:
                                  {"name": f"c{i}", "position": i, "type_name": "LONG", "type_text": "BIGINT"}
                                  for i in range(width)]}},
                 "result": {"chunk_index": 0, "row_offset": 0, "row_count": len(data), "data_array": data}}
+
+    def _event_log_rows(self, statement_id: str, pipeline_id: str, update_id: str) -> dict:
+        """The update's flow events as the event log table holds them: `details` a JSON string,
+        `origin` given as JSON (`to_json(origin)`), every value a string (JSON_ARRAY)."""
+        if pipeline_id not in self.pipelines:
+            return {"statement_id": statement_id, "status": {"state": "FAILED", "error": {
+                "error_code": "BAD_REQUEST", "message": f"Pipeline {pipeline_id} does not exist."}}}
+        rows = [[e["id"], e["timestamp"], e["level"], e["event_type"], json.dumps(e["origin"]),
+                 json.dumps(e.get("details") or {})]
+                for e in self.events[pipeline_id]
+                if e["origin"].get("update_id") == update_id and e["event_type"] in ("flow_definition", "flow_progress")]
+        return {"statement_id": statement_id, "status": {"state": "SUCCEEDED"},
+                "manifest": {"format": "JSON_ARRAY", "total_row_count": len(rows), "total_chunk_count": 1,
+                             "truncated": False, "schema": {"column_count": 6, "columns": [
+                                 {"name": n, "position": i, "type_name": "STRING", "type_text": "STRING"}
+                                 for i, n in enumerate(["id", "timestamp", "level", "event_type", "origin",
+                                                        "details"])]}},
+                "result": {"chunk_index": 0, "row_offset": 0, "row_count": len(rows), "data_array": rows}}
 
     def _directory(self, directory: str, query: dict) -> tuple[int, dict]:
         """Files API: a directory's direct children, files and folders, in pages."""
@@ -597,20 +669,20 @@ class FakeDatabricks:
             saved, start = json.loads(query["page_token"][0])
             query = {**saved, "max_results": query.get("max_results", ["25"])}
         events = [e for e in self.events[pipeline_id] if self._visible_from.get(e["id"], 0) <= self.ticks]
-        text = query.get("filter", [""])[0]
-        update = re.search(r"update_id = '([^']+)'", text)
-        after = re.search(r"timestamp > '([^']+)'", text)
-        if update:
-            events = [e for e in events if e["origin"].get("update_id") == update.group(1)]
-        if after:
-            events = [e for e in events if e["timestamp"] > after.group(1)]
+        clauses = _filter_clauses(query.get("filter", [""])[0])
+        if isinstance(clauses, str):
+            return {"__status": 400, "error_code": "INVALID_PARAMETER_VALUE", "message": clauses}
+        events = [e for e in events if all(_holds(e, clause) for clause in clauses)]
         if "timestamp asc" not in " ".join(query.get("order_by", [])):
             events = list(reversed(events))
         size = int(query.get("max_results", ["25"])[0])
         page = events[start:start + size]
         self.served.update(e["id"] for e in page)
-        window_end = _shifted(after.group(1), OVERLAP_SECONDS) if after else None
+        after = next((value for column, op, value in clauses if column == "timestamp" and op == ">"), None)
+        window_end = _shifted(after, OVERLAP_SECONDS) if after else None
         self.served_fresh.update(e["id"] for e in page if window_end is None or e["timestamp"] > window_end)
+        if self.events_without_details:
+            page = [{k: v for k, v in e.items() if k != "details"} for e in page]
         answer: dict[str, Any] = {"events": page}
         if start + size < len(events):
             kept = {k: v for k, v in query.items() if k in ("filter", "order_by")}
