@@ -13,7 +13,7 @@ Two halves:
   refresh. Before the next update, `decide` splits the selection into tables to refresh (with the
   reason) and tables with nothing to do (with the reason).
 
-Never skipped: a full refresh, a pipeline whose `etl_assets.skip_unchanged` setting is `false`, a
+Never skipped: a full refresh, a pipeline whose `local_engine.skip_unchanged` setting is `false`, a
 query with a nondeterministic function (`current_timestamp`, `rand`, `uuid`, a UDF marked
 nondeterministic, ...), a read the engine does not track (JDBC and other sources without paths,
 files outside the home, tables outside the pipeline's database, SQL text that cannot be parsed),
@@ -41,7 +41,7 @@ from etl_assets.project.config import ProjectConfig
 READS_ENV = "ETL_ASSETS_READS_FILE"
 """The file the pipeline client writes each dataset's reads to (set by the local runner)."""
 
-SKIP_SETTING = "etl_assets.skip_unchanged"
+SKIP_SETTING = "local_engine.skip_unchanged"
 """Pipeline `configuration` key: `"false"` refreshes every selected table, changed or not."""
 
 _FORMAT = 1
@@ -116,7 +116,9 @@ def plan_reads(message: Any, reads: Reads | None = None) -> Reads:
             continue
         if descriptor.message_type.GetOptions().map_entry:
             continue
-        values = value if descriptor.label == descriptor.LABEL_REPEATED else [value]
+        repeated = descriptor.is_repeated if hasattr(descriptor, "is_repeated") \
+            else descriptor.label == descriptor.LABEL_REPEATED
+        values = value if repeated else [value]
         for item in values:
             plan_reads(item, reads)
     return reads
@@ -328,7 +330,7 @@ class ChangeTracker:
     # digests
 
     def enabled(self) -> bool:
-        """Whether the pipeline lets unchanged tables be skipped (its `etl_assets.skip_unchanged`)."""
+        """Whether the pipeline lets unchanged tables be skipped (its `local_engine.skip_unchanged`)."""
         pipeline = self.config.pipelines[self.pipeline]
         value = {**pipeline.spark_conf, **pipeline.configuration}.get(SKIP_SETTING, "true")
         return value.strip().lower() not in ("false", "0", "no", "off")
