@@ -30,13 +30,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from etl_assets.conventions import is_data_file, name_parts
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.engines.local.tables import table_version
-from etl_assets.project.config import ProjectConfig
+
+if TYPE_CHECKING:
+    from etl_assets.project.config import ProjectConfig
 
 READS_ENV = "ETL_ASSETS_READS_FILE"
 """The file the pipeline client writes each dataset's reads to (set by the local runner)."""
