@@ -51,30 +51,36 @@ GOALS = {
 }
 
 
-def refresh_all(config: ProjectConfig, home: LocalHome) -> tuple[float, int, int]:
-    """Every pipeline of `config`, one after the other: seconds, tables recomputed, tables skipped."""
+def refresh_all(config: ProjectConfig, home: LocalHome) -> tuple[float, int, int, dict[str, str]]:
+    """Every pipeline of `config`, one after the other: seconds, tables recomputed, tables skipped,
+    and why each table was recomputed."""
     os.environ["ETL_ASSETS_HOME"] = str(home.root)
     engine = LocalEngine(home=home.root)
     recomputed = skipped = 0
+    reasons: dict[str, str] = {}
     start = time.perf_counter()
     for key, pipeline in config.pipelines.items():
         for event in engine.refresh(RefreshRequest(config, pipeline, [t.name for t in config.tables_of(key)])):
             if isinstance(event, TableCompleted):
                 if event.metadata.get("refresh") == "recomputed":
                     recomputed += 1
+                    reasons[event.table] = str(event.metadata.get("refresh_reason"))
                 else:
                     skipped += 1
             elif isinstance(event, RunFinished) and not event.succeeded:
                 raise SystemExit(f"{key} failed: {event.error_text[-2000:]}")
-    return time.perf_counter() - start, recomputed, skipped
+    return time.perf_counter() - start, recomputed, skipped, reasons
 
 
-def report(label: str, run: tuple[float, int, int], base: float | None, goal: float | None = None) -> None:
-    seconds, recomputed, skipped = run
+def report(label: str, run: tuple[float, int, int, dict[str, str]], base: float | None,
+           goal: float | None = None) -> None:
+    seconds, recomputed, skipped, reasons = run
     ratio = f"{seconds / base:6.3f}" if base else "     -"
     target = f"goal <= {goal:.2f}" if goal is not None else ""
     print(f"  {label:<48} {seconds:8.2f} s  x first {ratio}  {target:<12}  recomputed {recomputed}, "
           f"nothing to do {skipped}", flush=True)
+    if 0 < len(reasons) <= 4:
+        print("    recomputed: " + "; ".join(f"{t} ({why})" for t, why in reasons.items()), flush=True)
 
 
 def example(base: Path, rows: int, repeats: int) -> None:

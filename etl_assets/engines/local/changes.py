@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -371,12 +372,12 @@ class ChangeTracker:
                     defined = set()
                 if defined and defined <= others:
                     continue
-            digest.update(f"{resolved}\n".encode() + _file_bytes(resolved))
+            digest.update(f"{resolved}\n".encode() + _file_bytes(resolved) + _environment_read(resolved))
         pipeline_files = {p.resolve() for p in self.config.pipeline_files(self.pipeline)}
         for folder in sorted(folders):
             for helper in sorted(folder.glob("*.py")):
                 if helper.resolve() not in pipeline_files:
-                    digest.update(f"{helper}\n".encode() + _file_bytes(helper))
+                    digest.update(f"{helper}\n".encode() + _file_bytes(helper) + _environment_read(helper))
         return digest.hexdigest()
 
     # deciding
@@ -601,6 +602,25 @@ def _write_json(path: Path, data: Any) -> None:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+_ENV_NAMED = re.compile(r"""(?:environ\.get|getenv)\(\s*["']([^"']+)["']|environ\[\s*["']([^"']+)["']\s*\]""")
+_ENV_ANY = re.compile(r"\b(?:environ|getenv)\b")
+
+
+def _environment_read(path: Path) -> bytes:
+    """The values of the environment variables a file reads (code can take another shape with
+    them): those it names, or the whole environment when it reads one whose name is not written
+    out."""
+    text = _file_bytes(path).decode("utf-8", "replace")
+    mentions = len(_ENV_ANY.findall(text))
+    if not mentions:
+        return b""
+    named = _ENV_NAMED.findall(text)
+    if len(named) < mentions:
+        return json.dumps(sorted(os.environ.items())).encode()
+    names = sorted({a or b for a, b in named})
+    return json.dumps({name: os.environ.get(name) for name in names}).encode()
 
 
 def _file_bytes(path: Path) -> bytes:

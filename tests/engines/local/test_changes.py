@@ -281,3 +281,15 @@ def test_views_are_followed_to_what_they_read(tmp_path):
         "raw", "clean"]
     record = json.loads(tracker.records_path.read_text())["tables"]["clean"]
     assert list(record["tables"]) == ["raw"] and record["untracked"] == []
+
+
+def test_environment_variables_the_code_reads_are_part_of_it(made, monkeypatch):
+    path = made.config.transformation_path("clean")
+    path.write_text(path.read_text() + "import os\nSLOW = os.environ.get('SLOW_CLEAN')\n")
+    made.update()
+    assert made.decide().run == {}
+    monkeypatch.setenv("SLOW_CLEAN", "3")
+    assert made.decide().run["clean"] == "its code changed"
+    monkeypatch.setenv("ANYTHING_ELSE", "1")  # a variable the code does not read
+    monkeypatch.delenv("SLOW_CLEAN")
+    assert made.decide().run == {}
