@@ -28,7 +28,6 @@ from dagster import (
 
 from etl_assets.dagster.resources import PipelinesEngineResource
 from etl_assets.dagster.translator import TableTranslator
-from etl_assets.engines.local.engine import LocalEngine
 from etl_assets.errors import EngineUnavailableError
 from etl_assets.example.datagen import DATASETS, generate
 from etl_assets.example.exploration import KNOWN, MAX_NULL_KEY_SHARE, MAX_UNPARSEABLE_SHARE, explore
@@ -74,12 +73,12 @@ def _spec(config: ProjectConfig, translator: TableTranslator, path: str) -> Asse
 
 def _local_landing(config: ProjectConfig, engine: PipelinesEngineResource, what: str) -> Path:
     running = engine.get_engine()
-    if not isinstance(running, LocalEngine):
+    if not running.has_local_landing:
         raise EngineUnavailableError(
             f"{what} reads and writes the local landing folder; on the {running.name} engine the landing "
             "data lives in the workspace volume, so run the bundle's data generation and exploration tasks there"
         )
-    return running.home_for(config).landing
+    return running.local_landing(config)
 
 
 def _example_data(config: ProjectConfig, translator: TableTranslator, paths: Sequence[str]) -> AssetsDefinition:

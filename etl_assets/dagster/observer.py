@@ -25,17 +25,12 @@ from dagster import (
 from etl_assets.dagster.assets import UPDATE_TAG_PREFIX
 from etl_assets.dagster.resources import PipelinesEngineResource
 from etl_assets.dagster.results import observed_events
-from etl_assets.engines.base import Verdict
-from etl_assets.engines.local.tables import version_time
+from etl_assets.engines.base import Provenance, TableWritten, UpdateMade, Verdict
 from etl_assets.project.config import ProjectConfig
 
 OBSERVER = "pipeline_observer"
 IN_PROGRESS = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
                DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
-_NOTHING = {
-    "databricks": "no update started outside Dagster has refreshed tables since the last tick",
-    "local": "no table was changed outside Dagster since the last tick",
-}
 
 
 def build_pipeline_observer(config: ProjectConfig, keys: Mapping[str, AssetKey]) -> SensorDefinition:
@@ -49,7 +44,7 @@ def build_pipeline_observer(config: ProjectConfig, keys: Mapping[str, AssetKey])
     def observer(context: SensorEvaluationContext, engine: PipelinesEngineResource) -> SensorResult:
         running = engine.get_engine()
         cursor = _load(context.cursor)
-        judge = _Judge(context, keys, running.name)
+        judge = _Judge(context, keys)
         found, cursor[running.name] = running.observe(config, cursor.get(running.name, {}), judge)
         events = []
         for refresh in found:
@@ -59,7 +54,7 @@ def build_pipeline_observer(config: ProjectConfig, keys: Mapping[str, AssetKey])
             events += observed_events(refresh, config, keys)
         encoded = json.dumps(cursor, sort_keys=True)
         if not events:
-            return SensorResult(skip_reason=_NOTHING.get(running.name, "nothing new"), cursor=encoded)
+            return SensorResult(skip_reason=running.nothing_observed, cursor=encoded)
         return SensorResult(asset_events=events, cursor=encoded)
 
     return observer
@@ -68,21 +63,20 @@ def build_pipeline_observer(config: ProjectConfig, keys: Mapping[str, AssetKey])
 class _Judge:
     """Tells the observer whether a refresh it found is one of ours, using Dagster's records."""
 
-    def __init__(self, context: SensorEvaluationContext, keys: Mapping[str, AssetKey], engine: str):
+    def __init__(self, context: SensorEvaluationContext, keys: Mapping[str, AssetKey]):
         self.context = context
         self.keys = keys
-        self.engine = engine
         self._busy: set[AssetKey] | None = None
 
-    def __call__(self, subject: str, key: str) -> Verdict:
-        if self.engine == "databricks":  # subject: pipeline key, key: update id
+    def __call__(self, provenance: Provenance) -> Verdict:
+        if isinstance(provenance, UpdateMade):  # our runs tag themselves with the update they started
             runs = self.context.instance.get_run_records(
-                RunsFilter(tags={f"{UPDATE_TAG_PREFIX}{subject}": key}), limit=1)
+                RunsFilter(tags={f"{UPDATE_TAG_PREFIX}{provenance.pipeline}": provenance.update_id}), limit=1)
             return "ours" if runs else "theirs"
-        asset = self.keys[subject]  # local: subject is a table, key its version
+        asset = self.keys[provenance.table]
         if asset in self.busy():
             return "busy"
-        return "ours" if self._recorded(asset, key) else "theirs"
+        return "ours" if self._recorded(asset, provenance) else "theirs"
 
     def busy(self) -> set[AssetKey]:
         """Assets a Dagster run in progress may be writing right now."""
@@ -95,16 +89,16 @@ class _Judge:
                 self._busy |= set(run.asset_selection)
         return self._busy
 
-    def _recorded(self, asset: AssetKey, version: str) -> bool:
+    def _recorded(self, asset: AssetKey, written: TableWritten) -> bool:
         """Whether the latest materialization accounts for this version of the table."""
         event = self.context.instance.get_latest_materialization_event(asset)
         if event is None or event.asset_materialization is None:
             return False
         recorded = event.asset_materialization.metadata.get("table_version")
         if recorded is not None:
-            return getattr(recorded, "value", recorded) == version
+            return getattr(recorded, "value", recorded) == written.version
         # Recorded by a release that did not note versions: it covers commits made before it.
-        return event.timestamp >= version_time(version)
+        return event.timestamp >= written.committed_at
 
 
 def _load(raw: str | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ expectations, log lines, and one `PipelineFailedError` with the same wording on 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from etl_assets.engines.events import (
     TableSkipped,
     TableStarted,
     UpdateStarted,
+    UpdateStatus,
 )
 from etl_assets.project.config import Expectation, ProjectConfig
 from etl_assets.project.graph import TableGraph
@@ -205,7 +207,8 @@ def stream_results(
         on_update_started: called when the engine says which update it started (run tags).
 
     Raises:
-        PipelineFailedError: the update did not complete; tables reported before stay reported.
+        PipelineFailedError: the update did not complete, or completed without a word on a selected
+            table (never a success then); tables reported before stay reported.
     """
     run = _Run(request, keys, selected_checks)
     finished: RunFinished | None = None
@@ -250,9 +253,15 @@ def stream_results(
     if not finished.succeeded:
         raise run.failure(finished)
     missing = [t for t in run.selected if t not in run.reported]
-    if missing:
-        log.warning(f"pipeline '{request.pipeline.name}' ({finished.detail}) completed without reporting "
-                    f"{', '.join(missing)}")
+    if missing and finished.metadata.get("continuous"):
+        # A continuous pipeline refreshes on its own: the pipeline observer reports its tables.
+        log.info(f"pipeline '{request.pipeline.name}' is continuous ({finished.detail}): "
+                 f"{', '.join(missing)} are reported by the pipeline observer as it refreshes them")
+    elif missing:
+        # The engines complete every selected table of a completed update (etl_assets.engines.flows);
+        # a stream that does not is never taken for a success.
+        raise run.failure(replace(finished, status=UpdateStatus.UNKNOWN, detail=(
+            f"{finished.detail}, completed without reporting {', '.join(missing)}, so their state is").lstrip(", ")))
 
 
 def observed_events(refresh: ObservedRefresh, config: ProjectConfig,

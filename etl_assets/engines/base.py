@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 from etl_assets.engines.events import EngineEvent, QualityReported
@@ -19,6 +20,29 @@ ENGINE_NAMES = ("local", "databricks")
 Verdict = Literal["ours", "theirs", "busy"]
 """Who made a refresh the observer found: one of our runs, someone else, or a run of ours
 still in progress (look again later)."""
+
+
+@dataclass(frozen=True)
+class UpdateMade:
+    """A refresh known by the pipeline update that made it (the Databricks engine): a run of
+    ours tags itself with the update id it started."""
+
+    pipeline: str
+    update_id: str
+
+
+@dataclass(frozen=True)
+class TableWritten:
+    """A refresh known by the table version it left (the local engine): a run of ours records
+    the version in its materialization. `committed_at`: when it was written (epoch seconds)."""
+
+    table: str
+    version: str
+    committed_at: float
+
+
+Provenance = UpdateMade | TableWritten
+"""What the observer's judge is asked about: where a refresh it found came from."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +92,16 @@ class EngineTraits(Protocol):
         name: `local` or `databricks`.
         kind: the Dagster kind shown on assets it runs.
         runs_continuous: whether it can run `continuous: true` pipelines.
-        has_local_landing: whether landing files live on this machine (example data, exploration).
+        has_local_landing: whether landing files live on this machine (example data, exploration:
+            see `Engine.local_landing`).
+        nothing_observed: what the pipeline observer says when it found nothing new.
     """
 
     name: ClassVar[str]
     kind: ClassVar[str]
     runs_continuous: ClassVar[bool]
     has_local_landing: ClassVar[bool]
+    nothing_observed: ClassVar[str]
 
     @classmethod
     def table_name(cls, config: ProjectConfig, table: str) -> str:
@@ -104,11 +131,15 @@ class Engine(EngineTraits, Protocol):
         """Where a source's raw files are, and each data file there with its arrival time (ms)."""
         ...
 
+    def local_landing(self, config: ProjectConfig) -> Path:
+        """The landing folder on this machine (engines with `has_local_landing` only)."""
+        ...
+
     def observe(self, config: ProjectConfig, cursor: dict[str, Any],
-                judge: Callable[[str, str], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
+                judge: Callable[[Provenance], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
         """Refreshes made outside our runs since `cursor`, and the next cursor.
 
-        `judge(subject, key)` says who made the refresh `key` (an update id or a table version)
-        of `subject` (a pipeline key or a table name, as the engine observes).
+        `judge(provenance)` says who made a refresh, given where it came from (`UpdateMade`,
+        `TableWritten`).
         """
         ...

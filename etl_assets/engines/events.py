@@ -14,12 +14,66 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 COLUMNS = "columns"
 """The metadata key of a completed table's columns: `[{"name": "id", "type": "bigint"}, ...]`."""
+
+
+NOT_REPORTED = "not reported"
+"""The metadata value of a number the engine did not report (never shown as 0)."""
+
+
+class UpdateStatus(StrEnum):
+    """How an update ended. `UNKNOWN`: the engine lost sight of it (a client that died, an
+    update state the API did not give), which never counts as success."""
+
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"
+
+    @classmethod
+    def of(cls, state: str | None) -> UpdateStatus | None:
+        """The end a state names (an API update state, a run state), or None for a state on
+        the way (QUEUED, RUNNING, ...).
+
+        >>> UpdateStatus.of("CANCELED"), UpdateStatus.of("RUNNING")
+        (<UpdateStatus.CANCELED: 'CANCELED'>, None)
+        """
+        return cls.__members__.get(state or "") if state != "UNKNOWN" else None
+
+
+class FlowStatus(StrEnum):
+    """The state of a table's flow, as both engines report it (the Databricks event log's
+    `flow_progress.status`; Spark Declarative Pipelines prints the same words)."""
+
+    QUEUED = "QUEUED"
+    PLANNING = "PLANNING"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    IDLE = "IDLE"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    STOPPED = "STOPPED"
+    EXCLUDED = "EXCLUDED"
+
+    @classmethod
+    def of(cls, status: str | None) -> FlowStatus | None:
+        """The status a reported word names, or None for a word neither engine documents."""
+        return cls.__members__.get((status or "").upper())
+
+    @property
+    def final(self) -> bool:
+        """Whether it is a flow's last word in an update (a retried flow may still speak again)."""
+        return self in _FINAL
+
+
+_FINAL = {FlowStatus.COMPLETED, FlowStatus.FAILED, FlowStatus.SKIPPED, FlowStatus.STOPPED, FlowStatus.EXCLUDED}
 
 
 class Link(str):
@@ -101,18 +155,24 @@ class QualityReported:
 
 @dataclass(frozen=True)
 class RunFinished:
-    """The update ended. `status` is COMPLETED, FAILED or CANCELED; `detail` names the run
-    (`update 0123`, `local run, exit code 1`); `error_text` is the engine's error output."""
+    """The update ended with `status`; `detail` names the run (`update 0123`, `local run, exit
+    code 1`); `error_text` is the engine's error output. `metadata["continuous"]` marks a run
+    that only made sure a continuous pipeline runs: its tables are reported by the pipeline
+    observer as it refreshes them, not by this run."""
 
-    status: str
+    status: UpdateStatus
     detail: str = ""
     error_text: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A bare word is accepted where it is one of the statuses; anything else is refused here.
+        object.__setattr__(self, "status", UpdateStatus(self.status))
+
     @property
     def succeeded(self) -> bool:
         """Whether the update completed (status COMPLETED)."""
-        return self.status == "COMPLETED"
+        return self.status is UpdateStatus.COMPLETED
 
 
 EngineEvent = Log | UpdateStarted | TableStarted | TableCompleted | TableFailed | TableSkipped | QualityReported | RunFinished

@@ -112,12 +112,17 @@ def flow_event(table: str, status: str, *, rows: int = 0, upserted: int = 0, del
             "origin": origin, "details": details}
 
 
-def flow_definition(flow: str, output_dataset: str, flow_type: str = "APPEND") -> dict:
-    """A `flow_definition` event: the flow named `flow` writes `output_dataset` (a UC name)."""
+def flow_definition(flow: str, output_dataset: str, flow_type: str = "APPEND",
+                    schema: list[dict] | None = None) -> dict:
+    """A `flow_definition` event: the flow named `flow` writes `output_dataset` (a UC name), with
+    the output `schema` when given (fields with `name`, `data_type`, maybe `comment`, as the
+    event log schema documents `details.flow_definition.schema`)."""
+    definition: dict[str, Any] = {"output_dataset": output_dataset, "input_datasets": [], "flow_type": flow_type,
+                                  "explain_text": ""}
+    if schema is not None:
+        definition["schema"] = schema
     return {"event_type": "flow_definition", "level": "INFO", "message": f"Flow '{flow}' is defined as {flow_type}.",
-            "origin": {"flow_name": flow},
-            "details": {"flow_definition": {"output_dataset": output_dataset, "input_datasets": [],
-                                            "flow_type": flow_type, "explain_text": ""}}}
+            "origin": {"flow_name": flow}, "details": {"flow_definition": definition}}
 
 
 def cdc_flow(table: str) -> str:
@@ -294,6 +299,48 @@ def successful(rows: int = 10, expectation: str = "valid_id") -> Script:
         ]
 
     return script
+
+
+# The events API's filter (Databricks REST API reference, "List pipeline events", `filter`):
+# "level='INFO' (or WARN or ERROR)", "level in ('INFO', 'WARN')", "id='[event-id]'",
+# "timestamp > 'TIMESTAMP' (or >=,<,<=,=)", joined by AND; and `update_id = '<id>'`, which the
+# Databricks CLI's maintainers verified on a live workspace, where any other column answers 400
+# `Operation '=' not allowed on 'event_type'` (databricks/cli pull request 6473).
+FILTER_COLUMNS = {"timestamp", "id", "update_id", "level"}
+_CLAUSE = re.compile(r"^\s*(\w+(?:\.\w+)*)\s*(>=|<=|!=|=|>|<|\bin\b)\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def _filter_clauses(text: str) -> list[tuple[str, str, Any]] | str:
+    """The clauses of a filter, or the 400 message a workspace answers for it."""
+    clauses: list[tuple[str, str, Any]] = []
+    for part in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
+        match = _CLAUSE.match(part)
+        if not match:
+            return f"Invalid filter expression: {part}"
+        column, op, raw = match.group(1), match.group(2).lower(), match.group(3)
+        if column not in FILTER_COLUMNS:
+            return f"Operation '{op}' not allowed on '{column}'"
+        if op == "in":
+            values = re.findall(r"'([^']*)'", raw)
+            if not raw.startswith("(") or not values:
+                return f"Invalid filter expression: {part}"
+            clauses.append((column, op, values))
+        elif raw.startswith("'") and raw.endswith("'"):
+            clauses.append((column, op, raw[1:-1]))
+        else:
+            return f"Invalid filter expression: {part}"
+    return clauses
+
+
+def _holds(event: dict, clause: tuple[str, str, Any]) -> bool:
+    column, op, value = clause
+    have = event["origin"].get("update_id") if column == "update_id" else event.get(column)
+    if have is None:
+        return False
+    if op == "in":
+        return have in value
+    return {"=": have == value, "!=": have != value, ">": have > value, ">=": have >= value,
+            "<": have < value, "<=": have <= value}[op]
 
 
 def _stamp(moment: datetime) -> str:
@@ -597,19 +644,17 @@ class FakeDatabricks:
             saved, start = json.loads(query["page_token"][0])
             query = {**saved, "max_results": query.get("max_results", ["25"])}
         events = [e for e in self.events[pipeline_id] if self._visible_from.get(e["id"], 0) <= self.ticks]
-        text = query.get("filter", [""])[0]
-        update = re.search(r"update_id = '([^']+)'", text)
-        after = re.search(r"timestamp > '([^']+)'", text)
-        if update:
-            events = [e for e in events if e["origin"].get("update_id") == update.group(1)]
-        if after:
-            events = [e for e in events if e["timestamp"] > after.group(1)]
+        clauses = _filter_clauses(query.get("filter", [""])[0])
+        if isinstance(clauses, str):
+            return {"__status": 400, "error_code": "INVALID_PARAMETER_VALUE", "message": clauses}
+        events = [e for e in events if all(_holds(e, clause) for clause in clauses)]
         if "timestamp asc" not in " ".join(query.get("order_by", [])):
             events = list(reversed(events))
         size = int(query.get("max_results", ["25"])[0])
         page = events[start:start + size]
         self.served.update(e["id"] for e in page)
-        window_end = _shifted(after.group(1), OVERLAP_SECONDS) if after else None
+        after = next((value for column, op, value in clauses if column == "timestamp" and op == ">"), None)
+        window_end = _shifted(after, OVERLAP_SECONDS) if after else None
         self.served_fresh.update(e["id"] for e in page if window_end is None or e["timestamp"] > window_end)
         answer: dict[str, Any] = {"events": page}
         if start + size < len(events):

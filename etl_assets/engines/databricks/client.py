@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
+from urllib.parse import urlparse
 
 import requests
 from databricks.sdk import WorkspaceClient
@@ -30,7 +33,8 @@ def workspace_client(settings: DatabricksSettings, credentials: DatabricksCreden
     """A client authenticated by `credentials` where given, else by the SDK's default chain
     (environment variables, then a ~/.databrickscfg profile).
 
-    HTTP 429 and 503 are retried by the SDK for at most `settings.retry_timeout_seconds`.
+    HTTP 429 and 503 are retried by the SDK for at most `settings.retry_timeout_seconds`; a
+    host that cannot answer at all fails at once (`check_reachable`).
     """
     given = credentials or DatabricksCredentials()
     try:
@@ -44,7 +48,48 @@ def workspace_client(settings: DatabricksSettings, credentials: DatabricksCreden
             "OAuth: DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET), or a profile in ~/.databrickscfg "
             "(DATABRICKS_CONFIG_PROFILE)"
         ) from None
+    if config.host:
+        check_reachable(config.host, settings.connect_seconds, config)
     return WorkspaceClient(config=config)
+
+
+def check_reachable(host: str, seconds: float, config: Config | None = None) -> None:
+    """Fail in seconds, saying what to check, when nothing at `host` can answer: the name does
+    not resolve, the connection is refused, or it is not accepted within `seconds`.
+
+    The SDK retries connection errors as it retries throttling, for its whole
+    `retry_timeout_seconds`: right for a workspace that is briefly away, wrong for a mistyped
+    host. Only the first connection is checked here; later ones are retried (the workspace
+    answered once). Behind an HTTP proxy the proxy makes the connection, so nothing is checked.
+    """
+    url = urlparse(host if "://" in host else f"https://{host}")
+    name = url.hostname or ""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    if not name or _proxied(url.scheme, name):
+        return
+    source = f" (credentials: {credential_source(config)})" if config is not None else ""
+    check = "Check DATABRICKS_HOST or the profile's host: it should be your workspace URL, https://<workspace>"
+    try:
+        socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise DatabricksApiError(f"the Databricks host {host}{source} does not resolve ({exc.strerror}); "
+                                 f"nothing was started. {check}, and the network's DNS") from None
+    try:
+        with socket.create_connection((name, port), timeout=seconds):
+            pass
+    except ConnectionRefusedError:
+        raise DatabricksApiError(f"nothing answers at {host}{source}: connection refused on port {port}; nothing "
+                                 f"was started. {check}") from None
+    except TimeoutError:
+        raise DatabricksApiError(f"no connection to {host}{source} within {seconds:g} s; nothing was started. "
+                                 f"{check}, and any VPN, firewall or proxy (HTTPS_PROXY) on the way") from None
+    except OSError as exc:
+        raise DatabricksApiError(f"cannot connect to {host}{source}: {exc.strerror or exc}; nothing was started. "
+                                 f"{check}") from None
+
+
+def _proxied(scheme: str, name: str) -> bool:
+    return bool(urllib.request.getproxies().get(scheme)) and not urllib.request.proxy_bypass(name)
 
 
 def credential_source(config: Config) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from databricks.sdk import WorkspaceClient
 
-from etl_assets.engines.base import ObservedRefresh, Verdict
+from etl_assets.engines.base import ObservedRefresh, Provenance, UpdateMade, Verdict
 from etl_assets.engines.databricks.client import call
 from etl_assets.engines.databricks.event_log import EventReader
 from etl_assets.engines.databricks.lookup import resolve_pipeline_id
@@ -37,10 +37,10 @@ LISTED = 25  # most recent updates looked at per pipeline and call
 
 
 def observe_updates(w: WorkspaceClient, config: ProjectConfig, cursor: dict[str, Any],
-                    judge: Callable[[str, str], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
+                    judge: Callable[[Provenance], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
     """Refreshes made by updates we did not start since `cursor`, and the next cursor.
 
-    `judge(pipeline_key, update_id)` says whether one of our runs started the update.
+    `judge(UpdateMade(pipeline_key, update_id))` says whether one of our runs started the update.
     """
     found: list[ObservedRefresh] = []
     for pipeline in config.pipelines.values():
@@ -54,7 +54,7 @@ def observe_updates(w: WorkspaceClient, config: ProjectConfig, cursor: dict[str,
 
 
 def _pipeline(w: WorkspaceClient, pipeline: Pipeline, tables: list[str], state: dict[str, Any],
-              judge: Callable[[str, str], Verdict]) -> list[ObservedRefresh]:
+              judge: Callable[[Provenance], Verdict]) -> list[ObservedRefresh]:
     pipeline_id = resolve_pipeline_id(w, pipeline)
     listing = call(w.config, f"listing updates of '{pipeline.name}'",
                    lambda: w.pipelines.list_updates(pipeline_id, max_results=LISTED))
@@ -73,7 +73,7 @@ def _pipeline(w: WorkspaceClient, pipeline: Pipeline, tables: list[str], state: 
             # it (that run reported it as it went).
             if not finished:
                 continue
-            if position is None and judge(pipeline.key, update_id) == "ours":
+            if position is None and judge(UpdateMade(pipeline.key, update_id)) == "ours":
                 done.append(update_id)
                 continue
         # A continuous update is only ever reported here, whoever started it, slice by slice.

@@ -17,13 +17,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl_assets.conventions import name_parts
-from etl_assets.engines.events import COLUMNS, EngineEvent, Link, Log, QualityReported, TableCompleted
+from etl_assets.engines.events import (
+    COLUMNS,
+    NOT_REPORTED,
+    EngineEvent,
+    FlowStatus,
+    Link,
+    Log,
+    QualityReported,
+    TableCompleted,
+    UpdateStatus,
+)
+from etl_assets.engines.flows import takes_state
 
-TERMINAL = {"COMPLETED", "FAILED", "CANCELED"}
+TERMINAL = {s.value for s in UpdateStatus if s is not UpdateStatus.UNKNOWN}  # update states that end it
 ACTIVE = {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RESETTING", "SETTING_UP_TABLES",
           "RUNNING", "STOPPING"}
 # Flow statuses that are a table's last word in an update.
-FINAL_STATUSES = {"COMPLETED", "FAILED", "SKIPPED", "EXCLUDED", "STOPPED"}
+FINAL_STATUSES = {s for s in FlowStatus if s.final}
 # Row counters of `flow_progress.metrics`, each a count for that event (summed over events).
 # `num_upserted_rows` / `num_deleted_rows` are what AUTO CDC flows report instead of
 # `num_output_rows` (Databricks docs, AUTO CDC: "Get data about records processed by a CDC query").
@@ -97,7 +108,7 @@ class FlowNames:
 class TableProgress:
     """What the event log said of one table in this update."""
 
-    status: str | None = None
+    status: FlowStatus | None = None
     status_at: str | None = None  # timestamp of the event that set `status`
     counters: dict[str, int] = field(default_factory=dict)  # row and byte counters, summed over events
     gauges: dict[str, Any] = field(default_factory=dict)  # other metrics: the latest reading
@@ -160,14 +171,13 @@ def apply_event(event: Mapping[str, Any], progress: dict[str, TableProgress], ru
         return logs
     record = progress[table]
     stamp = event.get("timestamp")
-    status = flow.get("status")
+    status = FlowStatus.of(flow.get("status"))
     # A METRICS-level event is a reading of counters and gauges, not a change of status; an
     # event read late (its timestamp before the status we hold) does not take the status back.
-    late = bool(stamp and record.status_at and stamp < record.status_at)
-    if status and event.get("level") != "METRICS" and not late:
+    if status and takes_state(record.status_at, stamp, event.get("level") == "METRICS"):
         record.status, record.status_at = status, stamp or record.status_at
         logs.append(Log(f"{table}: {status}", "debug"))  # each table's outcome is one info line (updates.py)
-    record.completed = record.completed or status == "COMPLETED"
+    record.completed = record.completed or status is FlowStatus.COMPLETED
     record.add_metrics(flow.get("metrics") or {})
     quality = flow.get("data_quality") or {}
     record.dropped_records += quality.get("dropped_records") or 0
@@ -202,19 +212,25 @@ def update_link(host: str, pipeline_id: str, update_id: str) -> str:
 
 
 def completion_events(table: str, record: TableProgress, update_id: str, pipeline_id: str, link: str,
-                      full_refresh: bool, *, with_quality: bool = True) -> list[EngineEvent]:
+                      full_refresh: bool, *, with_quality: bool = True, numbers_from: str = "") -> list[EngineEvent]:
     """A table's completion (and, when the update reported any, its expectation results).
 
     `rows_written` is what this update wrote (for AUTO CDC flows, rows upserted plus rows
     deleted), with `rows_written_from` naming the counters; it is not the table's row count, so
     no `row_count` is given. Counters the event log did not report are left out rather than
-    shown as 0; gauges appear under their own names with their latest reading.
+    shown as 0, and `rows_written` is then `not reported`, with `numbers_from` (when given)
+    saying where the numbers would come from; gauges appear under their own names with their
+    latest reading.
     """
     metadata: dict[str, Any] = {k: v for k, v in record.gauges.items()}
     metadata.update({k: record.counters[k] for k in (*ROW_COUNTERS, *OTHER_COUNTERS) if k in record.counters})
     if record.rows_written is not None:
         metadata["rows_written"] = record.rows_written
         metadata["rows_written_from"] = " and ".join(sorted(record.rows_from))
+    else:
+        metadata["rows_written"] = NOT_REPORTED
+        if numbers_from:
+            metadata["numbers_from"] = numbers_from
     metadata.update({
         "dropped_records": record.dropped_records,
         "update_id": update_id,
@@ -231,6 +247,7 @@ def completion_events(table: str, record: TableProgress, update_id: str, pipelin
         # A flow that wrote and dropped nothing reports no expectations: its checks saw no rows.
         checked = (max(p + f for p, f in counts.values()) if counts
                    else 0 if record.rows_written == 0 and record.dropped_records == 0 else None)
+        hint = "" if counts or checked is not None else numbers_from
         events.append(QualityReported(table, counts, dropped_records=record.dropped_records, rows_checked=checked,
-                                      metadata={"update_id": update_id}))
+                                      hint=hint, metadata={"update_id": update_id}))
     return events

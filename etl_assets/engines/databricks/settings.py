@@ -31,6 +31,7 @@ class DatabricksTraits:
     kind: ClassVar[str] = "databricks"
     runs_continuous: ClassVar[bool] = True
     has_local_landing: ClassVar[bool] = False
+    nothing_observed: ClassVar[str] = "no update started outside Dagster has refreshed tables since the last tick"
 
     @classmethod
     def table_name(cls, config: ProjectConfig, table: str) -> str:
@@ -65,17 +66,23 @@ class DatabricksCredentials:
 
 @dataclass(frozen=True)
 class DatabricksSettings:
-    """How often to poll, how long to wait for an active update, how long the SDK retries."""
+    """How often to poll, how long to wait for an active update, how long the SDK retries.
+
+    `connect_seconds` bounds the one connection made to the host before the first request: a
+    host that does not resolve, refuses the connection or does not accept it within that time
+    fails at once, instead of after the SDK's `retry_timeout_seconds` of retries.
+    """
 
     poll_seconds: float = 2.0
     max_poll_seconds: float = 15.0
     wait_active_seconds: float = 1800.0
     retry_timeout_seconds: float = 120.0
     reconnect_seconds: float = 300.0
+    connect_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DatabricksSettings:
-        """ETL_ASSETS_DATABRICKS_{POLL,MAX_POLL,WAIT_ACTIVE,RETRY_TIMEOUT,RECONNECT}_SECONDS."""
+        """ETL_ASSETS_DATABRICKS_{POLL,MAX_POLL,WAIT_ACTIVE,RETRY_TIMEOUT,RECONNECT,CONNECT}_SECONDS."""
         env = os.environ if environ is None else environ
         prefix = "ETL_ASSETS_DATABRICKS_"
         return cls(
@@ -84,4 +91,5 @@ class DatabricksSettings:
             wait_active_seconds=_seconds(env, f"{prefix}WAIT_ACTIVE_SECONDS", cls.wait_active_seconds),
             retry_timeout_seconds=_seconds(env, f"{prefix}RETRY_TIMEOUT_SECONDS", cls.retry_timeout_seconds),
             reconnect_seconds=_seconds(env, f"{prefix}RECONNECT_SECONDS", cls.reconnect_seconds),
+            connect_seconds=_seconds(env, f"{prefix}CONNECT_SECONDS", cls.connect_seconds),
         )

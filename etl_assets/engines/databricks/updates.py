@@ -7,13 +7,14 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidState, ResourceConflict
 from databricks.sdk.service.sql import Disposition, ExecuteStatementRequestOnWaitTimeout, Format, StatementState
 
-from etl_assets.engines.base import ObservedRefresh, RefreshRequest, Verdict
+from etl_assets.engines.base import ObservedRefresh, Provenance, RefreshRequest, Verdict
 from etl_assets.engines.checks import check_query, quality_from_row, quote
 from etl_assets.engines.databricks.client import (
     UNREACHABLE,
@@ -29,7 +30,6 @@ from etl_assets.engines.databricks.lookup import resolve_pipeline_id
 from etl_assets.engines.databricks.observer import observe_updates
 from etl_assets.engines.databricks.progress import (
     ACTIVE,
-    FINAL_STATUSES,
     TERMINAL,
     FlowNames,
     TableProgress,
@@ -41,20 +41,25 @@ from etl_assets.engines.databricks.settings import DatabricksCredentials, Databr
 from etl_assets.engines.databricks.volumes import VolumeLanding
 from etl_assets.engines.events import (
     EngineEvent,
+    FlowStatus,
     Log,
     QualityReported,
     RunFinished,
     TableCompleted,
     TableFailed,
-    TableSkipped,
     UpdateStarted,
+    UpdateStatus,
 )
-from etl_assets.errors import DatabricksApiError
+from etl_assets.engines.flows import FlowTracker
+from etl_assets.errors import DatabricksApiError, EngineUnavailableError
 from etl_assets.project.config import Expectation, ProjectConfig
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-_NOT_REFRESHED = {"SKIPPED": "upstream_failure", "EXCLUDED": "excluded", "STOPPED": "stopped"}
+# Where an update's numbers are documented when its events do not carry them.
+NUMBERS_FROM = ("the events API did not report this flow's metrics; Databricks documents row counts and "
+                "data quality in the pipeline's event log table (event_log(<pipeline id>), a published event "
+                "log, or the pipeline_events system table)")
 
 
 class DatabricksEngine(DatabricksTraits):
@@ -115,7 +120,8 @@ class DatabricksEngine(DatabricksTraits):
         progress: dict[str, TableProgress] = {t: TableProgress() for t in selected}
         flows = FlowNames(t.name for t in request.config.tables_of(request.pipeline.key))
         run_errors: list[str] = []
-        told: dict[str, str] = {}  # table -> last status turned into an event
+        tracker = FlowTracker(selected, lambda table, reported: self._completion(
+            table, progress[table], update_id, pipeline_id, link, request.full_refresh))
         reader = EventReader(w, pipeline_id, update_id)
         finished = False
         settled = False
@@ -129,11 +135,13 @@ class DatabricksEngine(DatabricksTraits):
                                                        f"reading events of update {update_id}", reader.read_new)
                 for event in events:
                     yield from apply_event(event, progress, run_errors, flows)
-                yield from self._news(progress, told, update_id, pipeline_id, link, request.full_refresh)
+                for table in selected:
+                    record = progress[table]
+                    yield from tracker.flow(table, record.status, message="\n".join(record.errors))
                 if state in TERMINAL:
                     # Events show up seconds after they happen: a table without its last word
                     # yet gets one more read before the update is taken as ended.
-                    if settled or all(progress[t].status in FINAL_STATUSES for t in selected):
+                    if settled or not tracker.unsettled():
                         break
                     settled = True
                 self.sleep(delay)
@@ -142,30 +150,18 @@ class DatabricksEngine(DatabricksTraits):
         finally:
             if not finished:
                 self._stop(w, pipeline_id, update_id)
-        messages = [m for t in selected if progress[t].status == "FAILED" for m in progress[t].errors] + run_errors
-        yield RunFinished(status=state, detail=f"update {update_id}", error_text="\n".join(dict.fromkeys(messages)),
-                          metadata={"update_id": update_id, "update_url": link})
+        messages = [m for t in selected if progress[t].status is FlowStatus.FAILED for m in progress[t].errors]
+        yield from tracker.finish(UpdateStatus.of(state) or UpdateStatus.UNKNOWN, detail=f"update {update_id}",
+                                  error_text="\n".join(dict.fromkeys(messages + run_errors)),
+                                  metadata={"update_id": update_id, "update_url": link})
 
     @staticmethod
-    def _news(progress: dict[str, TableProgress], told: dict[str, str], update_id: str, pipeline_id: str,
-              link: str, full_refresh: bool) -> Iterator[EngineEvent]:
-        for table, record in progress.items():
-            status = record.status
-            if status is None or told.get(table) == status or told.get(table) == "COMPLETED":
-                continue
-            if status == "COMPLETED":
-                rows = f"{record.rows_written} rows written" if record.rows_written is not None else "rows not reported"
-                yield Log(f"{table}: COMPLETED, {rows}")
-                yield from completion_events(table, record, update_id, pipeline_id, link, full_refresh)
-            elif status == "FAILED":
-                yield Log(f"{table}: FAILED", "error")
-                yield TableFailed(table, "\n".join(record.errors))
-            elif status in _NOT_REFRESHED:
-                yield Log(f"{table}: {status}, not refreshed", "warning")
-                yield TableSkipped(table, _NOT_REFRESHED[status])  # type: ignore[arg-type]
-            else:
-                continue
-            told[table] = status
+    def _completion(table: str, record: TableProgress, update_id: str, pipeline_id: str, link: str,
+                    full_refresh: bool) -> Iterator[EngineEvent]:
+        rows = f"{record.rows_written} rows written" if record.rows_written is not None else "rows not reported"
+        yield Log(f"{table}: COMPLETED, {rows}")
+        yield from completion_events(table, record, update_id, pipeline_id, link, full_refresh,
+                                     numbers_from=NUMBERS_FROM)
 
     # -- checks without a refresh --------------------------------------------------------
 
@@ -225,7 +221,7 @@ class DatabricksEngine(DatabricksTraits):
             yield UpdateStarted(request.pipeline.key, update_id, update_link(w.config.host, pipeline_id, update_id))
             yield Log(f"continuous pipeline '{request.pipeline.name}' was not running: started update "
                       f"{update_id}; its tables are reported as it refreshes them (pipeline observer)")
-            yield RunFinished(status="COMPLETED", detail=f"update {update_id}")
+            yield RunFinished(status=UpdateStatus.COMPLETED, detail=f"update {update_id}", metadata={"continuous": True})
             return
         progress: dict[str, TableProgress] = {t: TableProgress() for t in selected}
         flows = FlowNames(t.name for t in request.config.tables_of(request.pipeline.key))
@@ -233,7 +229,8 @@ class DatabricksEngine(DatabricksTraits):
             apply_event(event, progress, [], flows)
         link = update_link(w.config.host, pipeline_id, update_id)
         # Rows written, not backlog gauges, say a table was refreshed.
-        refreshed = [t for t in selected if progress[t].status in ("COMPLETED", "RUNNING", "IDLE")
+        refreshed = [t for t in selected
+                     if progress[t].status in (FlowStatus.COMPLETED, FlowStatus.RUNNING, FlowStatus.IDLE)
                      and (progress[t].rows_written or 0) > 0]
         yield Log(f"continuous pipeline '{request.pipeline.name}' is running (update {update_id}); "
                   f"refreshed so far: {', '.join(refreshed) or 'nothing reported yet'}")
@@ -241,7 +238,7 @@ class DatabricksEngine(DatabricksTraits):
             for completion in completion_events(table, progress[table], update_id, pipeline_id, link, False,
                                                 with_quality=False):
                 yield _continuous_event(completion)
-        yield RunFinished(status="COMPLETED", detail=f"update {update_id}", metadata={"continuous": True})
+        yield RunFinished(status=UpdateStatus.COMPLETED, detail=f"update {update_id}", metadata={"continuous": True})
 
     # -- starting -----------------------------------------------------------------------
 
@@ -344,8 +341,14 @@ class DatabricksEngine(DatabricksTraits):
             self._landing = VolumeLanding(self.client(), config, self.landing_volume)
         return self._landing.listing(source_path, pipeline_key)
 
+    def local_landing(self, config: ProjectConfig) -> Path:
+        """None on this machine: landing files are in the workspace volume."""
+        raise EngineUnavailableError(
+            "on the databricks engine the landing data lives in the workspace volume, not on this machine: run "
+            "the bundle's data generation and exploration tasks there")
+
     def observe(self, config: ProjectConfig, cursor: dict[str, Any],
-                judge: Callable[[str, str], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
+                judge: Callable[[Provenance], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
         """Updates no run of ours started (the bundle's job, the workspace UI, continuous pipelines)."""
         return observe_updates(self.client(), config, cursor, judge)
 

@@ -3,10 +3,11 @@
     python -m etl_assets.engines.local.client --spec S [--refresh a,b] [--full-refresh a,b] [--dry-run]
 
 It does what `spark-pipelines run` does (load the spec, open a session with the spec's
-configuration, create the dataflow graph, register the definitions, start the run, print its
-events) and prints the same lines, without the JVM launcher that `spark-pipelines` starts
-first. The server is named by the environment: `ETL_ASSETS_CONNECT_PORT` and
-`ETL_ASSETS_CONNECT_TOKEN` (never the command line, which other users can read).
+configuration, create the dataflow graph, register the definitions, start the run), without
+the JVM launcher that `spark-pipelines` starts first. The run's events are printed as JSON lines
+(`etl_assets.engines.local.progress`): each with its message, its time, and the flow and run
+states it reports, so nothing downstream reads them back from text. The server is named by the
+environment: `ETL_ASSETS_CONNECT_PORT` and `ETL_ASSETS_CONNECT_TOKEN` (never the command line, which other users can read).
 
 Before the definitions are loaded the compatibility layer (`etl_assets.engines.local.compat`)
 is installed, so Databricks pipeline code (`import dlt`, `dp.expect*`, `cloudFiles`, ...) runs;
@@ -22,7 +23,8 @@ import importlib.util
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +92,7 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
     from pyspark.pipelines.graph_element_registry import graph_element_registration_context
     from pyspark.pipelines.logging_utils import log_with_curr_timestamp
     from pyspark.pipelines.spark_connect_graph_element_registry import SparkConnectGraphElementRegistry
-    from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, handle_pipeline_events, start_run
+    from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, start_run
     from pyspark.sql import SparkSession
 
     from etl_assets.engines.local import compat
@@ -128,9 +130,23 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
         log_with_curr_timestamp("Starting run...")
         events = start_run(spark, graph_id, full_refresh=full_refresh, full_refresh_all=False, refresh=refresh,
                            dry=dry, storage=spec.storage)
-        handle_pipeline_events(events)
+        print_events(events)
     finally:
         spark.stop()
+
+
+def print_events(results: Iterator[dict[str, Any]]) -> None:
+    """One JSON line per event of the run stream (what `handle_pipeline_events` prints as text)."""
+    from etl_assets.engines.local.progress import classify, encode
+
+    for result in results:
+        if "pipeline_command_result" in result:
+            continue  # the answer to StartRun itself
+        if "pipeline_event_result" not in result:
+            raise SystemExit(f"the pipeline run's event stream sent an unexpected result: {sorted(result)}")
+        event = result["pipeline_event_result"].event
+        moment = event.timestamp.ToDatetime().replace(tzinfo=timezone.utc)
+        print(encode(classify(event.message, moment)), flush=True)
 
 
 def _table_list(value: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 Each update is one run of the pipeline client (`etl_assets.engines.local.client`, which does what
 `spark-pipelines run` does, without its JVM launcher) against the home's warm Spark Connect
-server. Its printed progress becomes neutral events; the engine knows nothing of Dagster.
+server. Its JSON-lines events feed the flow tracker (`etl_assets.engines.flows`), which makes
+the neutral events; the engine knows nothing of Dagster.
 """
 
 from __future__ import annotations
@@ -16,19 +17,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from etl_assets.conventions import quality_dataset_name
-from etl_assets.engines.base import ObservedRefresh, RefreshRequest, Verdict
+from etl_assets.engines.base import ObservedRefresh, Provenance, RefreshRequest, TableWritten, Verdict
 from etl_assets.engines.checks import check_query, quality_from_row, quote
 from etl_assets.engines.events import (
     COLUMNS,
+    NOT_REPORTED,
     EngineEvent,
+    FlowStatus,
     Log,
     QualityReported,
     RunFinished,
     TableCompleted,
-    TableFailed,
-    TableSkipped,
     TableStarted,
+    UpdateStatus,
 )
+from etl_assets.engines.flows import FlowTracker
 from etl_assets.engines.local.changes import ChangeTracker, Decision, SettledWatcher, refreshed, unchanged_events
 from etl_assets.engines.local.guard import UpdateGuard
 from etl_assets.engines.local.home import LocalHome
@@ -47,12 +50,12 @@ from etl_assets.engines.local.tables import (
     parquet_files,
     rule_counts,
     table_version,
+    version_time,
 )
 from etl_assets.errors import DataError, EngineUnavailableError
 from etl_assets.project.config import Expectation, ProjectConfig
 from etl_assets.project.graph import TableGraph
 
-_TIME = "%Y-%m-%d %H:%M:%S"
 _CONNECT_ENV = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_AUTHENTICATE_TOKEN")
 
 
@@ -73,6 +76,7 @@ class LocalEngine:
     kind: ClassVar[str] = "spark"
     runs_continuous: ClassVar[bool] = False
     has_local_landing: ClassVar[bool] = True
+    nothing_observed: ClassVar[str] = "no table was changed outside Dagster since the last tick"
 
     def __init__(self, home: str | Path | None = None, warm_spark: bool = True, lock_timeout_seconds: float = 3600):
         self.home = Path(home) if home else None
@@ -82,6 +86,10 @@ class LocalEngine:
     def home_for(self, config: ProjectConfig) -> LocalHome:
         """The local state folder serving `config`'s project."""
         return LocalHome(self.home.resolve()) if self.home else LocalHome.for_project(config.root)
+
+    def runner(self, config: ProjectConfig, home: LocalHome) -> LocalRunner:
+        """What runs an update's pipeline client (the contract tests put a scripted client here)."""
+        return LocalRunner(config, home, warm_spark=self.warm_spark)
 
     @classmethod
     def table_name(cls, config: ProjectConfig, table: str) -> str:
@@ -107,7 +115,7 @@ class LocalEngine:
                 f"cannot use the local state folder {home.root}: {exc.strerror} ({exc.filename}); nothing was "
                 "refreshed. Set ETL_ASSETS_HOME (or the local engine resource's home) to a writable folder"
             ) from None
-        runner = LocalRunner(request.config, home, warm_spark=self.warm_spark)
+        runner = self.runner(request.config, home)
         graph = TableGraph(request.config)
         selected = graph.execution_order(request.tables)
         writes = runner.datasets(selected)
@@ -133,7 +141,7 @@ class LocalEngine:
             decision = tracker.decide(selected, request.full_refresh, graph.upstream)
             yield from unchanged_events(request.config, home, decision, self.name)
             if not decision.run:
-                yield RunFinished("COMPLETED", detail="local run: nothing to do, no input of a selected table changed")
+                yield RunFinished(UpdateStatus.COMPLETED, detail="local run: nothing to do, no input of a selected table changed")
                 return
             selected = [t for t in selected if t in decision.run]
             writes = runner.datasets(selected)
@@ -171,29 +179,29 @@ class LocalEngine:
 
     def _run(self, request: RefreshRequest, home: LocalHome, runner: LocalRunner, graph: TableGraph,
              selected: list[str], writes: list[str], guard: UpdateGuard) -> Iterator[EngineEvent]:
-        running_since: dict[str, str] = {}
-        completed: list[str] = []
         quality_before = {
             t: parquet_files(home.table_location(quality_dataset_name(t)))
             for t in selected if request.config.table(t).expectations
         }
         outcome = RunOutcome()
         started_ns = time.time_ns()
-        # Spark prints a streaming flow's COMPLETED before a failure of the same flow surfaces
+        running_since: dict[str, str] = {}
+        finished_at: dict[str, str] = {}
+        tracker = FlowTracker(selected, lambda table, reported: self._completed(
+            request, home, table, running_since.get(table), finished_at.get(table)))
+        # Spark reports a streaming flow's COMPLETED before a failure of the same flow surfaces
         # (then retries it), so a completion is final only once a flow reading the table starts,
-        # or the run has ended with the table still COMPLETED.
-        done_at: dict[str, str] = {}  # dataset -> time of its last COMPLETED, not yet final
-        last: dict[str, str] = {}
+        # or the run has ended with the table still COMPLETED: until then it is held here.
+        held: dict[str, str] = {}  # dataset -> time of its last COMPLETED, not yet final
+        last: dict[str, FlowStatus] = {}
 
         def finalize(datasets: list[str]) -> Iterator[EngineEvent]:
             for dataset in datasets:
-                if dataset not in done_at or last.get(dataset) != "COMPLETED":
+                if dataset not in held or last.get(dataset) is not FlowStatus.COMPLETED:
                     continue
-                finished_at = done_at.pop(dataset)
+                finished_at[dataset] = held.pop(dataset)
                 guard.release(dataset)
-                if dataset in selected and dataset not in completed:
-                    completed.append(dataset)
-                    yield from self._completed(request, home, dataset, running_since.get(dataset), finished_at)
+                yield from tracker.flow(dataset, FlowStatus.COMPLETED)
 
         for item in runner.run(request.pipeline.key, selected, request.full_refresh):
             if isinstance(item, str):
@@ -201,50 +209,41 @@ class LocalEngine:
                 if line_log is not None:
                     yield line_log
             elif isinstance(item, FlowEvent):
-                yield _flow_log(item)
-                table = item.table
-                last[table] = item.status
-                if item.status == "COMPLETED" and table in writes:
-                    done_at[table] = item.timestamp
-                elif item.status in ("FAILED", "SKIPPED", "EXCLUDED"):
-                    done_at.pop(table, None)
-                if item.status in ("STARTING", "RUNNING"):
+                yield Log(f"flow {item.flow} {item.status}", "debug")
+                table, status = item.table, item.status
+                last[table] = status
+                if status is FlowStatus.COMPLETED and table in writes:
+                    held[table] = item.timestamp
+                elif status.final:
+                    held.pop(table, None)
+                if status in (FlowStatus.STARTING, FlowStatus.RUNNING):
                     yield from finalize(list(graph.upstream.get(table, ())))
-                if table not in selected:
+                if status is FlowStatus.COMPLETED:
                     continue
-                if item.status == "RUNNING" and table not in running_since:
-                    running_since[table] = item.timestamp
-                    yield TableStarted(table)
+                if status is FlowStatus.RUNNING:
+                    running_since.setdefault(table, item.timestamp)
+                events = tracker.flow(table, status)
+                yield from events
+                if any(isinstance(e, TableStarted) for e in events):
                     waiting = [up for up in graph.upstream.get(table, ())
-                               if up in selected and up not in completed and up not in done_at]
+                               if up in selected and up not in tracker.completed and up not in held]
                     if waiting:
                         yield Log(_early_warning(table, waiting), "warning")
-                elif item.status == "FAILED":
-                    yield TableFailed(table)
-                elif item.status == "SKIPPED":
-                    yield TableSkipped(table, "upstream_failure")
-                elif item.status == "EXCLUDED":
-                    yield TableSkipped(table, "excluded")
             elif isinstance(item, RunEvent):
                 yield Log(f"pipeline '{request.pipeline.name}': run {item.status}")
             else:
                 outcome = item
-        succeeded = outcome.returncode == 0 and outcome.run_status == "COMPLETED"
+        succeeded = outcome.returncode == 0 and outcome.run_status is UpdateStatus.COMPLETED
         if not succeeded:
             # The run failed: Spark's last word on a flow may be a COMPLETED printed before its
             # failure. Only what storage shows as committed during this run counts.
-            for dataset in list(done_at):
+            for dataset in list(held):
                 if not committed_since(home, request.pipeline.key, dataset, started_ns):
-                    done_at.pop(dataset)
-        yield from finalize(list(done_at))
+                    held.pop(dataset)
+        yield from finalize(list(held))
         if succeeded:
             for dataset in writes:
                 guard.release(dataset)
-            # Tables whose flows carry other names: the run completed, so they were refreshed.
-            for table in selected:
-                if table not in completed:
-                    completed.append(table)
-                    yield from self._completed(request, home, table, None, None)
         else:
             client_lost = outcome.run_status is None and bool(last)
             with interrupts_held():
@@ -260,7 +259,14 @@ class LocalEngine:
                           "that none of the update's flows writes after its tables are put back", "warning")
             for table in put_back:
                 yield Log(f"{table} was not refreshed: its previous data was put back", "warning")
-        for table in completed:
+        end = UpdateStatus.COMPLETED if succeeded else UpdateStatus.FAILED
+        if not succeeded and outcome.run_status not in (None, UpdateStatus.COMPLETED):
+            end = outcome.run_status
+        # Tables whose flows carry other names complete here, at the end of a completed run.
+        *ended, finished = tracker.finish(end, detail=f"local run, exit code {outcome.returncode}",
+                                          error_text="" if succeeded else outcome.error_text())
+        yield from ended
+        for table in tracker.completed:
             if request.config.table(table).expectations:
                 counts, rows, known = rule_counts(home.table_location(quality_dataset_name(table)),
                                                   quality_before.get(table, {}))
@@ -269,12 +275,7 @@ class LocalEngine:
                     hint=(f"declare the rule in {request.config.relative_transformation_path(table)} with "
                           "etl_assets.ldp (table/materialized_view expectations=)"),
                 )
-        yield RunFinished(
-            status="COMPLETED" if succeeded else (outcome.run_status if outcome.run_status not in (None, "COMPLETED")
-                                                  else "FAILED"),
-            detail=f"local run, exit code {outcome.returncode}",
-            error_text="" if succeeded else outcome.error_text(),
-        )
+        yield finished
 
     def evaluate_checks(self, config: ProjectConfig, table: str,
                         expectations: Sequence[Expectation]) -> QualityReported:
@@ -335,11 +336,13 @@ class LocalEngine:
             metadata["table_commit"] = describe_version(version)
             metadata["table_version"] = version  # lets the pipeline observer tell our writes apart
         if start and end:
-            metadata["duration_seconds"] = (datetime.strptime(end, _TIME) - datetime.strptime(start, _TIME)).total_seconds()
+            metadata["duration_seconds"] = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
         found = columns(location)
         if found:
             metadata[COLUMNS] = found
         rows = count_rows(location)
+        if rows is None:
+            metadata["row_count"] = NOT_REPORTED
         took = f" in {metadata['duration_seconds']:.0f} s" if "duration_seconds" in metadata else ""
         yield Log(f"{table}: COMPLETED{took}, {rows if rows is not None else 'unknown'} rows")
         yield TableCompleted(table, row_count=rows, metadata=metadata)
@@ -349,8 +352,12 @@ class LocalEngine:
         folder = self.home_for(config).landing / source_path
         return str(folder), local_listing(folder)
 
+    def local_landing(self, config: ProjectConfig) -> Path:
+        """`<home>/landing`: where the local pipelines read raw files."""
+        return self.home_for(config).landing
+
     def observe(self, config: ProjectConfig, cursor: dict[str, Any],
-                judge: Callable[[str, str], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
+                judge: Callable[[Provenance], Verdict]) -> tuple[list[ObservedRefresh], dict[str, Any]]:
         """Tables whose current version no run of ours recorded: written by hand or a notebook.
 
         Each Spark commit changes a table's version (`table_version`); the cursor keeps the last
@@ -363,7 +370,7 @@ class LocalEngine:
             version = table_version(location)
             if version is None or cursor.get(table.name) == version:
                 continue
-            verdict = judge(table.name, version)
+            verdict = judge(TableWritten(table.name, version, version_time(version)))
             if verdict == "busy":
                 continue  # a run of ours may be writing it: look again once it has ended
             cursor[table.name] = version
@@ -396,15 +403,6 @@ def _refuse_lost_streaming_tables(request: RefreshRequest, home: LocalHome, grap
             "nothing was refreshed. Rebuild them with a full refresh (run config "
             f"{{ops: {{{pipeline}: {{config: {{full_refresh: true}}}}}}}})"
         )
-
-
-def _flow_log(event: FlowEvent) -> Log:
-    # A table's outcome gets its own info line with its rows (`_completed`); state changes are detail.
-    if event.status == "FAILED":
-        return Log(f"flow {event.flow} FAILED", "error")
-    if event.status == "SKIPPED":
-        return Log(f"flow {event.flow} SKIPPED due to upstream failure", "warning")
-    return Log(f"flow {event.flow} {event.status}", "debug")
 
 
 # What Spark and its JVM print on every start: true of every run, so no news to anyone reading one.

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from etl_assets.conventions import quality_dataset_name
+from etl_assets.engines.events import FlowStatus, UpdateStatus
 from etl_assets.engines.local.changes import READS_ENV, reads_file
 from etl_assets.engines.local.client import PORT_ENV, TOKEN_ENV
 from etl_assets.engines.local.home import HOME_ENV_VAR, LocalHome
-from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
+from etl_assets.engines.local.progress import FlowEvent, RunEvent, decode
 from etl_assets.engines.local.server import ensure_warm_spark, recorded_server, server_alive, stop_warm_spark
 from etl_assets.engines.local.signals import interrupts_held
 from etl_assets.engines.local.spec import write_spec
@@ -30,8 +31,8 @@ class RunOutcome:
     """What a finished run said: the run state, each table's last state, the output."""
 
     returncode: int | None = None
-    run_status: str | None = None
-    table_status: dict[str, str] = field(default_factory=dict)
+    run_status: UpdateStatus | None = None
+    table_status: dict[str, FlowStatus] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     server_lost: int | None = None  # pid of the warm server, when it stopped during the run
 
@@ -112,8 +113,8 @@ class LocalRunner:
     def run(
         self, pipeline_key: str, tables: Sequence[str], full_refresh: bool = False
     ) -> Iterator[str | FlowEvent | RunEvent | RunOutcome]:
-        """Start the update and yield each output line and parsed event as it happens,
-        then the `RunOutcome` last."""
+        """Start the update and yield each output line (an event's as its message) and each
+        flow and run event as it happens, then the `RunOutcome` last."""
         command = self.command(pipeline_key, tables, full_refresh)
         # The client needs a server either way: the warm one of the home, or (warm_spark False)
         # one started for this run and stopped after it.
@@ -144,16 +145,20 @@ class LocalRunner:
         threading.Thread(target=self._watch, args=(server, process, outcome, done), daemon=True).start()
         try:
             for raw in process.stdout:
-                line = raw.rstrip("\n").split("\r")[-1]
-                outcome.lines.append(line)
-                yield line
-                event = parse_line(line)
-                for flow in event if isinstance(event, list) else [event] if isinstance(event, FlowEvent) else []:
+                line = raw.rstrip("\n").split("\r")[-1]  # progress bars end with carriage returns
+                event = decode(line)
+                if event is None:
+                    outcome.lines.append(line)
+                    yield line
+                    continue
+                outcome.lines += event.text.splitlines()
+                yield event.text
+                for flow in event.flows:
                     outcome.table_status[flow.table] = flow.status
                     yield flow
-                if isinstance(event, RunEvent):
-                    outcome.run_status = event.status
-                    yield event
+                if event.run is not None:
+                    outcome.run_status = event.run.status
+                    yield event.run
             outcome.returncode = process.wait()
         finally:
             done.set()

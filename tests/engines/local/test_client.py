@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
+from etl_assets.engines.local.progress import FlowEvent, RunEvent, decode
 from etl_assets.engines.local.runner import LocalRunner, RunOutcome
 from etl_assets.engines.local.server import server_pids
 from etl_assets.engines.local.tables import count_rows
@@ -36,11 +36,13 @@ def test_without_a_warm_server_a_run_starts_one_and_stops_it(local_home):
     outcome = items[-1]
     assert isinstance(outcome, RunOutcome)
     assert outcome.returncode == 0 and outcome.run_status == "COMPLETED", "\n".join(outcome.lines[-40:])
-    # The client prints what spark-pipelines prints: the progress parser reads every flow.
+    # The client prints each event of the run as a JSON line: every flow's state arrives structured.
     assert {e.table: e.status for e in items if isinstance(e, FlowEvent)} == {
         "numbers_bronze": "COMPLETED", "numbers_silver": "COMPLETED", "numbers_gold": "EXCLUDED",
         "letters_bronze": "EXCLUDED"}
     assert [e.status for e in items if isinstance(e, RunEvent)] == ["COMPLETED"]
-    assert any(isinstance(parse_line(line), FlowEvent) for line in outcome.lines)
+    # The run's output keeps each event's message as spark-pipelines prints it, for error texts.
+    assert any(line.endswith("Run is COMPLETED.") for line in outcome.lines)
+    assert not any(decode(line) for line in outcome.lines)
     assert count_rows(local_home.table_location("numbers_silver")) == 5
     assert server_pids(local_home) == []

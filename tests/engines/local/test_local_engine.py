@@ -9,32 +9,11 @@ from dagster import instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
 from etl_assets.dagster.resources import LocalPipelinesResource
-from etl_assets.engines.local.progress import FlowEvent, RunEvent, parse_line
 from etl_assets.project.load import load_config
 from tests.conftest import scenario
 
 SCENARIO = scenario("plain")
 LOCAL = {"engine": LocalPipelinesResource()}
-
-
-def test_progress_lines_are_parsed():
-    assert parse_line("2026-01-01 10:00:00: Flow spark_catalog.default.orders has COMPLETED.") == FlowEvent(
-        "spark_catalog.default.orders", "COMPLETED", "2026-01-01 10:00:00")
-    assert parse_line("2026-01-01 10:00:00: Flow 'spark_catalog.default.x' has FAILED.").status == "FAILED"
-    skipped = parse_line("2026-01-01 10:00:00: Flow 'spark_catalog.default.y' SKIPPED due to upstream failure(s).")
-    assert (skipped.table, skipped.status) == ("y", "SKIPPED")
-    assert parse_line("[Stage 0:>   (0 + 1) / 1]\r2026-01-01 10:00:01: Run is COMPLETED.") == RunEvent(
-        "COMPLETED", "2026-01-01 10:00:01")
-    assert parse_line("2026-01-01 10:00:00: Loading definitions.") is None
-
-
-def test_flows_that_fail_to_resolve_are_parsed_as_failed_and_their_downstream_as_skipped():
-    failed = parse_line("2026-01-01 10:00:00: Failed to resolve flow: 'spark_catalog.default.orders_silver'.")
-    assert failed == FlowEvent("spark_catalog.default.orders_silver", "FAILED", "2026-01-01 10:00:00")
-    assert failed.table == "orders_silver"
-    skipped = parse_line("Flows that failed due to upstream errors: spark_catalog.default.a, spark_catalog.default.b")
-    assert [(f.table, f.status) for f in skipped] == [("a", "SKIPPED"), ("b", "SKIPPED")]
-    assert parse_line("Flows that failed due to upstream errors: ") is None
 
 
 def materialized(result) -> dict[str, dict]:
