@@ -96,6 +96,7 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
     from pyspark.sql import SparkSession
 
     from etl_assets.engines.local import compat
+    from etl_assets.engines.local.changes import ReadRecorder
 
     log_with_curr_timestamp(f"Loading pipeline spec from {spec_path}...")
     spec = load_pipeline_spec(spec_path)
@@ -110,6 +111,7 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
                                          sql_conf=spec.configuration)
         log_with_curr_timestamp("Registering graph elements...")
         registry = SparkConnectGraphElementRegistry(spark, graph_id)
+        reads = ReadRecorder.attach(registry)  # what each dataset reads: lets the next update skip it
         root = spec_path.parent.resolve()
         layer = compat.install(spark, spec)
         with change_dir(root), graph_element_registration_context(registry):
@@ -120,6 +122,7 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
                 for file in files:
                     register_file(file, spark, graph_id)
             layer.finish()
+        reads.save()
         # A selection (not the whole pipeline) refreshes the private tables too (see Layer.selection).
         full_refresh = layer.selection(full_refresh)
         refresh = [name for name in layer.selection(refresh, private=bool(refresh or full_refresh))

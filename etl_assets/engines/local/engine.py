@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,11 +26,13 @@ from etl_assets.engines.events import (
     FlowStatus,
     Log,
     QualityReported,
+    RunFinished,
     TableCompleted,
     TableStarted,
     UpdateStatus,
 )
 from etl_assets.engines.flows import FlowTracker
+from etl_assets.engines.local.changes import ChangeTracker, Decision, SettledWatcher, refreshed, unchanged_events
 from etl_assets.engines.local.guard import UpdateGuard
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.engines.local.landing import local_listing
@@ -135,9 +137,19 @@ class LocalEngine:
                           f"{', '.join(recovered)} as they were before it", "warning")
             if not request.full_refresh:
                 _refuse_lost_streaming_tables(request, home, graph, selected)
+            tracker = ChangeTracker(request.config, home, pipeline)
+            decision = tracker.decide(selected, request.full_refresh, graph.upstream)
+            yield from unchanged_events(request.config, home, decision, self.name)
+            if not decision.run:
+                yield RunFinished(UpdateStatus.COMPLETED, detail="local run: nothing to do, no input of a selected table changed")
+                return
+            selected = [t for t in selected if t in decision.run]
+            writes = runner.datasets(selected)
+            tracker.forget(writes)
             guard.protect(writes)
             try:
-                yield from self._run(request, home, runner, graph, selected, writes, guard)
+                yield from self._tracked(tracker, decision, graph, runner, selected,
+                                         self._run(request, home, runner, graph, selected, writes, guard))
             except BaseException:
                 # Interrupted (the run was terminated, Ctrl-C): the server may still be running our
                 # flows, so stop it before putting tables back; the next run starts a new one. A
@@ -147,6 +159,23 @@ class LocalEngine:
                         stop_warm_spark(home)
                     guard.rollback()
                 raise
+
+    @staticmethod
+    def _tracked(tracker: ChangeTracker, decision: Decision, graph: TableGraph, runner: LocalRunner,
+                 selected: list[str], events: Iterator[EngineEvent]) -> Iterator[EngineEvent]:
+        """The update's events, each recomputed table's saying why; once it has completed, what
+        each table read is kept, so that the next update can tell whether it has anything to do."""
+        watcher = SettledWatcher(graph.upstream, selected)
+        for event in events:
+            watcher.see(event)
+            if isinstance(event, RunFinished) and event.succeeded:
+                try:
+                    tracker.record(watcher.completed, {t: runner.datasets([t]) for t in selected},
+                                   watcher.settled(), datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"))
+                except OSError as exc:
+                    yield Log(f"could not keep what the update read ({exc}): the next update recomputes "
+                              "its tables", "warning")
+            yield refreshed(event, decision)
 
     def _run(self, request: RefreshRequest, home: LocalHome, runner: LocalRunner, graph: TableGraph,
              selected: list[str], writes: list[str], guard: UpdateGuard) -> Iterator[EngineEvent]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from etl_assets.conventions import quality_dataset_name
 from etl_assets.engines.events import FlowStatus, UpdateStatus
+from etl_assets.engines.local.changes import READS_ENV, reads_file
 from etl_assets.engines.local.client import PORT_ENV, TOKEN_ENV
 from etl_assets.engines.local.home import HOME_ENV_VAR, LocalHome
 from etl_assets.engines.local.progress import FlowEvent, RunEvent, decode
@@ -123,17 +124,19 @@ class LocalRunner:
         if record is None:
             raise EngineUnavailableError(f"the local Spark server of {self.home.root} stopped as the run started; "
                                          "run again")
+        environment = self.environment(record)
+        environment[READS_ENV] = str(reads_file(self.home, pipeline_key))
         try:
-            yield from self._client(command, server, record)
+            yield from self._client(command, server, environment)
         finally:
             if not self.warm_spark:
                 stop_warm_spark(self.home)
 
     def _client(self, command: list[str], server: int,
-                record: dict[str, object]) -> Iterator[str | FlowEvent | RunEvent | RunOutcome]:
+                environment: dict[str, str]) -> Iterator[str | FlowEvent | RunEvent | RunOutcome]:
         outcome = RunOutcome()
         process = subprocess.Popen(
-            command, cwd=self.config.root, env=self.environment(record), stdout=subprocess.PIPE,
+            command, cwd=self.config.root, env=environment, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, bufsize=1,
         )
         assert process.stdout is not None
