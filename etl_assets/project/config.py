@@ -269,7 +269,7 @@ def tables_in_files(files: Iterable[Path], catalog: str | None, schema: str | No
     """Config table name -> the first of `files` defining it, in a pipeline with this catalog and
     schema. Files that cannot be read or parsed define nothing here (the bundle check and the
     engine report the file itself)."""
-    from etl_assets.project.sources import tables_defined
+    from etl_assets.translation.sources import tables_defined
 
     found: dict[str, Path] = {}
     for path in files:

@@ -48,7 +48,7 @@ def register_file(path: Path, spark: Any, dataflow_graph_id: str) -> None:
     from pyspark.pipelines.logging_utils import log_with_curr_timestamp
 
     from etl_assets.engines.local.compat import pipeline_settings_accepted
-    from etl_assets.project.sources import python_source, source_kind
+    from etl_assets.translation.sources import python_source, source_kind
 
     if source_kind(path) == "python":  # a Python notebook (also .py) is turned into code below
         log_with_curr_timestamp(f"Importing {path}...")

@@ -30,8 +30,8 @@ from etl_assets.project.source_facts import (
     Expectation,
     add_dataset,
 )
-from etl_assets.project.sql_pipeline import Translation, python_of_sql, render, translate_sql
-from etl_assets.project.sql_text import SourceError
+from etl_assets.translation.sql_pipeline import Translation, python_of_sql, render, translate_sql
+from etl_assets.translation.sql_text import SourceError
 
 __all__ = [
     "DatasetFacts",

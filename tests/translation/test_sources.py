@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_assets.project.sources import SourceError, datasets_defined, python_source, source_kind
+from etl_assets.translation.sources import SourceError, datasets_defined, python_source, source_kind
 
 REPO = Path(__file__).resolve().parents[2]
 
