@@ -120,10 +120,11 @@ class Layer:
 _ACTIVE: Layer | None = None
 
 
-def install(spark: Any, spec: Any = None) -> Layer:
-    """Install the layer for a run on `spark` (before the pipeline's files are loaded).
+def install(spark: Any, spec: Any = None, remote: str | None = None) -> Layer:
+    """Install the layer for a run on `spark` (before the pipeline's files are loaded); `remote`
+    is the Spark Connect address of `spark`'s server, where the layer opens its side session.
 
-    >>> layer = install(spark, spec)          # doctest: +SKIP
+    >>> layer = install(spark, spec, remote="sc://localhost:15002/;token=...")   # doctest: +SKIP
     """
     global _ACTIVE
     import pyspark.pipelines as dp
@@ -134,7 +135,7 @@ def install(spark: Any, spec: Any = None) -> Layer:
     names = Names.from_configuration(configuration, getattr(spec, "catalog", None), getattr(spec, "database", None))
     # Databases are created from a session of its own: the run's session is inside the
     # pipeline's analysis context while files load.
-    side_session = _side_session(spark)
+    side_session = _side_session(remote)
     definitions = Definitions(spark, names, side_session)
     functions: dict[str, Any] = {
         "table": definitions.table, "materialized_view": definitions.materialized_view,
@@ -174,16 +175,18 @@ def install(spark: Any, spec: Any = None) -> Layer:
     return _ACTIVE
 
 
-def _side_session(spark: Any) -> Any:
-    """A factory of one more session on the run's server, made on first use."""
+def _side_session(remote: str | None) -> Any:
+    """A factory of one more session on the run's server (at `remote`), made on first use."""
     made: list[Any] = []
 
     def session() -> Any:
         if not made:
             from pyspark.sql import SparkSession
 
-            from etl_assets.engines.local.client import connect_url
-            made.append(SparkSession.builder.remote(connect_url()).create())
+            if remote is None:
+                raise RuntimeError("compat.install(spark, spec, remote=...) needs the server's Spark Connect "
+                                   "address to open a side session")
+            made.append(SparkSession.builder.remote(remote).create())
         return made[0]
     return session
 
