@@ -63,7 +63,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from etl_assets.engines.local.compat import cdc, lazy_columns, notebook, readers
+from etl_assets.engines.local.compat import analysis, cdc, lazy_columns, notebook, readers, runtime, sql_names
 from etl_assets.engines.local.compat.dbutils import DBUtils
 from etl_assets.engines.local.compat.definitions import Definitions, remember_original
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
@@ -78,9 +78,10 @@ _API = ("table", "materialized_view", "view", "temporary_view", "create_streamin
 class Layer:
     """The installed layer of one run."""
 
-    def __init__(self, definitions: Definitions, patches: list[tuple[Any, str, Any]]):
+    def __init__(self, definitions: Definitions, patches: list[tuple[Any, str, Any]], modules: dict[str, Any]):
         self.definitions = definitions
         self.patches = patches
+        self.modules = modules
 
     def finish(self) -> None:
         """Register the definitions collected while the files were loaded."""
@@ -114,7 +115,11 @@ class Layer:
                     delattr(owner, attribute)
             else:
                 setattr(owner, attribute, original)
-        sys.modules.pop("dlt", None)
+        for name, previous in self.modules.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
 
 
 _ACTIVE: Layer | None = None
@@ -161,17 +166,22 @@ def install(spark: Any, spec: Any = None, remote: str | None = None) -> Layer:
         setattr(dp, name, functions[name])
     module = types.ModuleType("dlt", "Databricks' pipeline API on the local engine (etl_assets compatibility layer)")
     module.__dict__.update(functions)
+    modules = {name: sys.modules.get(name) for name in ("dlt", runtime.NAME)}
     sys.modules["dlt"] = module
     patches += readers.install(names, side_session)
     patches += lazy_columns.install()
+    patches += sql_names.install(names)
+    patches += analysis.install(analysis.Analysis(definitions, side_session))
     # Databricks gives pipeline code a `dbutils` global: here a builtin of the run's process.
     patches.append((builtins, "dbutils", getattr(builtins, "dbutils", None)))
     builtins.dbutils = DBUtils(names.home)  # type: ignore[attr-defined]
+    # `from databricks.sdk.runtime import spark, dbutils, display` (the bundle templates' way).
+    sys.modules[runtime.NAME] = runtime.module(spark, builtins.dbutils)  # type: ignore[attr-defined]
     # Notebook output (`display`, `displayHTML`) has nothing to show in a pipeline update.
     for name, function in notebook.functions().items():
         patches.append((builtins, name, getattr(builtins, name, None)))
         setattr(builtins, name, function)
-    _ACTIVE = Layer(definitions, patches)
+    _ACTIVE = Layer(definitions, patches, modules)
     return _ACTIVE
 
 

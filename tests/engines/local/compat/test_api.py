@@ -179,9 +179,8 @@ def test_pipeline_settings_set_in_code_are_accepted(pipelines):
     assert [r["id"] for r in pipelines.rows("settings_users")] == [1, 2]
 
 
-def test_analysis_in_a_query_function_is_refused_with_the_fix(pipelines):
-    # Databricks code may pick columns from `df.columns` of an upstream dataset inside its query
-    # function; open-source Spark refuses any analysis there, and the error says what to do.
+def test_running_a_pipeline_dataset_inside_a_query_function_is_refused_with_the_fix(pipelines):
+    # Its schema can be asked for (test_analysis.py); its rows do not exist before the run.
     config = pipelines.project("analysis_refused", {
         "analysis_source": """
             from pyspark import pipelines as dp
@@ -190,17 +189,17 @@ def test_analysis_in_a_query_function_is_refused_with_the_fix(pipelines):
             def analysis_source():
                 return spark.range(3)
             """,
-        "analysis_columns": """
+        "analysis_count": """
             from pyspark import pipelines as dp
 
             @dp.materialized_view
-            def analysis_columns():
+            def analysis_count():
                 source = spark.read.table("analysis_source")
-                return source.select(*[c for c in source.columns if c != "x"])
+                return source.limit(source.count())
             """,
-    }, depends={"analysis_columns": ["analysis_source"]})
+    }, depends={"analysis_count": ["analysis_source"]})
     outcome = pipelines.run(config)
     text = "\n".join(outcome.lines)
     assert outcome.returncode != 0
-    assert "the query function of 'analysis_columns' asks Spark to analyze" in text
-    assert "ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION" in text and "Name the columns in the code" in text
+    assert "the query function of 'analysis_count' asks Spark to run a DataFrame" in text
+    assert "ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION" in text and "its rows cannot" in text
