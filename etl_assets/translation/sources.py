@@ -156,8 +156,7 @@ def _notebook_python(text: str, path: str, kind: SourceKind, *, check_packages: 
             translate_sql("\n".join(body), path, first_line=number, translation=translation, spark_conf=settings)
         elif cell_language == "python":
             for offset, line in enumerate(body):
-                python_lines[number + offset] = "pass  # dbutils.library.restartPython()" if _RESTART.match(line) \
-                    else line
+                python_lines[number + offset] = _python_line(line, path, number + offset, check_packages)
         elif cell_language == "pip":
             _check_pip(body, path, number - 1, check_packages)
             python_lines[number - 1] = f"# %pip install {body[0].removeprefix('install').strip()}: " \
@@ -172,6 +171,27 @@ def _notebook_python(text: str, path: str, kind: SourceKind, *, check_packages: 
     code = render(translation, len(lines), prelude_line=prelude_line, python_lines=python_lines)
     python_only = "\n".join(python_lines.get(n, "") for n in range(1, len(lines) + 1)) + "\n"
     return code, translation, python_only
+
+
+_LINE_MAGIC = re.compile(r"^(?P<indent>\s*)%(?P<magic>\w+)\s*(?P<rest>.*)$")
+
+
+def _python_line(line: str, path: str, number: int, check_packages: bool) -> str:
+    """One line of a Python cell as the local engine runs it. A `%pip install ...` line inside
+    the cell (Databricks runs line magics anywhere in a cell) is checked like a `%pip` cell and
+    becomes a comment; other line magics are refused by name; `restartPython()` does nothing."""
+    if _RESTART.match(line):
+        return "pass  # dbutils.library.restartPython()"
+    magic = _LINE_MAGIC.match(line)
+    if magic is None:
+        return line
+    name, rest = magic.group("magic").lower(), magic.group("rest")
+    if name == "pip":
+        _check_pip([rest], path, number, check_packages)
+        return f"{magic.group('indent')}pass  # %pip {rest}: already installed in the project environment"
+    raise SourceError(path, number, f"the line magic `%{name}` inside a Python cell cannot run in a local pipeline "
+                      "(only `%pip install` of packages installed in the project environment can): remove the "
+                      "line, or do what it does in Python")
 
 
 def _cells(lines: list[str]) -> list[tuple[int, list[str]]]:
