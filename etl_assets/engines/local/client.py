@@ -116,7 +116,8 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
                 files = library_files(root, library.include)
                 log_with_curr_timestamp(f"Found {len(files)} files matching glob '{library.include}'")
                 for file in files:
-                    register_file(file, spark, graph_id)
+                    with compat.load_failure_reported(file):
+                        register_file(file, spark, graph_id)
             layer.finish()
         # A selection (not the whole pipeline) refreshes the private tables too (see Layer.selection).
         full_refresh = layer.selection(full_refresh)

@@ -229,6 +229,29 @@ def pipeline_settings_accepted() -> Iterator[None]:
         RuntimeConf.set = blocked  # type: ignore[method-assign]
 
 
+@contextmanager
+def load_failure_reported(path: Any) -> Iterator[None]:
+    """Around the loading of one pipeline file: when it fails, report each dataset the file
+    defines as failed, so the error names the tables (as a failing SQL statement's does), then
+    let the error go on."""
+    try:
+        yield
+    except BaseException:
+        from pyspark.pipelines.logging_utils import log_with_curr_timestamp
+
+        from etl_assets.translation.sources import datasets_defined
+        try:
+            defined = list(datasets_defined(path))
+        except Exception:  # a file that does not even parse: Python's error names it
+            defined = []
+        names = _ACTIVE.definitions.names if _ACTIVE is not None else Names()
+        for name in defined:
+            log_with_curr_timestamp(f"Flow '{names.local(name)}' has FAILED.")
+        log_with_curr_timestamp(f"{path} failed while loading; the datasets it defines did not run: "
+                                f"{', '.join(defined) or 'none found in its code'}")
+        raise
+
+
 def finish() -> None:
     """Register the deferred definitions of the installed layer (after all files are loaded)."""
     if _ACTIVE is None:
@@ -236,4 +259,5 @@ def finish() -> None:
     _ACTIVE.finish()
 
 
-__all__ = ["Layer", "UnsupportedConstructError", "finish", "install", "pipeline_settings_accepted"]
+__all__ = ["Layer", "UnsupportedConstructError", "finish", "install", "load_failure_reported",
+           "pipeline_settings_accepted"]

@@ -379,6 +379,16 @@ class Definitions:
         func = dataset.func
         df = self.frame(dataset.name)
         streaming = is_streaming(df, registry._client)
+        if streaming and dataset.kind == "table" and _aggregates_without_watermark(df, registry._client):
+            # A streaming aggregation without a watermark has no append output (Spark refuses it,
+            # STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION); its complete output is the aggregate over
+            # all its input: the same query read as a batch, a materialized view.
+            from etl_assets.engines.local.compat.readers import batch_reads
+
+            with batch_reads():
+                df = self._query(registry, dataset.name, func)
+            self.frames[dataset.name] = df
+            streaming = False
         if dataset.kind == "view":
             output: Any = TemporaryView(name=dataset.name, comment=dataset.comment,
                                         source_code_location=dataset.location)
@@ -433,6 +443,26 @@ class Definitions:
 def is_streaming(df: Any, client: Any) -> bool:
     """Whether a Spark Connect DataFrame reads a stream, from its plan (no server round trip)."""
     return _reads_stream(df._plan.plan(client))
+
+
+def _aggregates_without_watermark(df: Any, client: Any) -> bool:
+    """Whether a streaming query aggregates with no watermark anywhere in its plan."""
+    kinds: set[str] = set()
+
+    def walk(message: Any) -> None:
+        import pyspark.sql.connect.proto as pb2
+
+        if isinstance(message, pb2.Relation):
+            kind = message.WhichOneof("rel_type")
+            if kind:
+                kinds.add(kind)
+        for descriptor, value in message.ListFields():
+            values = value if descriptor.label == descriptor.LABEL_REPEATED else [value]
+            for item in values:
+                if hasattr(item, "ListFields"):
+                    walk(item)
+    walk(df._plan.plan(client))
+    return "aggregate" in kinds and "with_watermark" not in kinds
 
 
 def _reads_stream(message: Any) -> bool:

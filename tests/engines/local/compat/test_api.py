@@ -203,3 +203,21 @@ def test_running_a_pipeline_dataset_inside_a_query_function_is_refused_with_the_
     assert outcome.returncode != 0
     assert "the query function of 'analysis_count' asks Spark to run a DataFrame" in text
     assert "ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION" in text and "its rows cannot" in text
+
+
+def test_a_python_file_failing_while_it_loads_names_its_tables(pipelines):
+    config = pipelines.project("load_failure", {"load_broken": """
+        from pyspark import pipelines as dp
+
+        SETTINGS = {"threshold": 3}["missing"]
+
+        @dp.materialized_view
+        def load_broken():
+            return spark.range(SETTINGS)
+        """})
+    outcome = pipelines.run(config)
+    text = "\n".join(outcome.lines)
+    assert outcome.returncode != 0
+    assert outcome.table_status == {"load_broken": "FAILED"}, outcome.table_status
+    assert "load_broken.py failed while loading; the datasets it defines did not run: load_broken" in text
+    assert "KeyError: 'missing'" in text
