@@ -245,6 +245,17 @@ def _unmagic(line: str, magic: re.Pattern[str]) -> str:
     return match.group(1) if match else line
 
 
+# Frameworks whose pipelines define their datasets at run time from an onboarding spec.
+METADATA_DRIVEN = ("dlt-meta", "databricks-labs-sdp-meta")
+METADATA_DRIVEN_REFUSAL = (
+    "`{package}` builds a metadata-driven pipeline: its datasets come from the dataflow spec tables "
+    "that its onboarding job writes in the workspace (Delta tables), read when the pipeline runs, so "
+    "neither the local engine nor config.yml can know them from this code. Run it with the Databricks "
+    "engine, or give the local engine the datasets as code (see docs/compatibility.md, "
+    "\"Metadata-driven pipelines\")"
+)
+
+
 def _check_pip(body: list[str], path: str, line: int, check: bool) -> None:
     words = " ".join(body).split()
     if not words or words[0] != "install":
@@ -264,6 +275,8 @@ def _check_pip(body: list[str], path: str, line: int, check: bool) -> None:
             skip_next = word in ("-i", "--index-url", "--extra-index-url", "-f", "--find-links")
             continue
         package = re.split(r"[\[<>=!~;@ ]", word, maxsplit=1)[0]
+        if package.lower().replace("_", "-") in METADATA_DRIVEN:
+            raise SourceError(path, line, METADATA_DRIVEN_REFUSAL.format(package=package))
         if package and not _installed(package):
             raise SourceError(path, line, f"package '{package}' (from `%pip install`) is not installed in the "
                               f"project environment: install it there (pip install {word}) and run again")

@@ -181,8 +181,25 @@ def install(spark: Any, spec: Any = None, remote: str | None = None) -> Layer:
     for name, function in notebook.functions().items():
         patches.append((builtins, name, getattr(builtins, name, None)))
         setattr(builtins, name, function)
+    # Metadata-driven frameworks (dlt-meta, sdp-meta) are refused with the reason when imported.
+    patches.append((sys, "meta_path", list(sys.meta_path)))
+    sys.meta_path.insert(0, _MetadataDrivenRefused())
     _ACTIVE = Layer(definitions, patches, modules)
     return _ACTIVE
+
+
+class _MetadataDrivenRefused:
+    """Refuses the import of a metadata-driven pipeline framework, saying why."""
+
+    _MODULES = {"dlt_meta": "dlt-meta", "databricks.labs.sdp_meta": "databricks-labs-sdp-meta"}
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        for module, package in self._MODULES.items():
+            if name == module or name.startswith(module + "."):
+                from etl_assets.translation.sources import METADATA_DRIVEN_REFUSAL
+
+                raise UnsupportedConstructError(f"import {name}: " + METADATA_DRIVEN_REFUSAL.format(package=package))
+        return None
 
 
 def _side_session(remote: str | None) -> Any:

@@ -221,3 +221,34 @@ def test_a_python_file_failing_while_it_loads_names_its_tables(pipelines):
     assert outcome.table_status == {"load_broken": "FAILED"}, outcome.table_status
     assert "load_broken.py failed while loading; the datasets it defines did not run: load_broken" in text
     assert "KeyError: 'missing'" in text
+
+
+PACKAGE_FILES = {
+    "src/taxi_etl/__init__.py": "from . import transformations  # noqa: F401\n",
+    "src/taxi_etl/transformations/__init__.py": "from . import taxi_stats  # noqa: F401\n",
+    "src/taxi_etl/transformations/taxi_stats.py": (
+        "from databricks.sdk.runtime import spark\n"
+        "from pyspark import pipelines as dp\n\n\n"
+        "@dp.materialized_view\n"
+        "def taxi_stats():\n"
+        "    return spark.range(4).selectExpr('id % 2 AS zone').groupBy('zone').count()\n"),
+}
+
+
+@pytest.mark.parametrize("with_file", [False, True])
+def test_a_package_library_is_imported_as_a_package_and_its_tables_are_found(pipelines, with_file):
+    from etl_assets.project.load import load_config
+
+    folder = pipelines.root / f"package_lib_{with_file}"
+    for name, text in PACKAGE_FILES.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    file = ", file: src/taxi_etl/transformations/taxi_stats.py" if with_file else ""
+    config = folder / "config.yml"
+    config.write_text("pipelines:\n  taxi: {name: taxi, libraries: [src/taxi_etl/__init__.py]}\n"
+                      f"tables:\n  - {{name: taxi_stats, layer: gold, pipeline: taxi{file}}}\n")
+    loaded = load_config(config)  # validated: the table is found in the package's module
+    assert loaded.relative_transformation_path("taxi_stats") == "src/taxi_etl/transformations/taxi_stats.py"
+    assert [p.relative_to(folder).as_posix() for p in loaded.pipeline_files("taxi")] == ["src/taxi_etl/__init__.py"]
+    pipelines.ok(config)  # defined once: the module is imported by the package, not loaded again
+    assert sorted(r["count"] for r in pipelines.rows("taxi_stats")) == [2, 2]
