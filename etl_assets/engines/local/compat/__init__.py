@@ -19,6 +19,13 @@ stays as it is written for Databricks:
   globals do nothing (`notebook`): a pipeline update has no cell output.
 - Spark Connect's `withColumn(s)`, `drop` and `withColumn(s)Renamed` keep a flow's dependencies
   (`lazy_columns`).
+- `df.columns`, `df.schema`, `df.dtypes`, `df.printSchema()` inside a query function are answered
+  from the datasets' own queries, first run included (`analysis`).
+- `from databricks.sdk.runtime import spark, dbutils, display` gives the run's objects (`runtime`).
+- `/databricks-datasets/...` and `dbfs:/...` paths are read from `<home>/databricks-datasets/`
+  and `<home>/dbfs/` (`volumes`).
+- Importing dlt-meta / sdp-meta is refused with the reason (their datasets come from workspace
+  tables at run time).
 
 Names. The local Hive catalog has one catalog (`spark_catalog`); the pipeline's catalog and
 schema (spec `catalog`/`database`, or configuration `etl_assets.catalog` / `etl_assets.schema`)
@@ -38,7 +45,7 @@ name in pipeline code           local name
 ==============================  ===================================================
 
 Reads map names in `spark.read.table`, `spark.readStream.table`, `spark.table`, `dlt.read`
-and `dlt.read_stream`; names inside SQL text (`spark.sql`) are not mapped.
+and `dlt.read_stream`, and names inside query text of `spark.sql` (`sql_names`).
 
 Databricks arguments without a local meaning are accepted and ignored where that changes no
 result (`table_properties`, `cluster_by`, `cluster_by_auto`, `private`, `temporary`, Auto
@@ -49,9 +56,9 @@ while a file loads); `spark_conf`, `partition_cols` and
 `append_flow(once=True)` (open-source Spark 4.3 rejects one-time flows),
 `cloudFiles.includeExistingFiles=false`, `cloudFiles.cleanSource`, AUTO CDC SCD type 2 from a
 snapshot table, expectations on an AUTO CDC target, two AUTO CDC flows into one target. A query
-function that analyzes a DataFrame while the pipeline is defined (`df.columns`, `df.schema`,
-`collect()`: open-source Spark's ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION) fails with an error
-naming the dataset and the fix (name the columns in the code).
+function that runs a query of a DataFrame while the pipeline is defined (`collect()`, `count()`:
+open-source Spark's ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION) fails with an error naming the
+dataset and the fix. See docs/compatibility.md.
 """
 
 from __future__ import annotations
