@@ -15,10 +15,10 @@ import yaml
 from etl_assets.conventions import config_table_name, name_parts
 from etl_assets.errors import ConfigProblem
 from etl_assets.project.config import ProjectConfig
-from etl_assets.project.sources import datasets_defined, datasets_in_python, tables_defined
-from etl_assets.project.sql_text import SourceError
 from etl_assets.project.validation import did_you_mean
 from etl_assets.project.yaml_lines import key_line, load_yaml_with_lines
+from etl_assets.translation.sources import datasets_defined, datasets_in_python, tables_defined
+from etl_assets.translation.sql_text import SourceError
 
 BUNDLE_FILE = "databricks.yml"
 _VAR = re.compile(r"\$\{var\.([A-Za-z0-9_]+)\}")
@@ -39,7 +39,7 @@ class Bundle:
 def defined_datasets(path: Path) -> dict[str, int]:
     """Datasets a transformation file defines, read from its code (no Spark): name -> line.
 
-    Python files, SQL files and Databricks notebook sources (see `etl_assets.project.sources`).
+    Python files, SQL files and Databricks notebook sources (see `etl_assets.translation.sources`).
     """
     return {name: facts.line for name, facts in datasets_defined(path).items()}
 

@@ -19,7 +19,7 @@ from etl_assets.conventions import by_config_name
 from etl_assets.project.bundle import datasets_in
 from etl_assets.project.config import Expectation
 from etl_assets.project.source_facts import DatasetFacts
-from etl_assets.project.sources import datasets_defined, datasets_in_python
+from etl_assets.translation.sources import datasets_defined, datasets_in_python
 
 _PACKAGE = "etl_assets"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent

@@ -224,9 +224,11 @@ class ProjectConfig:
         """Every file of a pipeline: its library files, then its tables' files not among them."""
         files = list(self.library_files(pipeline_key))
         seen = {f.resolve() for f in files}
+        packages = [f.parent.resolve() for f in files if f.name == "__init__.py"]
         for t in self.tables_of(pipeline_key):
             path = self.transformation_path(t)
-            if path.resolve() not in seen:
+            # A module of a package library is imported by the package, not loaded on its own.
+            if path.resolve() not in seen and not any(p in path.resolve().parents for p in packages):
                 seen.add(path.resolve())
                 files.append(path)
         return tuple(files)
@@ -256,7 +258,8 @@ class ProjectConfig:
         """Config table name -> relative path of the library file defining it (first one wins)."""
         cache = self._definitions
         if pipeline_key not in cache:
-            defined = tables_in_files(self.library_files(pipeline_key), *self.namespace_of(pipeline_key))
+            files = [m for f in self.library_files(pipeline_key) for m in (f, *package_modules(f))]
+            defined = tables_in_files(files, *self.namespace_of(pipeline_key))
             cache[pipeline_key] = {name: path.relative_to(self.root).as_posix() for name, path in defined.items()}
         return cache[pipeline_key]
 
@@ -269,7 +272,7 @@ def tables_in_files(files: Iterable[Path], catalog: str | None, schema: str | No
     """Config table name -> the first of `files` defining it, in a pipeline with this catalog and
     schema. Files that cannot be read or parsed define nothing here (the bundle check and the
     engine report the file itself)."""
-    from etl_assets.project.sources import tables_defined
+    from etl_assets.translation.sources import tables_defined
 
     found: dict[str, Path] = {}
     for path in files:
@@ -280,6 +283,14 @@ def tables_in_files(files: Iterable[Path], catalog: str | None, schema: str | No
         for name in defined:
             found.setdefault(name, path)
     return found
+
+
+def package_modules(library: Path) -> list[Path]:
+    """The modules of a package library (a `libraries` entry naming a package's `__init__.py`,
+    which imports them): the `.py` files below its folder, sorted; none for any other file."""
+    if library.name != "__init__.py":
+        return []
+    return sorted(p for p in library.parent.rglob("*.py") if p != library and "__pycache__" not in p.parts)
 
 
 def library_paths(root: Path, patterns: Iterable[str]) -> tuple[Path, ...]:

@@ -23,6 +23,7 @@ from etl_assets.project.config import (
     Table,
     library_matches,
     library_paths,
+    package_modules,
     tables_in_files,
     transformation_relpath,
 )
@@ -160,7 +161,8 @@ class _Checker:
         per pipeline, not once per table)."""
         if pipeline.key not in self._tables_by_pipeline:
             top_catalog, top_schema = self._namespaces
-            files = [p for p in library_paths(self.path.parent, pipeline.libraries) if p.suffix in SOURCE_SUFFIXES]
+            files = [m for p in library_paths(self.path.parent, pipeline.libraries) if p.suffix in SOURCE_SUFFIXES
+                     for m in (p, *package_modules(p))]
             self._tables_by_pipeline[pipeline.key] = tables_in_files(
                 files, pipeline.catalog or top_catalog, pipeline.schema_ or top_schema)
         return self._tables_by_pipeline[pipeline.key]

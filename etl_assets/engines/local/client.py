@@ -50,14 +50,16 @@ def register_file(path: Path, spark: Any, dataflow_graph_id: str) -> None:
     from pyspark.pipelines.logging_utils import log_with_curr_timestamp
 
     from etl_assets.engines.local.compat import pipeline_settings_accepted
-    from etl_assets.project.sources import python_source, source_kind
+    from etl_assets.translation.sources import python_source, source_kind
 
     if source_kind(path) == "python":  # a Python notebook (also .py) is turned into code below
         log_with_curr_timestamp(f"Importing {path}...")
         _importable_next_to(path)
-        module_spec = importlib.util.spec_from_file_location(path.stem, str(path))
+        module_spec = _module_spec(path)
         assert module_spec is not None and module_spec.loader is not None, f"cannot import {path}"
         module = importlib.util.module_from_spec(module_spec)
+        if path.name == "__init__.py":  # a package library: its modules import each other through it
+            sys.modules[module_spec.name] = module
         module.__dict__["spark"] = spark
         with add_pipeline_analysis_context(spark=spark, dataflow_graph_id=dataflow_graph_id, flow_name=None):
             with block_session_mutations(), pipeline_settings_accepted():
@@ -70,6 +72,17 @@ def register_file(path: Path, spark: Any, dataflow_graph_id: str) -> None:
     with add_pipeline_analysis_context(spark=spark, dataflow_graph_id=dataflow_graph_id, flow_name=None):
         with block_session_mutations(), pipeline_settings_accepted():
             exec(code, namespace)
+
+
+def _module_spec(path: Path) -> Any:
+    """A file's module spec; a package's `__init__.py` is imported as the package (named after its
+    folder, whose parent is put on `sys.path`), so `from . import transformations` works."""
+    if path.name != "__init__.py":
+        return importlib.util.spec_from_file_location(path.stem, str(path))
+    folder = path.resolve().parent
+    if str(folder.parent) not in sys.path:
+        sys.path.insert(0, str(folder.parent))
+    return importlib.util.spec_from_file_location(folder.name, str(path), submodule_search_locations=[str(folder)])
 
 
 def _importable_next_to(path: Path) -> None:
@@ -113,14 +126,15 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
         registry = SparkConnectGraphElementRegistry(spark, graph_id)
         reads = ReadRecorder.attach(registry)  # what each dataset reads: lets the next update skip it
         root = spec_path.parent.resolve()
-        layer = compat.install(spark, spec)
+        layer = compat.install(spark, spec, remote=connect_url())
         with change_dir(root), graph_element_registration_context(registry):
             log_with_curr_timestamp(f"Loading definitions. Root directory: '{root}'.")
             for library in spec.libraries:
                 files = library_files(root, library.include)
                 log_with_curr_timestamp(f"Found {len(files)} files matching glob '{library.include}'")
                 for file in files:
-                    register_file(file, spark, graph_id)
+                    with compat.load_failure_reported(file):
+                        register_file(file, spark, graph_id)
             layer.finish()
         reads.save()
         # A selection (not the whole pipeline) refreshes the private tables too (see Layer.selection).

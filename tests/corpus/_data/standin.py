@@ -332,6 +332,43 @@ def us_customers(home: Path, data: Path) -> None:
     ])
 
 
+def wikipedia_clickstream(home: Path, data: Path) -> None:
+    """`/databricks-datasets/wikipedia-datasets/.../2015_2_clickstream.json` (4 clicks, one from an
+    external referrer whose `prev_id` is empty, as in the real data set), under `<home>/databricks-datasets/`."""
+    folder = home / "databricks-datasets/wikipedia-datasets/data-001/clickstream/raw-uncompressed-json"
+    _json_lines(folder, "2015_2_clickstream.json", [
+        {"prev_id": "3", "curr_id": "10", "n": 30, "prev_title": "Big_data", "curr_title": "Apache_Spark", "type": "link"},
+        {"prev_id": "4", "curr_id": "10", "n": 50, "prev_title": "Hadoop", "curr_title": "Apache_Spark", "type": "link"},
+        {"prev_id": "", "curr_id": "10", "n": 20, "prev_title": "other-google", "curr_title": "Apache_Spark",
+         "type": "external"},
+        {"prev_id": "10", "curr_id": "11", "n": 5, "prev_title": "Apache_Spark", "curr_title": "Scala", "type": "link"},
+    ])
+
+
+def retail_org(home: Path, data: Path) -> None:
+    """`/databricks-datasets/retail-org/`: 3 customers (CSV with a header) and 4 sales orders (JSON
+    lines), 2 in Los Angeles, 1 in Chicago, 1 without an order number."""
+    root = home / "databricks-datasets/retail-org"
+    (root / "customers").mkdir(parents=True, exist_ok=True)
+    (root / "customers" / "customers.csv").write_text(
+        "customer_id,customer_name,state,city,lon,lat,units_purchased,loyalty_segment\n"
+        "1,Ann,CA,Los Angeles,-118.2,34.1,10,1\n"
+        "2,Bob,IL,Chicago,-87.6,41.9,4,2\n"
+        "3,Cy,CA,Los Angeles,-118.3,34.0,7,3\n")
+
+    def order(number: object, customer: str, name: str, when: int, products: list[tuple[str, int, int]]) -> dict:
+        return {"customer_id": customer, "customer_name": name, "number_of_line_items": str(len(products)),
+                "order_datetime": str(when), "order_number": number,
+                "ordered_products": [{"curr": "USD", "id": pid, "name": pid, "price": price, "qty": qty, "unit": "pcs"}
+                                     for pid, price, qty in products]}
+    _json_lines(root / "sales_orders", "part-0.json", [
+        order(1001, "1", "Ann", 1577880000, [("p1", 10, 1), ("p2", 5, 2)]),
+        order(1002, "3", "Cy", 1577880000, [("p1", 10, 3)]),
+        order(1003, "2", "Bob", 1577966400, [("p3", 7, 1)]),
+        order(None, "2", "Bob", 1577966400, [("p3", 7, 9)]),
+    ])
+
+
 BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "nyctaxi_trips": nyctaxi_trips,
     "bakehouse_sales": bakehouse_sales,
@@ -344,6 +381,8 @@ BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "dbdemos_sdp_unit_test": dbdemos_sdp_unit_test,
     "dbdemos_fsi_credit": dbdemos_fsi_credit,
     "us_customers": us_customers,
+    "wikipedia_clickstream": wikipedia_clickstream,
+    "retail_org": retail_org,
 }
 
 

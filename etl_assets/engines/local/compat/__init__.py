@@ -19,6 +19,13 @@ stays as it is written for Databricks:
   globals do nothing (`notebook`): a pipeline update has no cell output.
 - Spark Connect's `withColumn(s)`, `drop` and `withColumn(s)Renamed` keep a flow's dependencies
   (`lazy_columns`).
+- `df.columns`, `df.schema`, `df.dtypes`, `df.printSchema()` inside a query function are answered
+  from the datasets' own queries, first run included (`analysis`).
+- `from databricks.sdk.runtime import spark, dbutils, display` gives the run's objects (`runtime`).
+- `/databricks-datasets/...` and `dbfs:/...` paths are read from `<home>/databricks-datasets/`
+  and `<home>/dbfs/` (`volumes`).
+- Importing dlt-meta / sdp-meta is refused with the reason (their datasets come from workspace
+  tables at run time).
 
 Names. The local Hive catalog has one catalog (`spark_catalog`); the pipeline's catalog and
 schema (spec `catalog`/`database`, or configuration `etl_assets.catalog` / `etl_assets.schema`)
@@ -38,7 +45,7 @@ name in pipeline code           local name
 ==============================  ===================================================
 
 Reads map names in `spark.read.table`, `spark.readStream.table`, `spark.table`, `dlt.read`
-and `dlt.read_stream`; names inside SQL text (`spark.sql`) are not mapped.
+and `dlt.read_stream`, and names inside query text of `spark.sql` (`sql_names`).
 
 Databricks arguments without a local meaning are accepted and ignored where that changes no
 result (`table_properties`, `cluster_by`, `cluster_by_auto`, `private`, `temporary`, Auto
@@ -49,9 +56,9 @@ while a file loads); `spark_conf`, `partition_cols` and
 `append_flow(once=True)` (open-source Spark 4.3 rejects one-time flows),
 `cloudFiles.includeExistingFiles=false`, `cloudFiles.cleanSource`, AUTO CDC SCD type 2 from a
 snapshot table, expectations on an AUTO CDC target, two AUTO CDC flows into one target. A query
-function that analyzes a DataFrame while the pipeline is defined (`df.columns`, `df.schema`,
-`collect()`: open-source Spark's ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION) fails with an error
-naming the dataset and the fix (name the columns in the code).
+function that runs a query of a DataFrame while the pipeline is defined (`collect()`, `count()`:
+open-source Spark's ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION) fails with an error naming the
+dataset and the fix. See docs/compatibility.md.
 """
 
 from __future__ import annotations
@@ -63,7 +70,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from etl_assets.engines.local.compat import cdc, lazy_columns, notebook, readers
+from etl_assets.engines.local.compat import analysis, cdc, lazy_columns, notebook, readers, runtime, sql_names
 from etl_assets.engines.local.compat.dbutils import DBUtils
 from etl_assets.engines.local.compat.definitions import Definitions, remember_original
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
@@ -78,9 +85,10 @@ _API = ("table", "materialized_view", "view", "temporary_view", "create_streamin
 class Layer:
     """The installed layer of one run."""
 
-    def __init__(self, definitions: Definitions, patches: list[tuple[Any, str, Any]]):
+    def __init__(self, definitions: Definitions, patches: list[tuple[Any, str, Any]], modules: dict[str, Any]):
         self.definitions = definitions
         self.patches = patches
+        self.modules = modules
 
     def finish(self) -> None:
         """Register the definitions collected while the files were loaded."""
@@ -114,16 +122,21 @@ class Layer:
                     delattr(owner, attribute)
             else:
                 setattr(owner, attribute, original)
-        sys.modules.pop("dlt", None)
+        for name, previous in self.modules.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
 
 
 _ACTIVE: Layer | None = None
 
 
-def install(spark: Any, spec: Any = None) -> Layer:
-    """Install the layer for a run on `spark` (before the pipeline's files are loaded).
+def install(spark: Any, spec: Any = None, remote: str | None = None) -> Layer:
+    """Install the layer for a run on `spark` (before the pipeline's files are loaded); `remote`
+    is the Spark Connect address of `spark`'s server, where the layer opens its side session.
 
-    >>> layer = install(spark, spec)          # doctest: +SKIP
+    >>> layer = install(spark, spec, remote="sc://localhost:15002/;token=...")   # doctest: +SKIP
     """
     global _ACTIVE
     import pyspark.pipelines as dp
@@ -134,7 +147,7 @@ def install(spark: Any, spec: Any = None) -> Layer:
     names = Names.from_configuration(configuration, getattr(spec, "catalog", None), getattr(spec, "database", None))
     # Databases are created from a session of its own: the run's session is inside the
     # pipeline's analysis context while files load.
-    side_session = _side_session(spark)
+    side_session = _side_session(remote)
     definitions = Definitions(spark, names, side_session)
     functions: dict[str, Any] = {
         "table": definitions.table, "materialized_view": definitions.materialized_view,
@@ -160,30 +173,54 @@ def install(spark: Any, spec: Any = None) -> Layer:
         setattr(dp, name, functions[name])
     module = types.ModuleType("dlt", "Databricks' pipeline API on the local engine (etl_assets compatibility layer)")
     module.__dict__.update(functions)
+    modules = {name: sys.modules.get(name) for name in ("dlt", runtime.NAME)}
     sys.modules["dlt"] = module
     patches += readers.install(names, side_session)
     patches += lazy_columns.install()
+    patches += sql_names.install(names)
+    patches += analysis.install(analysis.Analysis(definitions, side_session))
     # Databricks gives pipeline code a `dbutils` global: here a builtin of the run's process.
     patches.append((builtins, "dbutils", getattr(builtins, "dbutils", None)))
     builtins.dbutils = DBUtils(names.home)  # type: ignore[attr-defined]
+    # `from databricks.sdk.runtime import spark, dbutils, display` (the bundle templates' way).
+    sys.modules[runtime.NAME] = runtime.module(spark, builtins.dbutils)  # type: ignore[attr-defined]
     # Notebook output (`display`, `displayHTML`) has nothing to show in a pipeline update.
     for name, function in notebook.functions().items():
         patches.append((builtins, name, getattr(builtins, name, None)))
         setattr(builtins, name, function)
-    _ACTIVE = Layer(definitions, patches)
+    # Metadata-driven frameworks (dlt-meta, sdp-meta) are refused with the reason when imported.
+    patches.append((sys, "meta_path", list(sys.meta_path)))
+    sys.meta_path.insert(0, _MetadataDrivenRefused())
+    _ACTIVE = Layer(definitions, patches, modules)
     return _ACTIVE
 
 
-def _side_session(spark: Any) -> Any:
-    """A factory of one more session on the run's server, made on first use."""
+class _MetadataDrivenRefused:
+    """Refuses the import of a metadata-driven pipeline framework, saying why."""
+
+    _MODULES = {"dlt_meta": "dlt-meta", "databricks.labs.sdp_meta": "databricks-labs-sdp-meta"}
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        for module, package in self._MODULES.items():
+            if name == module or name.startswith(module + "."):
+                from etl_assets.translation.sources import METADATA_DRIVEN_REFUSAL
+
+                raise UnsupportedConstructError(f"import {name}: " + METADATA_DRIVEN_REFUSAL.format(package=package))
+        return None
+
+
+def _side_session(remote: str | None) -> Any:
+    """A factory of one more session on the run's server (at `remote`), made on first use."""
     made: list[Any] = []
 
     def session() -> Any:
         if not made:
             from pyspark.sql import SparkSession
 
-            from etl_assets.engines.local.client import connect_url
-            made.append(SparkSession.builder.remote(connect_url()).create())
+            if remote is None:
+                raise RuntimeError("compat.install(spark, spec, remote=...) needs the server's Spark Connect "
+                                   "address to open a side session")
+            made.append(SparkSession.builder.remote(remote).create())
         return made[0]
     return session
 
@@ -216,6 +253,29 @@ def pipeline_settings_accepted() -> Iterator[None]:
         RuntimeConf.set = blocked  # type: ignore[method-assign]
 
 
+@contextmanager
+def load_failure_reported(path: Any) -> Iterator[None]:
+    """Around the loading of one pipeline file: when it fails, report each dataset the file
+    defines as failed, so the error names the tables (as a failing SQL statement's does), then
+    let the error go on."""
+    try:
+        yield
+    except BaseException:
+        from pyspark.pipelines.logging_utils import log_with_curr_timestamp
+
+        from etl_assets.translation.sources import datasets_defined
+        try:
+            defined = list(datasets_defined(path))
+        except Exception:  # a file that does not even parse: Python's error names it
+            defined = []
+        names = _ACTIVE.definitions.names if _ACTIVE is not None else Names()
+        for name in defined:
+            log_with_curr_timestamp(f"Flow '{names.local(name)}' has FAILED.")
+        log_with_curr_timestamp(f"{path} failed while loading; the datasets it defines did not run: "
+                                f"{', '.join(defined) or 'none found in its code'}")
+        raise
+
+
 def finish() -> None:
     """Register the deferred definitions of the installed layer (after all files are loaded)."""
     if _ACTIVE is None:
@@ -223,4 +283,5 @@ def finish() -> None:
     _ACTIVE.finish()
 
 
-__all__ = ["Layer", "UnsupportedConstructError", "finish", "install", "pipeline_settings_accepted"]
+__all__ = ["Layer", "UnsupportedConstructError", "finish", "install", "load_failure_reported",
+           "pipeline_settings_accepted"]

@@ -129,6 +129,8 @@ class Definitions:
         self.cdc: dict[str, Callable[[], None]] = {}
         self.companions: dict[str, str] = {}
         self.batch_twins: dict[str, str] = {}
+        self.frames: dict[str, Any] = {}
+        self.framing: list[str] = []
 
     # -- decorators and functions of the Databricks API --------------------------------------
 
@@ -289,7 +291,7 @@ class Definitions:
             return self.batch_twins[name]
         registry: Any = get_active_graph_element_registry()
         func = dataset.func
-        if not is_streaming(self._query(registry, name, func), registry._client):
+        if not is_streaming(self.frame(name), registry._client):
             return name
         twin = f"{name}__etl_batch"
         with batch_reads():
@@ -302,6 +304,45 @@ class Definitions:
         self.batch_twins[name] = twin
         return twin
 
+    def frame(self, name: str) -> Any:
+        """The DataFrame of the dataset `name`'s query (of a streaming table: the union of its append
+        flows'), made once: its schema may be asked for before the dataset is registered."""
+        if name in self.framing:
+            raise UnsupportedConstructError(
+                f"the schemas of {' -> '.join([*self.framing[self.framing.index(name):], name])} depend on each "
+                "other while the pipeline is defined: name the columns in the code of one of them")
+        if name not in self.frames:
+            self.framing.append(name)
+            try:
+                self.frames[name] = self._frame(name)
+            finally:
+                self.framing.pop()
+        return self.frames[name]
+
+    def _frame(self, name: str) -> Any:
+        from pyspark.pipelines.graph_element_registry import get_active_graph_element_registry
+
+        registry = get_active_graph_element_registry()
+        dataset = self.datasets[name]
+        if dataset.func is not None:
+            return self._query(registry, name, dataset.func)
+        flows = [flow for flow in self.flows if flow.target == name]
+        if not flows:
+            raise UnsupportedConstructError(
+                f"the schema of '{name}' is asked for while the pipeline is defined, but no query or append flow "
+                f"defines it: declare create_streaming_table('{name}', schema=...)")
+        frames = [self._flow_frame(registry, flow) for flow in flows]
+        df = frames[0]
+        for other in frames[1:]:
+            df = df.unionByName(other, allowMissingColumns=True)
+        return df
+
+    def _flow_frame(self, registry: Any, flow: AppendFlow) -> Any:
+        key = f"flow {flow.target} {flow.name}"
+        if key not in self.frames:
+            self.frames[key] = self._query(registry, flow.name, flow.func)
+        return self.frames[key]
+
     def _query(self, registry: Any, flow_name: str, func: Callable[[], Any]) -> Any:
         from pyspark.pipelines.add_pipeline_analysis_context import add_pipeline_analysis_context
         with add_pipeline_analysis_context(spark=self.spark, dataflow_graph_id=registry._dataflow_graph_id,
@@ -312,11 +353,11 @@ class Definitions:
                 if _ANALYSIS_REFUSED not in str(exc):
                     raise
                 raise UnsupportedConstructError(
-                    f"the query function of '{flow_name}' asks Spark to analyze or run a DataFrame while the "
-                    f"pipeline is defined (df.columns, df.schema, collect(), count(), ...), which open-source Spark "
-                    f"refuses ({_ANALYSIS_REFUSED}): the columns of a pipeline dataset are not known before the "
-                    "run. Name the columns in the code (select/drop by name, or SQL `* EXCEPT (...)`), or compute "
-                    "such values outside the query function") from exc
+                    f"the query function of '{flow_name}' asks Spark to run a DataFrame while the pipeline is "
+                    f"defined (collect(), count(), first(), toPandas(), ...), which open-source Spark refuses "
+                    f"({_ANALYSIS_REFUSED}); its schema (df.columns, df.schema) can be asked for, its rows cannot. "
+                    "Compute such values outside the query function (at the top of the file, from tables that "
+                    "exist before the run), or express them in the query itself") from exc
 
     def _register(self, registry: Any, dataset: Dataset) -> None:
         from pyspark.pipelines.flow import Flow
@@ -336,8 +377,18 @@ class Definitions:
             return
         assert dataset.func is not None
         func = dataset.func
-        df = self._query(registry, dataset.name, func)
+        df = self.frame(dataset.name)
         streaming = is_streaming(df, registry._client)
+        if streaming and dataset.kind == "table" and _aggregates_without_watermark(df, registry._client):
+            # A streaming aggregation without a watermark has no append output (Spark refuses it,
+            # STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION); its complete output is the aggregate over
+            # all its input: the same query read as a batch, a materialized view.
+            from etl_assets.engines.local.compat.readers import batch_reads
+
+            with batch_reads():
+                df = self._query(registry, dataset.name, func)
+            self.frames[dataset.name] = df
+            streaming = False
         if dataset.kind == "view":
             output: Any = TemporaryView(name=dataset.name, comment=dataset.comment,
                                         source_code_location=dataset.location)
@@ -375,7 +426,7 @@ class Definitions:
                 f"'{first.target}' is defined by @table and also has append flows, which the local engine cannot "
                 f"combine: declare it with create_streaming_table('{first.target}') and make its query an append flow")
         rules = list(target.rules) if target is not None else []
-        frames = [self._query(registry, flow.name, flow.func) for flow in flows]
+        frames = [self._flow_frame(registry, flow) for flow in flows]
         df = frames[0]
         for other in frames[1:]:
             df = df.unionByName(other, allowMissingColumns=True)
@@ -392,6 +443,26 @@ class Definitions:
 def is_streaming(df: Any, client: Any) -> bool:
     """Whether a Spark Connect DataFrame reads a stream, from its plan (no server round trip)."""
     return _reads_stream(df._plan.plan(client))
+
+
+def _aggregates_without_watermark(df: Any, client: Any) -> bool:
+    """Whether a streaming query aggregates with no watermark anywhere in its plan."""
+    kinds: set[str] = set()
+
+    def walk(message: Any) -> None:
+        import pyspark.sql.connect.proto as pb2
+
+        if isinstance(message, pb2.Relation):
+            kind = message.WhichOneof("rel_type")
+            if kind:
+                kinds.add(kind)
+        for descriptor, value in message.ListFields():
+            values = value if descriptor.label == descriptor.LABEL_REPEATED else [value]
+            for item in values:
+                if hasattr(item, "ListFields"):
+                    walk(item)
+    walk(df._plan.plan(client))
+    return "aggregate" in kinds and "with_watermark" not in kinds
 
 
 def _reads_stream(message: Any) -> bool:

@@ -35,6 +35,7 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
 
     def loader(streaming: bool, original: Any) -> Any:
         def load(self: Any, path: Any = None, format: str | None = None, schema: Any = None, **options: Any) -> Any:
+            volumes.require_copy(path, names.home)
             path = volumes.local_paths(path, names.home)
             if format is not None:
                 self.format(format)

@@ -179,9 +179,8 @@ def test_pipeline_settings_set_in_code_are_accepted(pipelines):
     assert [r["id"] for r in pipelines.rows("settings_users")] == [1, 2]
 
 
-def test_analysis_in_a_query_function_is_refused_with_the_fix(pipelines):
-    # Databricks code may pick columns from `df.columns` of an upstream dataset inside its query
-    # function; open-source Spark refuses any analysis there, and the error says what to do.
+def test_running_a_pipeline_dataset_inside_a_query_function_is_refused_with_the_fix(pipelines):
+    # Its schema can be asked for (test_analysis.py); its rows do not exist before the run.
     config = pipelines.project("analysis_refused", {
         "analysis_source": """
             from pyspark import pipelines as dp
@@ -190,17 +189,66 @@ def test_analysis_in_a_query_function_is_refused_with_the_fix(pipelines):
             def analysis_source():
                 return spark.range(3)
             """,
-        "analysis_columns": """
+        "analysis_count": """
             from pyspark import pipelines as dp
 
             @dp.materialized_view
-            def analysis_columns():
+            def analysis_count():
                 source = spark.read.table("analysis_source")
-                return source.select(*[c for c in source.columns if c != "x"])
+                return source.limit(source.count())
             """,
-    }, depends={"analysis_columns": ["analysis_source"]})
+    }, depends={"analysis_count": ["analysis_source"]})
     outcome = pipelines.run(config)
     text = "\n".join(outcome.lines)
     assert outcome.returncode != 0
-    assert "the query function of 'analysis_columns' asks Spark to analyze" in text
-    assert "ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION" in text and "Name the columns in the code" in text
+    assert "the query function of 'analysis_count' asks Spark to run a DataFrame" in text
+    assert "ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION" in text and "its rows cannot" in text
+
+
+def test_a_python_file_failing_while_it_loads_names_its_tables(pipelines):
+    config = pipelines.project("load_failure", {"load_broken": """
+        from pyspark import pipelines as dp
+
+        SETTINGS = {"threshold": 3}["missing"]
+
+        @dp.materialized_view
+        def load_broken():
+            return spark.range(SETTINGS)
+        """})
+    outcome = pipelines.run(config)
+    text = "\n".join(outcome.lines)
+    assert outcome.returncode != 0
+    assert outcome.table_status == {"load_broken": "FAILED"}, outcome.table_status
+    assert "load_broken.py failed while loading; the datasets it defines did not run: load_broken" in text
+    assert "KeyError: 'missing'" in text
+
+
+PACKAGE_FILES = {
+    "src/taxi_etl/__init__.py": "from . import transformations  # noqa: F401\n",
+    "src/taxi_etl/transformations/__init__.py": "from . import taxi_stats  # noqa: F401\n",
+    "src/taxi_etl/transformations/taxi_stats.py": (
+        "from databricks.sdk.runtime import spark\n"
+        "from pyspark import pipelines as dp\n\n\n"
+        "@dp.materialized_view\n"
+        "def taxi_stats():\n"
+        "    return spark.range(4).selectExpr('id % 2 AS zone').groupBy('zone').count()\n"),
+}
+
+
+@pytest.mark.parametrize("with_file", [False, True])
+def test_a_package_library_is_imported_as_a_package_and_its_tables_are_found(pipelines, with_file):
+    from etl_assets.project.load import load_config
+
+    folder = pipelines.root / f"package_lib_{with_file}"
+    for name, text in PACKAGE_FILES.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    file = ", file: src/taxi_etl/transformations/taxi_stats.py" if with_file else ""
+    config = folder / "config.yml"
+    config.write_text("pipelines:\n  taxi: {name: taxi, libraries: [src/taxi_etl/__init__.py]}\n"
+                      f"tables:\n  - {{name: taxi_stats, layer: gold, pipeline: taxi{file}}}\n")
+    loaded = load_config(config)  # validated: the table is found in the package's module
+    assert loaded.relative_transformation_path("taxi_stats") == "src/taxi_etl/transformations/taxi_stats.py"
+    assert [p.relative_to(folder).as_posix() for p in loaded.pipeline_files("taxi")] == ["src/taxi_etl/__init__.py"]
+    pipelines.ok(config)  # defined once: the module is imported by the package, not loaded again
+    assert sorted(r["count"] for r in pipelines.rows("taxi_stats")) == [2, 2]

@@ -183,3 +183,84 @@ def test_csv_files_have_a_header_when_auto_loader_infers_the_schema(pipelines):
     assert sorted(r["a"] for r in pipelines.rows("al_csv_given")) == ["1", "2", "id"]
     assert pipelines.columns("al_csv_no_header") == ["_c0", "_c1", "_c2", "_rescued_data"]
     assert len(pipelines.rows("al_csv_no_header")) == 3
+
+
+def test_names_inside_spark_sql_text_are_read_as_in_code(pipelines):
+    sample = pipelines.home.root / "samples" / "samples" / "tpch" / "nation"
+    sample.mkdir(parents=True)
+    (sample / "part-0.json").write_text('{"n_nationkey": 1, "n_name": "FRANCE"}\n{"n_nationkey": 2, "n_name": "PERU"}\n')
+    events = pipelines.landed("sqltext_events", {"1.json": '{"id": 1}\n{"id": 2}\n'})
+    config = pipelines.project("sql_text_names", {
+        "sqltext_nations": """
+            import dlt
+
+            @dlt.table
+            def sqltext_nations():
+                return spark.sql("SELECT n_nationkey, upper(n_name) AS name FROM samples.tpch.nation")
+            """,
+        "sqltext_events": """
+            import dlt
+
+            @dlt.table
+            def sqltext_events():
+                return spark.readStream.format("json").schema("id BIGINT").load(EVENTS)
+            """.replace("EVENTS", repr(str(events))),
+        "sqltext_joined": """
+            import dlt
+
+            @dlt.table
+            def sqltext_joined():
+                return spark.sql(
+                    "SELECT e.id, n.name FROM STREAM(LIVE.sqltext_events) e JOIN LIVE.sqltext_nations n "
+                    "ON e.id = n.n_nationkey")
+            """,
+    }, depends={"sqltext_joined": ["sqltext_events", "sqltext_nations"]})
+    pipelines.ok(config)
+    assert pipelines.rows("sqltext_joined") == [{"id": 1, "name": "FRANCE"}, {"id": 2, "name": "PERU"}]
+
+
+def test_databricks_datasets_and_dbfs_paths_read_local_copies_or_say_where_they_belong(pipelines):
+    copy = pipelines.home.root / "databricks-datasets" / "wikipedia" / "clickstream"
+    copy.mkdir(parents=True)
+    (copy / "part-0.json").write_text('{"n": "1"}\n{"n": ""}\n')
+    config = pipelines.project("datasets_paths", {"ds_clicks": """
+        import dlt
+
+        @dlt.table
+        def ds_clicks():
+            return spark.read.json("/databricks-datasets/wikipedia/clickstream/")
+        """})
+    pipelines.ok(config)
+    assert sorted(r["n"] for r in pipelines.rows("ds_clicks")) == ["", "1"]
+    missing = pipelines.project("dbfs_missing", {"ds_missing": """
+        import dlt
+
+        @dlt.table
+        def ds_missing():
+            return spark.read.format("csv").load("dbfs:/mnt/raw/sales/*.csv")
+        """})
+    outcome = pipelines.run(missing)
+    text = "\n".join(outcome.lines)
+    assert outcome.returncode != 0
+    assert f"dbfs:/mnt/raw/sales/*.csv is read from {pipelines.home.root}/dbfs/mnt/raw/sales/*.csv" in text
+    assert f"put a copy of them at {pipelines.home.root}/dbfs/mnt/raw/sales" in text
+
+
+def test_ansi_mode_is_on_as_on_databricks_current_channel_and_configuration_turns_it_off(pipelines):
+    # Databricks Runtime 17.0 and above turn ANSI mode on; the pipelines' current channel runs 17.3.
+    code = {"ansi_cast": """
+        import dlt
+
+        @dlt.table
+        def ansi_cast():
+            return spark.createDataFrame([("1",), ("",)], "n string").selectExpr("CAST(n AS INT) AS n")
+        """}
+    config = pipelines.project("ansi_on", code)
+    outcome = pipelines.run(config)
+    assert outcome.returncode != 0 and "CAST_INVALID_INPUT" in "\n".join(outcome.lines)
+    config = pipelines.project("ansi_off", code)
+    text = config.read_text().replace("ansi_off: {name: ansi_off}",
+                                      "ansi_off: {name: ansi_off, configuration: {spark.sql.ansi.enabled: 'false'}}")
+    config.write_text(text)
+    pipelines.ok(config)
+    assert sorted(pipelines.rows("ansi_cast"), key=str) == [{"n": 1}, {"n": None}]

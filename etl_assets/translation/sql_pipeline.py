@@ -54,8 +54,8 @@ from etl_assets.project.source_facts import (
     Expectation,
     add_dataset,
 )
-from etl_assets.project.sql_queries import QueryRewriter, python_dict, python_value
-from etl_assets.project.sql_text import (
+from etl_assets.translation.sql_queries import QueryRewriter, python_dict, python_value
+from etl_assets.translation.sql_text import (
     SourceError,
     Statement,
     Token,

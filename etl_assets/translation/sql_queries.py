@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import NoReturn
 
-from etl_assets.project.sql_text import (
+from etl_assets.translation.sql_text import (
     Token,
     closing,
     next_significant,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_assets.project.sources import SourceError, datasets_defined, python_source, source_kind
+from etl_assets.translation.sources import SourceError, datasets_defined, python_source, source_kind
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -311,6 +311,37 @@ def test_every_table_of_the_repository_projects_is_found_at_the_line_that_define
             found = datasets_defined(path)
             assert table.name in found, (path, table.name, found)
             line = path.read_text().split("\n")[found[table.name].line - 1]
-            assert line.lstrip().startswith("@") or "(" in line, (path, line)
+            assert line.lstrip().startswith(("@", "CREATE ")) or "(" in line, (path, line)
             checked += 1
     assert checked > 10
+
+
+PIP_INSIDE_A_CELL = """
+    # Databricks notebook source
+    import json
+
+    %pip install pyyaml
+    if True:
+        %pip install pyyaml==6.*
+    from pyspark import pipelines as dp
+
+    @dp.materialized_view
+    def pip_inside():
+        return spark.range(1)
+    """
+
+
+def test_a_pip_line_inside_a_python_cell_is_checked_and_kept_out_of_the_code(tmp_path):
+    path = write(tmp_path, "runner.py", PIP_INSIDE_A_CELL)
+    code = python_source(path)
+    ast.parse(code)  # no Python syntax error
+    lines = code.split("\n")
+    assert lines[3] == "pass  # %pip install pyyaml: already installed in the project environment"
+    assert lines[5] == "    pass  # %pip install pyyaml==6.*: already installed in the project environment"
+    assert set(datasets_defined(path)) == {"pip_inside"}
+    missing = write(tmp_path, "missing.py", PIP_INSIDE_A_CELL.replace("pyyaml==6.*", "no-such-package-for-etl-assets"))
+    with pytest.raises(SourceError, match=r"missing\.py:6: package 'no-such-package-for-etl-assets'"):
+        python_source(missing)
+    shell = write(tmp_path, "shell.py", PIP_INSIDE_A_CELL.replace("%pip install pyyaml\n", "%sh ls /dbfs\n"))
+    with pytest.raises(SourceError, match=r"shell\.py:4: the line magic `%sh` inside a Python cell cannot run"):
+        python_source(shell)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from etl_assets.project.sql_pipeline import PRELUDE, python_of_sql, translate_sql
-from etl_assets.project.sql_text import SourceError, split_statements
+from etl_assets.translation.sql_pipeline import PRELUDE, python_of_sql, translate_sql
+from etl_assets.translation.sql_text import SourceError, split_statements
 
 
 def translate(sql: str) -> str:

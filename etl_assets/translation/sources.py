@@ -30,8 +30,8 @@ from etl_assets.project.source_facts import (
     Expectation,
     add_dataset,
 )
-from etl_assets.project.sql_pipeline import Translation, python_of_sql, render, translate_sql
-from etl_assets.project.sql_text import SourceError
+from etl_assets.translation.sql_pipeline import Translation, python_of_sql, render, translate_sql
+from etl_assets.translation.sql_text import SourceError
 
 __all__ = [
     "DatasetFacts",
@@ -156,8 +156,7 @@ def _notebook_python(text: str, path: str, kind: SourceKind, *, check_packages: 
             translate_sql("\n".join(body), path, first_line=number, translation=translation, spark_conf=settings)
         elif cell_language == "python":
             for offset, line in enumerate(body):
-                python_lines[number + offset] = "pass  # dbutils.library.restartPython()" if _RESTART.match(line) \
-                    else line
+                python_lines[number + offset] = _python_line(line, path, number + offset, check_packages)
         elif cell_language == "pip":
             _check_pip(body, path, number - 1, check_packages)
             python_lines[number - 1] = f"# %pip install {body[0].removeprefix('install').strip()}: " \
@@ -172,6 +171,27 @@ def _notebook_python(text: str, path: str, kind: SourceKind, *, check_packages: 
     code = render(translation, len(lines), prelude_line=prelude_line, python_lines=python_lines)
     python_only = "\n".join(python_lines.get(n, "") for n in range(1, len(lines) + 1)) + "\n"
     return code, translation, python_only
+
+
+_LINE_MAGIC = re.compile(r"^(?P<indent>\s*)%(?P<magic>\w+)\s*(?P<rest>.*)$")
+
+
+def _python_line(line: str, path: str, number: int, check_packages: bool) -> str:
+    """One line of a Python cell as the local engine runs it. A `%pip install ...` line inside
+    the cell (Databricks runs line magics anywhere in a cell) is checked like a `%pip` cell and
+    becomes a comment; other line magics are refused by name; `restartPython()` does nothing."""
+    if _RESTART.match(line):
+        return "pass  # dbutils.library.restartPython()"
+    magic = _LINE_MAGIC.match(line)
+    if magic is None:
+        return line
+    name, rest = magic.group("magic").lower(), magic.group("rest")
+    if name == "pip":
+        _check_pip([rest], path, number, check_packages)
+        return f"{magic.group('indent')}pass  # %pip {rest}: already installed in the project environment"
+    raise SourceError(path, number, f"the line magic `%{name}` inside a Python cell cannot run in a local pipeline "
+                      "(only `%pip install` of packages installed in the project environment can): remove the "
+                      "line, or do what it does in Python")
 
 
 def _cells(lines: list[str]) -> list[tuple[int, list[str]]]:
@@ -225,6 +245,17 @@ def _unmagic(line: str, magic: re.Pattern[str]) -> str:
     return match.group(1) if match else line
 
 
+# Frameworks whose pipelines define their datasets at run time from an onboarding spec.
+METADATA_DRIVEN = ("dlt-meta", "databricks-labs-sdp-meta")
+METADATA_DRIVEN_REFUSAL = (
+    "`{package}` builds a metadata-driven pipeline: its datasets come from the dataflow spec tables "
+    "that its onboarding job writes in the workspace (Delta tables), read when the pipeline runs, so "
+    "neither the local engine nor config.yml can know them from this code. Run it with the Databricks "
+    "engine, or give the local engine the datasets as code (see docs/compatibility.md, "
+    "\"Metadata-driven pipelines\")"
+)
+
+
 def _check_pip(body: list[str], path: str, line: int, check: bool) -> None:
     words = " ".join(body).split()
     if not words or words[0] != "install":
@@ -244,6 +275,8 @@ def _check_pip(body: list[str], path: str, line: int, check: bool) -> None:
             skip_next = word in ("-i", "--index-url", "--extra-index-url", "-f", "--find-links")
             continue
         package = re.split(r"[\[<>=!~;@ ]", word, maxsplit=1)[0]
+        if package.lower().replace("_", "-") in METADATA_DRIVEN:
+            raise SourceError(path, line, METADATA_DRIVEN_REFUSAL.format(package=package))
         if package and not _installed(package):
             raise SourceError(path, line, f"package '{package}' (from `%pip install`) is not installed in the "
                               f"project environment: install it there (pip install {word}) and run again")
