@@ -17,12 +17,19 @@ from etl_assets.errors import ConfigError, ConfigProblem
 from etl_assets.project.config import (
     DEFAULT_PIPELINE_KEY,
     LAYERS,
+    AutomationRule,
+    Condition,
+    Freshness,
+    FreshnessRule,
+    OnCron,
     Pipeline,
     ProjectConfig,
     Schedule,
     Table,
+    duration,
     library_matches,
     library_paths,
+    parse_selection,
     tables_in_files,
     transformation_relpath,
 )
@@ -36,7 +43,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # Dagster's own rule for tag keys (an optional prefix/ then a name).
 TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
 OWNER = re.compile(r"^([^@\s]+@[^@\s]+\.[^@\s]+|team:[A-Za-z0-9_.-]+)$")
-TOP_LEVEL_KEYS = ("catalog", "schema", "pipelines", "schedules", "tables")
+TOP_LEVEL_KEYS = ("catalog", "schema", "pipelines", "schedules", "automation", "freshness", "tables")
 # What a transformation file may be: Python or SQL, plain or exported from a Databricks notebook.
 SOURCE_SUFFIXES = (".py", ".sql")
 # Settings of the Spark server itself, which the local engine manages for each home.
@@ -388,6 +395,9 @@ class _TableRules(_Section):
             ok &= self._depends_on(table, raw, declared)
             ok &= self._owners(table, raw)
             ok &= self._expectations(table, raw)
+            ok &= _condition_ok(self.report, table.automation, key_line(raw, "automation", line), table.name)
+            ok &= _freshness_ok(self.report, table.freshness, key_line(raw, "freshness", line), table.name)
+            ok &= self._example_data(table, raw, line)
             if resolved is not None:
                 table = table.model_copy(update={"pipeline": resolved})
             if ok:
@@ -423,6 +433,16 @@ class _TableRules(_Section):
         self.report.problem(key_line(raw, "pipeline"), f"pipeline '{table.pipeline}' is not declared under 'pipelines:'",
                             table.name, hint)
         return None
+
+    def _example_data(self, table: Table, raw: dict[Any, Any], line: int | None) -> bool:
+        from etl_assets.example.datagen import DATASETS
+
+        if table.source is None or not table.source.example_data or table.source.path in DATASETS:
+            return True
+        self.report.problem(key_line(raw, "source", line), f"source '{table.source.path}': example_data generates only "
+                            f"the example's {' and '.join(DATASETS)} files", table.name,
+                            "remove 'example_data: true'; new files in the landing folder update the raw asset")
+        return False
 
     def _tags(self, table: Table, raw: dict[Any, Any]) -> bool:
         ok = True
@@ -616,6 +636,88 @@ class _ScheduleRules(_Section):
         return schedules
 
 
+class _RuleRules(_Section):
+    """`automation:` and `freshness:`: conditions and freshness limits given by selection."""
+
+    def check(self, doc: dict[Any, Any], section: str, model: type[AutomationRule] | type[FreshnessRule]) -> list[Any]:
+        raw = doc.get(section)
+        if raw is None:
+            return []
+        example = "'- {selection: tag:silver, condition: eager}'" if section == "automation" else \
+            "'- {selection: tag:critical, fail_after: 26h}'"
+        if not isinstance(raw, list):
+            self.report.problem(key_line(doc, section), f"'{section}' must be a list", hint=f"write {example}")
+            return []
+        rules: list[Any] = []
+        seen: set[str] = set()
+        for entry, line in zip(raw, getattr(raw, "item_lines", [None] * len(raw))):
+            if not isinstance(entry, dict):
+                self.report.problem(line, f"each {section} rule must be a mapping, got {entry!r}", hint=f"write {example}")
+                continue
+            rule = self.report.validate_model(model, entry, None, f"{section} rule", line)
+            if rule is None:
+                continue
+            where = key_line(entry, "selection", line)
+            try:
+                parse_selection(rule.selection)
+            except ValueError as exc:
+                self.report.problem(where, f"{section}: selection '{rule.selection}' {exc}",
+                                    hint="select tables by their own attributes, e.g. 'tag:silver and not group:gold'")
+                continue
+            if rule.selection in seen:
+                self.report.problem(where, f"{section}: selection '{rule.selection}' is given twice",
+                                    hint="merge the two rules")
+                continue
+            seen.add(rule.selection)
+            if isinstance(rule, AutomationRule):
+                ok = _condition_ok(self.report, rule.condition, key_line(entry, "condition", line), None)
+            else:
+                ok = _freshness_ok(self.report, rule, line, None)
+            if ok:
+                rules.append(rule)
+        return rules
+
+
+def _condition_ok(report: _Report, condition: Condition | None, line: int | None, table: str | None) -> bool:
+    """An `on_cron` condition's cron and timezone are valid (the named conditions always are)."""
+    if not isinstance(condition, OnCron):
+        return True
+    ok = True
+    cron_error = cron_problem(condition.on_cron)
+    if cron_error:
+        report.problem(line, f"automation: invalid cron '{condition.on_cron}': {cron_error}", table,
+                       "use five fields, e.g. '0 6 * * *'")
+        ok = False
+    try:
+        ZoneInfo(condition.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        report.problem(line, f"automation: unknown timezone '{condition.timezone}'", table,
+                       "use an IANA name such as 'UTC' or 'Europe/Paris'")
+        ok = False
+    return ok
+
+
+def _freshness_ok(report: _Report, freshness: Freshness | None, line: int | None, table: str | None) -> bool:
+    """Freshness durations read as durations, and a warning comes before the failure."""
+    if freshness is None:
+        return True
+    windows = []
+    for name in ("fail_after", "warn_after"):
+        text = getattr(freshness, name)
+        if text is None:
+            continue
+        try:
+            windows.append(duration(text))
+        except ValueError as exc:
+            report.problem(line, f"freshness: {name} {exc}", table, "give minutes, hours or days: 30m, 26h, 2d")
+            return False
+    if len(windows) == 2 and windows[1] >= windows[0]:
+        report.problem(line, f"freshness: warn_after {freshness.warn_after} is not shorter than fail_after "
+                       f"{freshness.fail_after}", table, "warn before the table fails: e.g. warn_after: 12h, fail_after: 26h")
+        return False
+    return True
+
+
 class _Checker:
     """Every rule of one config file, section by section."""
 
@@ -645,11 +747,13 @@ class _Checker:
         pipelines = _PipelineRules(self.report).check(doc)
         tables = _TableRules(self.report, namespaces).check(doc, pipelines)
         schedules = _ScheduleRules(self.report).check(doc)
+        automation = _RuleRules(self.report).check(doc, "automation", AutomationRule)
+        freshness = _RuleRules(self.report).check(doc, "freshness", FreshnessRule)
         catalog, schema = (self._namespace(doc, key) for key in ("catalog", "schema"))
         if self.problems:
             return None
         return ProjectConfig(path=self.path, tables=tuple(tables), pipelines=pipelines, schedules=tuple(schedules),
-                             catalog=catalog, schema=schema)
+                             automation=tuple(automation), freshness=tuple(freshness), catalog=catalog, schema=schema)
 
     def _namespace(self, doc: dict[Any, Any], key: str) -> str | None:
         value = doc.get(key)
@@ -681,6 +785,10 @@ _FIELD_HINTS = {
     "max_failed_share": "a share of the rows checked, from 0 to 1 (0.02 lets 2% fail)",
     "max_failed_records": "a whole number of rows, 0 or more",
     "automation": "use eager, on_missing, or {on_cron: '0 6 * * *'}",
+    "condition": "use eager, on_missing, or {on_cron: '0 6 * * *'}",
+    "fail_after": "a duration such as 30m, 26h or 2d",
+    "warn_after": "a duration such as 30m, 26h or 2d",
+    "freshness": "write '{fail_after: 26h}' (and optionally 'warn_after: 12h')",
 }
 
 
