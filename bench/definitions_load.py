@@ -1,7 +1,7 @@
 """How long building and validating the Dagster definitions takes for big configs.
 
     .venv/bin/python bench/definitions_load.py [--tables 1000 10000] [--repeat 3] [--code ldp|stub]
-                                               [--variants "dagster floor" etl_assets]
+                                               [--variants "dagster floor" etl_assets] [--before REV]
 
 For each size it generates a project (10 pipelines, 3 layers, ~2 deps per table, 20 tags,
 5 schedules, a transformation file per table: see gen_config.py) and times, each in a fresh
@@ -14,7 +14,9 @@ process, median of --repeat runs:
 - etl_assets, 1st load: `build_definitions` as shipped (schedules name their assets per tick),
   with an empty code-facts cache: every transformation file is read and parsed;
 - etl_assets: the same once the project's code-facts cache (`.etl_assets/cache/`) is filled,
-  i.e. every later load of an unchanged project (a code server reloading, `dagster dev`).
+  i.e. every later load of an unchanged project (a code server reloading, `dagster dev`);
+- etl_assets @REV (with --before REV): that load with the package as git revision REV has it,
+  so a change is measured against its parent in the same run.
 
 Each figure is load_config (where used) + Definitions + the asset graph + every job resolved,
 as `dagster definitions validate` and a code server do. Importing Dagster is reported apart.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -94,10 +97,30 @@ print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_ti
 FLOOR = "dagster floor"
 
 
+BEFORE: dict[str, Path] = {}  # variant name -> folder holding the package of an earlier revision
+
+
+def export_revision(rev: str, into: Path) -> str:
+    """The package as git revision `rev` has it, under `into`; the variant's name."""
+    repo = Path(__file__).resolve().parent.parent
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "etl_assets"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    name = f"etl_assets @{rev}"
+    VARIANTS[name] = VARIANTS["etl_assets"]
+    BEFORE[name] = into
+    return name
+
+
 def run_once(variant: str, config: Path, code_rules: bool = True) -> dict[str, float]:
     """One load in a fresh process: wall seconds, CPU seconds, Dagster import seconds."""
     code = _PRELUDE + f"CODE_RULES = {code_rules}\n" + VARIANTS[variant] + _EPILOGUE
-    out = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True)
+    env, cwd = None, None
+    if variant in BEFORE:  # the earlier package first on the path, and no current one from the folder
+        cwd = str(BEFORE[variant])
+        env = {**os.environ, "PYTHONPATH": cwd}
+    out = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True,
+                         env=env, cwd=cwd)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -117,14 +140,17 @@ def main() -> None:
     parser.add_argument("--code", choices=CODE_STYLES, default="ldp", help="what each transformation file holds")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
                         help="the variants to run (the Dagster floor always runs: it is the baseline)")
+    parser.add_argument("--before", metavar="REV", help="also load with the package of git revision REV")
     args = parser.parse_args()
-    variants = [v for v in VARIANTS if v in args.variants or v == FLOOR]
     print(f"{'tables':>7}  {'variant':<17} {'seconds':>8}  {'x floor':>7}  {'cpu s':>7}  {'x floor':>7}")
     with tempfile.TemporaryDirectory() as tmp:
+        before = [export_revision(args.before, Path(tmp) / "before")] if args.before else []
+        variants = [v for v in VARIANTS if v in args.variants or v == FLOOR] + before
         for count in args.tables:
             config = generate(Path(tmp) / f"p{count}", count, code=args.code)
-            if "etl_assets" in variants:
-                run_once("etl_assets", config)  # fills the project's code-facts cache
+            for variant in ["etl_assets", *before]:
+                if variant in variants:
+                    run_once(variant, config)  # fills the project's code-facts cache
             results = measure(variants, config, args.repeat, args.code == "ldp")
             floor = results[FLOOR]
             for variant, r in results.items():

@@ -47,7 +47,7 @@ def build_table_assets(
     """
     translator = translator or TableTranslator()
     graph = graph or TableGraph(config)
-    keys = {t.name: translator.get_asset_key(t) for t in config.tables}
+    keys = translator.asset_keys(config)
     return [
         _pipeline_asset(config, config.pipelines[key], translator, graph, keys)
         for key in graph.pipeline_order()
@@ -63,7 +63,7 @@ def _pipeline_asset(
     keys: Mapping[str, AssetKey],
 ) -> AssetsDefinition:
     tables = config.tables_of(pipeline.key)
-    specs = [translator.get_asset_spec(t, config, keys) for t in tables]
+    specs = [translator.spec_of(t, config) for t in tables]
     check_specs: list[AssetCheckSpec] = [
         translator.get_check_spec(t, e, keys[t.name]) for t in tables for e in t.expectations
     ]

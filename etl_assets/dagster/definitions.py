@@ -18,7 +18,7 @@ from etl_assets.dagster.landing import build_landing_definitions
 from etl_assets.dagster.landing_sensor import build_landing_sensor
 from etl_assets.dagster.observer import build_pipeline_observer
 from etl_assets.dagster.resources import ENGINE_RESOURCE_KEY, PipelinesEngineResource, default_engine_resource
-from etl_assets.dagster.schedules import build_schedules, check_automation, check_schedules
+from etl_assets.dagster.schedules import build_schedules, check_selections
 from etl_assets.dagster.translator import TableTranslator
 from etl_assets.errors import ConfigError
 from etl_assets.project.code import facts_cache
@@ -105,7 +105,7 @@ def _build(config: ProjectConfig | str | os.PathLike[str] | None, translator: Ta
     project = config if isinstance(config, ProjectConfig) else load_config(config)
     with facts_cache(project.root):  # files unchanged since the last load are not read again
         project = with_declared_expectations(project)  # rules declared in code are checks too
-        problems = check_schedules(project) + check_automation(project)
+        problems = check_selections(project)
         if problems:
             raise ConfigError(problems)
         engine = engine if engine is not None else default_engine_resource()
@@ -121,15 +121,19 @@ def _build(config: ProjectConfig | str | os.PathLike[str] | None, translator: Ta
                                                              file_anchor_path_in_repository=git.project_path),
             ) if isinstance(a, AssetsDefinition)]
     op_names = {key: a.node_def.name for a in assets for key in a.keys}
-    keys = {t.name: translator.get_asset_key(t) for t in project.tables}
+    keys = translator.asset_keys(project)
     landing_assets, landing_checks = build_landing_definitions(project, translator)
     sensors = [failure_alerts, build_pipeline_observer(project, keys)]
     if any(t.source is not None for t in project.tables):
         sensors.append(build_landing_sensor(project, keys))
-    return Definitions(
+    defs = Definitions(
         assets=[*landing_assets, *assets],
         asset_checks=landing_checks,
         schedules=build_schedules(project, op_names),
         sensors=sensors,
         resources={ENGINE_RESOURCE_KEY: engine},
     )
+    # Each schedule's asset job is resolved here, while the cycle collector is paused, rather
+    # than when a code server first asks (the resolved jobs are kept by the definitions).
+    defs.resolve_all_job_defs()
+    return defs

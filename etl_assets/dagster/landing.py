@@ -1,8 +1,9 @@
 """Raw landing data as assets: one per files source, the example generator, exploration checks.
 
 The seed job's first two tasks ("data creation" and "exploration") as Dagster assets and
-checks upstream of bronze. Sources the example generator knows (customers, orders) can be
-materialized, which appends a new file; other sources are shown as external assets.
+checks upstream of bronze. A source whose config says `example_data: true` (the example's
+customers and orders) can be materialized, which appends a file of generated rows; every other
+source is an external asset, updated by its files' arrival (the landing sensor).
 """
 
 # No `from __future__ import annotations`: Dagster reads the `config` annotation at definition
@@ -53,11 +54,18 @@ def build_landing_definitions(config: ProjectConfig, translator: TableTranslator
     paths = list(dict.fromkeys(t.source.path for t in config.tables if t.source is not None))
     if not paths:
         return [], []
-    generated = [p for p in paths if p in DATASETS]
+    generated = [p for p in paths if _asks_example_data(config, p)]
     assets: list[AssetsDefinition | AssetSpec] = [_spec(config, translator, p) for p in paths if p not in generated]
     if generated:
         assets.append(_example_data(config, translator, generated))
     return assets, [_exploration(config, translator, p) for p in paths]
+
+
+def _asks_example_data(config: ProjectConfig, path: str) -> bool:
+    """Whether config asks the example generator for this source (validation allows it only for
+    the generator's own datasets)."""
+    return path in DATASETS and any(t.source is not None and t.source.path == path and t.source.example_data
+                                    for t in config.tables)
 
 
 def _spec(config: ProjectConfig, translator: TableTranslator, path: str) -> AssetSpec:

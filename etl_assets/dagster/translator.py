@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 from dagster import (
     AssetCheckSpec,
@@ -14,19 +14,32 @@ from dagster import (
     AssetSpec,
     AutomationCondition,
     CodeReferencesMetadataValue,
+    FreshnessPolicy,
     LocalFileCodeReference,
     PathMetadataValue,
 )
 
 from etl_assets.engines.base import EngineTraits
 from etl_assets.project.code import CodeFacts, code_facts
-from etl_assets.project.config import Expectation, ProjectConfig, Table
+from etl_assets.project.config import (
+    Asset,
+    Condition,
+    Expectation,
+    Freshness,
+    ProjectConfig,
+    Table,
+    parse_selection,
+)
+
+Matcher = Callable[[Asset], bool]
 
 
 class TableTranslator:
     """The one place that maps a table to its Dagster asset spec and checks.
 
-    Override any `get_*` method; everything else reads from it.
+    `get_asset_spec` makes a table's asset; the asset factory, the schedules' and sensors'
+    keys, the pipeline observer and the landing assets all take keys and dependencies from it.
+    Override it, or any `get_*` method it calls.
 
     >>> class Prefixed(TableTranslator):
     ...     def get_asset_key(self, table):
@@ -47,7 +60,8 @@ class TableTranslator:
         """
         translator = copy.copy(self)
         translator.engine = engine
-        translator.__dict__.pop("_code_known", None)  # the copy reads the files afresh
+        for cached in ("_code_known", "_specs", "_parsed_rules"):
+            translator.__dict__.pop(cached, None)  # the copy builds afresh
         return translator
 
     def get_asset_key(self, table: Table) -> AssetKey:
@@ -120,15 +134,38 @@ class TableTranslator:
             metadata={"condition": expectation.condition, "action": expectation.action},
         )
 
-    def get_automation_condition(self, table: Table) -> AutomationCondition | None:
-        """Dagster's declarative automation from config `automation:` (none by default)."""
-        if table.automation == "eager":
-            return AutomationCondition.eager()
-        if table.automation == "on_missing":
-            return AutomationCondition.on_missing()
-        if table.automation is not None:
-            return AutomationCondition.on_cron(table.automation.on_cron, table.automation.timezone)
-        return None
+    def get_automation_condition(self, table: Table, config: ProjectConfig) -> AutomationCondition | None:
+        """Dagster's declarative automation: the table's own `automation:`, else the condition of
+        the first `automation:` rule of config whose selection matches it (none by default)."""
+        chosen = table.automation
+        if chosen is None:
+            chosen = next((c for match, c in self._rules(config)[0] if match(self._asset(table))), None)
+        return automation_condition(chosen)
+
+    def get_freshness_policy(self, table: Table, config: ProjectConfig) -> FreshnessPolicy | None:
+        """Dagster's freshness policy: the table's own `freshness:`, else the first `freshness:`
+        rule of config whose selection matches it (none by default)."""
+        chosen: Freshness | None = table.freshness
+        if chosen is None:
+            chosen = next((f for match, f in self._rules(config)[1] if match(self._asset(table))), None)
+        if chosen is None:
+            return None
+        fail, warn = chosen.windows()
+        return FreshnessPolicy.time_window(fail_window=fail, warn_window=warn)
+
+    def _asset(self, table: Table) -> Asset:
+        """The table as a config selection sees it: its key, group, tags, owners and kinds."""
+        return Asset(key=self.get_asset_key(table).to_user_string(), group=self.get_group_name(table),
+                     tags=tuple(self.get_tags(table)), owners=tuple(self.get_owners(table)), kinds=tuple(self.get_kinds(table)))
+
+    def _rules(self, config: ProjectConfig) -> tuple[list[tuple[Matcher, Condition]], list[tuple[Matcher, Freshness]]]:
+        # Parsed once per build: validation has already accepted every selection.
+        cached = self.__dict__.get("_parsed_rules")
+        if cached is None or cached[0] is not config:
+            cached = (config, [(parse_selection(r.selection), r.condition) for r in config.automation],
+                      [(parse_selection(r.selection), r) for r in config.freshness])
+            self.__dict__["_parsed_rules"] = cached
+        return cast(tuple[list[tuple[Matcher, Condition]], list[tuple[Matcher, Freshness]]], cached[1:])
 
     def get_landing_key(self, source_path: str) -> AssetKey:
         """The asset of the raw files under a landing source path: `raw_<path>`.
@@ -142,22 +179,39 @@ class TableTranslator:
         """The asset of the raw files a table reads (`source:` in config), if any."""
         return self.get_landing_key(table.source.path) if table.source is not None else None
 
-    def get_asset_spec(self, table: Table, config: ProjectConfig, keys: Mapping[str, AssetKey]) -> AssetSpec:
-        """The full spec; `keys` maps every table name to its asset key (for deps)."""
+    def get_asset_spec(self, table: Table, config: ProjectConfig) -> AssetSpec:
+        """The table's asset: key, deps (its raw files' asset and the assets of the tables it
+        reads, each from this method), and everything the UI shows.
+
+        >>> TableTranslator().get_asset_spec(config.table("orders_silver"), config).deps   # doctest: +SKIP
+        [AssetDep(AssetKey(['orders_bronze'])), AssetDep(AssetKey(['customers']))]
+        """
         source = self.get_source_key(table)
         return AssetSpec(
-            key=keys[table.name],
-            deps=[*([source] if source else []), *(keys[dep] for dep in table.depends_on)],
+            key=self.get_asset_key(table),
+            deps=[*([source] if source else []), *(self.spec_of(config.table(dep), config).key for dep in table.depends_on)],
             description=self.get_description(table),
             group_name=self.get_group_name(table),
             tags=self.get_tags(table),
             owners=self.get_owners(table),
             kinds=self.get_kinds(table),
             metadata=self.get_metadata(table, config),
-            automation_condition=self.get_automation_condition(table),
+            automation_condition=self.get_automation_condition(table, config),
+            freshness_policy=self.get_freshness_policy(table, config),
             code_version=self.get_code_version(table, config),
             skippable=True,
         )
+
+    def spec_of(self, table: Table, config: ProjectConfig) -> AssetSpec:
+        """`get_asset_spec` of a table, made once per translator and config."""
+        specs: dict[str, AssetSpec] = self.__dict__.setdefault("_specs", {})
+        if table.name not in specs:
+            specs[table.name] = self.get_asset_spec(table, config)
+        return specs[table.name]
+
+    def asset_keys(self, config: ProjectConfig) -> dict[str, AssetKey]:
+        """Every table name of config -> its asset key, as `get_asset_spec` gives it."""
+        return {t.name: self.spec_of(t, config).key for t in config.tables}
 
 
 def code_reference(path: str, line: int | None, label: str) -> CodeReferencesMetadataValue:
@@ -178,3 +232,18 @@ def _line_of(facts: CodeFacts, table: Table, config: ProjectConfig, pipeline: st
     """The line defining `table` in its file (its name as config knows it, or qualified with its
     pipeline's catalog and schema)."""
     return facts.as_tables(*config.namespace_of(pipeline)).datasets.get(table.name)
+
+
+def automation_condition(condition: Condition | None) -> AutomationCondition | None:
+    """The Dagster condition of a config `automation:` value.
+
+    >>> automation_condition("eager") == AutomationCondition.eager()
+    True
+    """
+    if condition == "eager":
+        return AutomationCondition.eager()
+    if condition == "on_missing":
+        return AutomationCondition.on_missing()
+    if condition is not None and not isinstance(condition, str):
+        return AutomationCondition.on_cron(condition.on_cron, condition.timezone)
+    return None

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -56,12 +58,16 @@ class Source(_Model):
 
     `refresh_downstream`: when new files land, the landing sensor also refreshes everything
     downstream of the tables reading them, not only those tables.
+    `example_data`: materializing the source's raw asset appends a file of the example's
+    generated rows (the example project's `customers` and `orders` only); otherwise the raw
+    files are an external asset that only their arrival updates.
     """
 
     type: Literal["files"] = "files"
     format: Literal["json", "csv", "parquet"] = "json"
     path: str
     refresh_downstream: bool = False
+    example_data: bool = False
 
 
 class OnCron(_Model):
@@ -69,6 +75,38 @@ class OnCron(_Model):
 
     on_cron: str
     timezone: str = "UTC"
+
+
+Condition = Literal["eager", "on_missing"] | OnCron
+
+
+class Freshness(_Model):
+    """How stale a table may get: its last update older than `fail_after` (e.g. `26h`, `30m`,
+    `2d`) fails, older than `warn_after` warns."""
+
+    fail_after: str
+    warn_after: str | None = None
+
+    def windows(self) -> tuple[timedelta, timedelta | None]:
+        """(fail window, warn window) as durations.
+
+        >>> Freshness(fail_after="1d", warn_after="12h").windows()
+        (datetime.timedelta(days=1), datetime.timedelta(seconds=43200))
+        """
+        return duration(self.fail_after), None if self.warn_after is None else duration(self.warn_after)
+
+
+class AutomationRule(_Model):
+    """An automation condition for every table a selection matches (`tag:silver`, `group:gold`)."""
+
+    selection: str
+    condition: Condition
+
+
+class FreshnessRule(Freshness):
+    """A freshness limit for every table a selection matches."""
+
+    selection: str
 
 
 class Table(_Model):
@@ -83,7 +121,8 @@ class Table(_Model):
     description: str | None = None
     owners: tuple[str, ...] = ()
     expectations: tuple[Expectation, ...] = ()
-    automation: Literal["eager", "on_missing"] | OnCron | None = None
+    automation: Condition | None = None
+    freshness: Freshness | None = None
     file: str | None = None
 
 
@@ -139,6 +178,8 @@ class ProjectConfig:
     tables: tuple[Table, ...]
     pipelines: dict[str, Pipeline]
     schedules: tuple[Schedule, ...] = ()
+    automation: tuple[AutomationRule, ...] = ()
+    freshness: tuple[FreshnessRule, ...] = ()
     catalog: str | None = None
     schema: str | None = None
     _by_name: dict[str, Table] = field(default_factory=dict, repr=False, compare=False)
@@ -151,8 +192,10 @@ class ProjectConfig:
         """The project folder: the one holding config.yml and transformations/."""
         return self.path.parent
 
-    def line_of(self, section: Literal["tables", "pipelines", "schedules"], name: str) -> int | None:
-        """The line where a table, pipeline or schedule entry starts in the config file.
+    def line_of(self, section: Literal["tables", "pipelines", "schedules", "automation", "freshness"],
+                name: str) -> int | None:
+        """The line where a table, pipeline or schedule entry (or an automation or freshness rule,
+        named by its selection) starts in the config file.
 
         Valid configs are parsed without line tracking (it is ten times slower); lines are
         looked up here, on demand, when a later check has something to report.
@@ -163,15 +206,23 @@ class ProjectConfig:
     def _lines(self) -> dict[tuple[str, str], int]:
         doc = load_yaml_with_lines(self.path.read_text(encoding="utf-8"))
         lines: dict[tuple[str, str], int] = {}
-        for section in ("tables", "schedules"):
+        for section, field_ in (("tables", "name"), ("schedules", "name"), ("automation", "selection"),
+                                ("freshness", "selection")):
             entries = doc.get(section) or []
             for entry, line in zip(entries, getattr(entries, "item_lines", [])):
-                if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                    lines.setdefault((section, entry["name"]), line)
+                if isinstance(entry, dict) and isinstance(entry.get(field_), str):
+                    lines.setdefault((section, entry[field_]), line)
         pipelines = doc.get("pipelines") or {}
         for key in pipelines:
             lines[("pipelines", str(key))] = key_line(pipelines, str(key)) or 0
         return lines
+
+    def selections(self) -> list[tuple[Literal["schedules", "automation", "freshness"], str, str]]:
+        """(section, entry name, selection) of every selection string in config: schedules' and
+        the automation and freshness rules' (named by their selection)."""
+        return [*(("schedules", s.name, s.selection) for s in self.schedules),
+                *(("automation", r.selection, r.selection) for r in self.automation),
+                *(("freshness", r.selection, r.selection) for r in self.freshness)]
 
     def table(self, name: str) -> Table:
         """The table called `name` (KeyError if there is none)."""
@@ -318,3 +369,110 @@ def library_matches(root: Path, pattern: str) -> list[Path]:
 def transformation_relpath(table: Table) -> str:
     """The table's `file:`, else transformations/<layer>/<name>.py: where its code lives."""
     return table.file or f"transformations/{table.layer}/{table.name}.py"
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(text: str) -> timedelta:
+    """`30m`, `26h` or `2d` as a duration (ValueError otherwise).
+
+    >>> duration("26h")
+    datetime.timedelta(days=1, seconds=7200)
+    """
+    match = _DURATION.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"'{text}' is not a duration such as 30m, 26h or 2d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@dataclass(frozen=True)
+class Asset:
+    """What a selection of config.yml is matched against: a table's asset as Dagster shows it."""
+
+    key: str
+    group: str
+    tags: Iterable[str] = ()
+    owners: Iterable[str] = ()
+    kinds: Iterable[str] = ()
+
+
+_ATTRIBUTES = ("tag", "group", "key", "owner", "kind")
+_TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z_]+:\"[^\"]*\"|[A-Za-z_]+:[^\s()]+|[^\s()]+)")
+
+
+def parse_selection(text: str) -> Callable[[Asset], bool]:
+    """A predicate for Dagster's selection syntax restricted to what names tables by their own
+    attributes: `tag:`, `group:`, `key:` (with `*` wildcards), `owner:`, `kind:`, combined with
+    `and`, `or`, `not` and parentheses. ValueError names what is not understood.
+
+    >>> parse_selection("tag:daily and not group:gold")(Asset("orders", "silver", tags=("daily",)))
+    True
+    """
+    tokens: list[str] = [t for t in _TOKEN.findall(text) if t]
+    position = 0
+
+    def peek() -> str | None:
+        return tokens[position] if position < len(tokens) else None
+
+    def take() -> str:
+        nonlocal position
+        position += 1
+        return tokens[position - 1]
+
+    def either() -> Callable[[Asset], bool]:
+        parts = [both()]
+        while (peek() or "").lower() == "or":
+            take()
+            parts.append(both())
+        return parts[0] if len(parts) == 1 else (lambda a: any(p(a) for p in parts))
+
+    def both() -> Callable[[Asset], bool]:
+        parts = [negated()]
+        while (peek() or "").lower() == "and":
+            take()
+            parts.append(negated())
+        return parts[0] if len(parts) == 1 else (lambda a: all(p(a) for p in parts))
+
+    def negated() -> Callable[[Asset], bool]:
+        if (peek() or "").lower() == "not":
+            take()
+            inner = negated()
+            return lambda a: not inner(a)
+        return atom()
+
+    def atom() -> Callable[[Asset], bool]:
+        token = peek()
+        if token is None:
+            raise ValueError("ends where a term such as tag:daily is expected")
+        take()
+        if token == "(":
+            inner = either()
+            if peek() != ")":
+                raise ValueError("has an unclosed parenthesis")
+            take()
+            return inner
+        attribute, colon, value = token.partition(":")
+        if not colon or attribute not in _ATTRIBUTES:
+            raise ValueError(f"'{token}' is not one of {', '.join(a + ':' for a in _ATTRIBUTES)} (upstream and "
+                             "downstream operators such as + are not taken here)")
+        return _term(attribute, value.strip('"'))
+
+    predicate = either()
+    if peek() is not None:
+        raise ValueError(f"'{peek()}' is not expected there")
+    return predicate
+
+
+def _term(attribute: str, value: str) -> Callable[[Asset], bool]:
+    if attribute == "tag":
+        return lambda a: value in a.tags
+    if attribute == "group":
+        return lambda a: a.group == value
+    if attribute == "owner":
+        return lambda a: value in a.owners
+    if attribute == "kind":
+        return lambda a: value in a.kinds
+    pattern = re.compile("^" + ".*".join(map(re.escape, value.split("*"))) + "$")
+    return lambda a: bool(pattern.match(a.key))

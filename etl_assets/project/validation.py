@@ -17,13 +17,20 @@ from etl_assets.errors import ConfigError, ConfigProblem
 from etl_assets.project.config import (
     DEFAULT_PIPELINE_KEY,
     LAYERS,
+    AutomationRule,
+    Condition,
+    Freshness,
+    FreshnessRule,
+    OnCron,
     Pipeline,
     ProjectConfig,
     Schedule,
     Table,
+    duration,
     library_matches,
     library_paths,
     package_modules,
+    parse_selection,
     tables_in_files,
     transformation_relpath,
 )
@@ -37,7 +44,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # Dagster's own rule for tag keys (an optional prefix/ then a name).
 TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
 OWNER = re.compile(r"^([^@\s]+@[^@\s]+\.[^@\s]+|team:[A-Za-z0-9_.-]+)$")
-TOP_LEVEL_KEYS = ("catalog", "schema", "pipelines", "schedules", "tables")
+TOP_LEVEL_KEYS = ("catalog", "schema", "pipelines", "schedules", "automation", "freshness", "tables")
 # What a transformation file may be: Python or SQL, plain or exported from a Databricks notebook.
 SOURCE_SUFFIXES = (".py", ".sql")
 # Settings of the Spark server itself, which the local engine manages for each home.
@@ -146,26 +153,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean '{match[0]}'?" if match else None
 
 
-class _Checker:
+class _Report:
+    """The problems found in one config file, and the rules every section shares."""
+
     def __init__(self, path: Path, check_files: bool):
         self.path = path
         self.file = path.name
         self.check_files = check_files
         self.problems: list[ConfigProblem] = []
-        # The top-level catalog and schema, as written (set by `run`): code may name a table with them.
-        self._namespaces: tuple[str | None, str | None] = (None, None)
-        self._tables_by_pipeline: dict[str, dict[str, Path]] = {}
-
-    def _library_tables(self, pipeline: Pipeline) -> dict[str, Path]:
-        """Config table name -> the library file of `pipeline` defining it (globbed and read once
-        per pipeline, not once per table)."""
-        if pipeline.key not in self._tables_by_pipeline:
-            top_catalog, top_schema = self._namespaces
-            files = [m for p in library_paths(self.path.parent, pipeline.libraries) if p.suffix in SOURCE_SUFFIXES
-                     for m in (p, *package_modules(p))]
-            self._tables_by_pipeline[pipeline.key] = tables_in_files(
-                files, pipeline.catalog or top_catalog, pipeline.schema_ or top_schema)
-        return self._tables_by_pipeline[pipeline.key]
 
     def problem(self, line: int | None, message: str, table: str | None = None, hint: str | None = None) -> None:
         """Record one problem of this file."""
@@ -178,56 +173,26 @@ class _Checker:
         self.problem(mark.line + 1 if mark else None, f"YAML syntax error: {problem}",
                      hint="check indentation and quoting around this line")
 
-    def run(self, doc: Any) -> ProjectConfig | None:
-        """Check every rule of a parsed document; the config, or None when a problem was recorded."""
-        if not isinstance(doc, dict):
-            self.problem(1, "config must be a mapping with a 'tables:' list",
-                         hint="start the file with 'tables:' followed by '- name: ...' entries")
-            return None
-        self._duplicate_keys(doc)
-        self._unknown_keys(doc, TOP_LEVEL_KEYS, table=None, what="top-level key")
-        self._namespaces = (_text_or_none(doc.get("catalog")), _text_or_none(doc.get("schema")))
-        pipelines = self._pipelines(doc)
-        tables = self._tables(doc, pipelines)
-        schedules = self._schedules(doc)
-        catalog, schema = (self._namespace(doc, key) for key in ("catalog", "schema"))
-        if self.problems:
-            return None
-        return ProjectConfig(path=self.path, tables=tuple(tables), pipelines=pipelines, schedules=tuple(schedules),
-                             catalog=catalog, schema=schema)
-
-    def _namespace(self, doc: dict[Any, Any], key: str) -> str | None:
-        value = doc.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self.problem(key_line(doc, key), f"'{key}' must be a name, got {value!r}",
-                         hint=f"e.g. '{key}: {'main' if key == 'catalog' else 'etl'}'")
-            return None
-        return value if self._identifier(value, key_line(doc, key), key, None) else None
-
-    # -- generic ------------------------------------------------------------------------
-
-    def _duplicate_keys(self, node: Any) -> None:
+    def duplicate_keys(self, node: Any) -> None:
         if isinstance(node, LineDict):
             for key, line in node.duplicate_keys:
                 self.problem(line, f"key '{key}' appears twice in one mapping; the first one would be lost",
                              hint="remove or merge one of them")
             for value in node.values():
-                self._duplicate_keys(value)
+                self.duplicate_keys(value)
         elif isinstance(node, list):
             for value in node:
-                self._duplicate_keys(value)
+                self.duplicate_keys(value)
 
-    def _unknown_keys(self, mapping: dict[Any, Any], allowed: Iterable[str], table: str | None, what: str) -> None:
+    def unknown_keys(self, mapping: dict[Any, Any], allowed: Iterable[str], table: str | None, what: str) -> None:
         allowed = list(allowed)
         for key in mapping:
             if key not in allowed:
                 hint = did_you_mean(str(key), allowed) or f"allowed: {', '.join(allowed)}"
                 self.problem(key_line(mapping, str(key)), f"unknown {what} '{key}'", table, hint)
 
-    def _validate_model(self, model: type[BaseModel], raw: dict[Any, Any], table: str | None, what: str,
-                        line: int | None = None) -> Any:
+    def validate_model(self, model: type[BaseModel], raw: dict[Any, Any], table: str | None, what: str,
+                       line: int | None = None) -> Any:
         """The model, or None after reporting every structural problem of `raw` (at `line` when
         `raw` itself carries no line numbers)."""
         try:
@@ -243,7 +208,7 @@ class _Checker:
                 self._pydantic_problem(model, raw, {**error, "loc": loc}, table, what, line)
             return None
 
-    def _salvage(self, model: type[BaseModel], raw: dict[Any, Any]) -> Any:
+    def salvage(self, model: type[BaseModel], raw: dict[Any, Any]) -> Any:
         """`raw` without its offending keys, validated, so later rules can still be checked."""
         try:
             return model.model_validate(raw)
@@ -272,104 +237,125 @@ class _Checker:
             message = error["msg"].replace("a valid tuple", "a list").replace("Input should", "should")
             self.problem(line, f"'{field}' {message}, got {error.get('input')!r}", table, _FIELD_HINTS.get(str(loc[-1])))
 
-    def _identifier(self, value: str, line: int | None, what: str, table: str | None) -> bool:
+    def identifier(self, value: str, line: int | None, what: str, table: str | None) -> bool:
         if IDENTIFIER.match(value):
             return True
         self.problem(line, f"{what} '{value}' is not a safe identifier (it is used in SQL, API filters and Dagster keys)",
                      table, _IDENTIFIER_HINT)
         return False
 
-    # -- sections -----------------------------------------------------------------------
 
-    def _pipelines(self, doc: dict[Any, Any]) -> dict[str, Pipeline]:
+class _Section:
+    """The rules of one section of config.yml; problems go to the shared report."""
+
+    def __init__(self, report: _Report):
+        self.report = report
+
+
+class _PipelineRules(_Section):
+    """`pipelines:`: keys, deployed names, settings and library globs."""
+
+    def check(self, doc: dict[Any, Any]) -> dict[str, Pipeline]:
         raw = doc.get("pipelines")
         if raw is None:
             return {}
         if not isinstance(raw, dict):
-            self.problem(key_line(doc, "pipelines"), "'pipelines' must be a mapping of pipeline key to settings",
-                         hint="write 'pipelines:' then '  orders: {name: orders_pipeline}'")
+            self.report.problem(key_line(doc, "pipelines"), "'pipelines' must be a mapping of pipeline key to settings",
+                                hint="write 'pipelines:' then '  orders: {name: orders_pipeline}'")
             return {}
         pipelines: dict[str, Pipeline] = {}
         deployed: dict[str, str] = {}
         for key, settings in raw.items():
             line = key_line(raw, str(key))
             key = str(key)
-            if not self._identifier(key, line, "pipeline key", None):
+            if not self.report.identifier(key, line, "pipeline key", None):
                 continue
             settings = {} if settings is None else settings
             if not isinstance(settings, dict):
-                self.problem(line, f"pipeline '{key}' must be a mapping (name, id, description)",
-                             hint=f"write '{key}: {{name: {key}}}'")
+                self.report.problem(line, f"pipeline '{key}' must be a mapping (name, id, description)",
+                                    hint=f"write '{key}: {{name: {key}}}'")
                 continue
-            pipeline = self._validate_model(Pipeline, {"key": key, "name": key, **settings}, None, f"pipeline '{key}'",
-                                            line)
+            pipeline = self.report.validate_model(Pipeline, {"key": key, "name": key, **settings}, None, f"pipeline '{key}'",
+                                                  line)
             if pipeline is None:
                 continue
             if pipeline.name in deployed:
-                self.problem(key_line(settings, "name", line),
-                             f"pipelines '{deployed[pipeline.name]}' and '{key}' have the same deployed name '{pipeline.name}'",
-                             hint="each config pipeline maps to its own deployed pipeline")
+                self.report.problem(key_line(settings, "name", line),
+                                    f"pipelines '{deployed[pipeline.name]}' and '{key}' have the same deployed name "
+                                    f"'{pipeline.name}'",
+                                    hint="each config pipeline maps to its own deployed pipeline")
             deployed.setdefault(pipeline.name, key)
-            if self._pipeline_settings(pipeline, settings, line):
+            if self._settings(pipeline, settings, line):
                 pipelines[key] = pipeline
         return pipelines
 
-    def _pipeline_settings(self, pipeline: Pipeline, raw: dict[Any, Any], line: int | None) -> bool:
+    def _settings(self, pipeline: Pipeline, raw: dict[Any, Any], line: int | None) -> bool:
         ok = True
         where = f"pipeline '{pipeline.key}'"
         for name in ("catalog", "schema"):
             value = raw.get(name)
             if isinstance(value, str):
-                ok &= self._identifier(value, key_line(raw, name, line), f"{where} {name}", None)
+                ok &= self.report.identifier(value, key_line(raw, name, line), f"{where} {name}", None)
         for key in pipeline.configuration:
             if key.startswith(_RESERVED_CONFIGURATION):
-                self.problem(key_line(raw, "configuration", line),
-                             f"{where}: configuration key '{key}' is reserved (etl_assets sets it for each engine)",
-                             hint="use another key")
+                self.report.problem(key_line(raw, "configuration", line),
+                                    f"{where}: configuration key '{key}' is reserved (etl_assets sets it for each engine)",
+                                    hint="use another key")
                 ok = False
         for key in pipeline.spark_conf:
             if not key.startswith("spark."):
-                self.problem(key_line(raw, "spark_conf", line), f"{where}: spark_conf key '{key}' is not a Spark setting",
-                             hint="Spark settings start with 'spark.', e.g. spark.sql.ansi.enabled; "
-                                  "put other keys under 'configuration:'")
+                self.report.problem(key_line(raw, "spark_conf", line), f"{where}: spark_conf key '{key}' is not a Spark setting",
+                                    hint="Spark settings start with 'spark.', e.g. spark.sql.ansi.enabled; "
+                                         "put other keys under 'configuration:'")
                 ok = False
             elif key.startswith(_SERVER_SETTINGS):
-                self.problem(key_line(raw, "spark_conf", line),
-                             f"{where}: spark_conf '{key}' is a setting of the local Spark server, which etl_assets "
-                             "manages per home", hint="keep spark_conf to session settings such as "
-                             "spark.sql.ansi.enabled or spark.sql.shuffle.partitions")
+                self.report.problem(key_line(raw, "spark_conf", line),
+                                    f"{where}: spark_conf '{key}' is a setting of the local Spark server, which etl_assets "
+                                    "manages per home", hint="keep spark_conf to session settings such as "
+                                    "spark.sql.ansi.enabled or spark.sql.shuffle.partitions")
                 ok = False
-        if self.check_files:
+        if self.report.check_files:
             for pattern in pipeline.libraries:
                 if ".." in Path(pattern).parts or Path(pattern).is_absolute():
-                    self.problem(key_line(raw, "libraries", line),
-                                 f"{where}: library '{pattern}' is outside the project folder",
-                                 hint="give paths and globs relative to the folder of config.yml")
+                    self.report.problem(key_line(raw, "libraries", line),
+                                        f"{where}: library '{pattern}' is outside the project folder",
+                                        hint="give paths and globs relative to the folder of config.yml")
                     ok = False
                     continue
-                files = [m for m in library_matches(self.path.parent, pattern) if m.is_file()]
+                files = [m for m in library_matches(self.report.path.parent, pattern) if m.is_file()]
                 if not files:
-                    self.problem(key_line(raw, "libraries", line),
-                                 f"{where}: library '{pattern}' matches no file",
-                                 hint="give a file or a glob such as 'transformations/orders/**/*.py', relative to "
-                                      "the folder of config.yml")
+                    self.report.problem(key_line(raw, "libraries", line),
+                                        f"{where}: library '{pattern}' matches no file",
+                                        hint="give a file or a glob such as 'transformations/orders/**/*.py', relative to "
+                                             "the folder of config.yml")
                     ok = False
                 for file in files:
                     if file.suffix not in SOURCE_SUFFIXES:
-                        self.problem(key_line(raw, "libraries", line),
-                                     f"{where}: library file {file.relative_to(self.path.parent).as_posix()} is not "
-                                     "Python (.py) or SQL (.sql)", hint=_SUFFIX_HINT)
+                        relative = file.relative_to(self.report.path.parent).as_posix()
+                        self.report.problem(key_line(raw, "libraries", line),
+                                            f"{where}: library file {relative} is not Python (.py) or SQL (.sql)",
+                                            hint=_SUFFIX_HINT)
                         ok = False
         return ok
 
-    def _tables(self, doc: dict[Any, Any], pipelines: dict[str, Pipeline]) -> list[Table]:
+
+class _TableRules(_Section):
+    """`tables:`: each entry's keys, layer, pipeline, tags, dependencies, owners, expectations and file."""
+
+    def __init__(self, report: _Report, namespaces: tuple[str | None, str | None]):
+        super().__init__(report)
+        # The top-level catalog and schema, as written: code may name a table with them.
+        self._namespaces = namespaces
+        self._tables_by_pipeline: dict[str, dict[str, Path]] = {}
+
+    def check(self, doc: dict[Any, Any], pipelines: dict[str, Pipeline]) -> list[Table]:
         raw_tables = doc.get("tables")
         if raw_tables is None:
-            self.problem(1, "config has no 'tables:' list", hint="add 'tables:' with one '- name: ...' entry per table")
+            self.report.problem(1, "config has no 'tables:' list", hint="add 'tables:' with one '- name: ...' entry per table")
             return []
         if not isinstance(raw_tables, list):
-            self.problem(key_line(doc, "tables"), "'tables' must be a list of table entries",
-                         hint="write each table as '- name: ...' under 'tables:'")
+            self.report.problem(key_line(doc, "tables"), "'tables' must be a list of table entries",
+                                hint="write each table as '- name: ...' under 'tables:'")
             return []
         item_lines = getattr(raw_tables, "item_lines", [None] * len(raw_tables))
         declared = {str(e["name"]) for e in raw_tables if isinstance(e, dict) and isinstance(e.get("name"), str)}
@@ -382,23 +368,25 @@ class _Checker:
         seen: dict[str, tuple[str, int | None]] = {}
         for raw, line in zip(raw_tables, item_lines):
             if not isinstance(raw, dict):
-                self.problem(line, f"each table must be a mapping, got {raw!r}", hint="write '- name: my_table' and its keys")
+                self.report.problem(line, f"each table must be a mapping, got {raw!r}",
+                                    hint="write '- name: my_table' and its keys")
                 continue
             name = raw.get("name") if isinstance(raw.get("name"), str) else None
-            table = self._validate_model(Table, raw, name, "table")
+            table = self.report.validate_model(Table, raw, name, "table")
             ok = table is not None
             if table is None:
-                table = self._salvage(Table, raw)
+                table = self.report.salvage(Table, raw)
                 if table is None:
                     continue
-            ok &= self._identifier(table.name, key_line(raw, "name", line), "table name", None)
+            ok &= self.report.identifier(table.name, key_line(raw, "name", line), "table name", None)
             folded = table.name.lower()
             if folded in seen:
                 first_name, first_line = seen[folded]
                 case = f" ('{first_name}'; names are case-insensitive in Spark and Unity Catalog)"
                 same = "" if first_name == table.name else case
-                self.problem(key_line(raw, "name", line), f"duplicate table name, first defined on line {first_line}{same}",
-                             table.name, "rename one of them or remove the copy")
+                self.report.problem(key_line(raw, "name", line),
+                                    f"duplicate table name, first defined on line {first_line}{same}",
+                                    table.name, "rename one of them or remove the copy")
                 ok = False
             seen.setdefault(folded, (table.name, line))
             ok &= self._layer(table, raw)
@@ -408,6 +396,9 @@ class _Checker:
             ok &= self._depends_on(table, raw, declared)
             ok &= self._owners(table, raw)
             ok &= self._expectations(table, raw)
+            ok &= _condition_ok(self.report, table.automation, key_line(raw, "automation", line), table.name)
+            ok &= _freshness_ok(self.report, table.freshness, key_line(raw, "freshness", line), table.name)
+            ok &= self._example_data(table, raw, line)
             if resolved is not None:
                 table = table.model_copy(update={"pipeline": resolved})
             if ok:
@@ -415,14 +406,14 @@ class _Checker:
             checked.append((table, line))
             if ok:
                 tables.append(table)
-        self._cycles(checked)
+        _GraphRules(self.report).check(checked)
         return tables
 
     def _layer(self, table: Table, raw: dict[Any, Any]) -> bool:
         if table.layer in LAYERS:
             return True
         hint = did_you_mean(table.layer, LAYERS) or f"use one of: {', '.join(LAYERS)}"
-        self.problem(key_line(raw, "layer"), f"unknown layer '{table.layer}'", table.name, hint)
+        self.report.problem(key_line(raw, "layer"), f"unknown layer '{table.layer}'", table.name, hint)
         return False
 
     def _pipeline_of(
@@ -431,8 +422,8 @@ class _Checker:
         if table.pipeline is None:
             if len(pipelines) == 1:
                 return next(iter(pipelines))
-            self.problem(line, f"no 'pipeline:' given and there are {len(pipelines)} pipelines",
-                         table.name, f"add 'pipeline:' with one of: {', '.join(pipelines)}")
+            self.report.problem(line, f"no 'pipeline:' given and there are {len(pipelines)} pipelines",
+                                table.name, f"add 'pipeline:' with one of: {', '.join(pipelines)}")
             return None
         if table.pipeline in pipelines and not implicit:
             return table.pipeline
@@ -440,9 +431,19 @@ class _Checker:
             hint = f"declare it under 'pipelines:' (e.g. 'pipelines: {{{table.pipeline}: {{name: {table.pipeline}}}}}')"
         else:
             hint = did_you_mean(table.pipeline, pipelines) or f"declared pipelines: {', '.join(pipelines)}"
-        self.problem(key_line(raw, "pipeline"), f"pipeline '{table.pipeline}' is not declared under 'pipelines:'",
-                     table.name, hint)
+        self.report.problem(key_line(raw, "pipeline"), f"pipeline '{table.pipeline}' is not declared under 'pipelines:'",
+                            table.name, hint)
         return None
+
+    def _example_data(self, table: Table, raw: dict[Any, Any], line: int | None) -> bool:
+        from etl_assets.example.datagen import DATASETS
+
+        if table.source is None or not table.source.example_data or table.source.path in DATASETS:
+            return True
+        self.report.problem(key_line(raw, "source", line), f"source '{table.source.path}': example_data generates only "
+                            f"the example's {' and '.join(DATASETS)} files", table.name,
+                            "remove 'example_data: true'; new files in the landing folder update the raw asset")
+        return False
 
     def _tags(self, table: Table, raw: dict[Any, Any]) -> bool:
         ok = True
@@ -450,12 +451,12 @@ class _Checker:
         for i, tag in enumerate(table.tags):
             line = lines[i] if i < len(lines) else key_line(raw, "tags")
             if tag.startswith("dagster/"):
-                self.problem(line, f"tag '{tag}' uses the 'dagster/' prefix, which Dagster reserves", table.name,
-                             "drop the prefix or use your own, e.g. 'team/daily'")
+                self.report.problem(line, f"tag '{tag}' uses the 'dagster/' prefix, which Dagster reserves", table.name,
+                                    "drop the prefix or use your own, e.g. 'team/daily'")
                 ok = False
             elif not TAG_KEY.match(tag):
-                self.problem(line, f"tag '{tag}' is not a valid Dagster tag", table.name,
-                             "tags are 1-63 letters, digits, '_', '.' or '-', optionally after one 'prefix/'")
+                self.report.problem(line, f"tag '{tag}' is not a valid Dagster tag", table.name,
+                                    "tags are 1-63 letters, digits, '_', '.' or '-', optionally after one 'prefix/'")
                 ok = False
         return ok
 
@@ -466,15 +467,15 @@ class _Checker:
             if dep not in declared:
                 line = lines[i] if i < len(lines) else key_line(raw, "depends_on")
                 hint = did_you_mean(dep, declared) or "add that table to config.yml or remove the dependency"
-                self.problem(line, f"depends on '{dep}', which is not a table in this config", table.name, hint)
+                self.report.problem(line, f"depends on '{dep}', which is not a table in this config", table.name, hint)
                 ok = False
         return ok
 
     def _owners(self, table: Table, raw: dict[Any, Any]) -> bool:
         bad = [o for o in table.owners if not OWNER.match(o)]
         for owner in bad:
-            self.problem(key_line(raw, "owners"), f"owner '{owner}' is neither an email address nor 'team:<name>'",
-                         table.name, "Dagster accepts 'someone@example.com' or 'team:data_eng'")
+            self.report.problem(key_line(raw, "owners"), f"owner '{owner}' is neither an email address nor 'team:<name>'",
+                                table.name, "Dagster accepts 'someone@example.com' or 'team:data_eng'")
         return not bad
 
     def _expectations(self, table: Table, raw: dict[Any, Any]) -> bool:
@@ -486,62 +487,77 @@ class _Checker:
         for entry, line in zip(raw_list if isinstance(raw_list, list) else [], lines):
             name = entry.get("name") if isinstance(entry, dict) else None
             if isinstance(name, str) and name in seen:
-                self.problem(line or key_line(raw, "expectations"), f"expectation '{name}' is defined twice",
-                             table.name, "give each expectation of a table its own name")
+                self.report.problem(line or key_line(raw, "expectations"), f"expectation '{name}' is defined twice",
+                                    table.name, "give each expectation of a table its own name")
                 ok = False
             if isinstance(name, str):
                 seen.add(name)
         for expectation, line in zip(table.expectations, lines):
             line = line or key_line(raw, "expectations")
-            ok &= self._identifier(expectation.name, line, "expectation name", table.name)
+            ok &= self.report.identifier(expectation.name, line, "expectation name", table.name)
             if not expectation.condition.strip():
-                self.problem(line, f"expectation '{expectation.name}' has an empty condition", table.name,
-                             "write a SQL boolean expression, e.g. 'id IS NOT NULL'")
+                self.report.problem(line, f"expectation '{expectation.name}' has an empty condition", table.name,
+                                    "write a SQL boolean expression, e.g. 'id IS NOT NULL'")
                 ok = False
             if expectation.max_failed_share is not None and expectation.max_failed_records is not None:
-                self.problem(line, f"expectation '{expectation.name}' sets both max_failed_share and "
-                             "max_failed_records", table.name, "keep one tolerance: a share (0..1) or a number of rows")
+                self.report.problem(line, f"expectation '{expectation.name}' sets both max_failed_share and "
+                                    "max_failed_records", table.name, "keep one tolerance: a share (0..1) or a number of rows")
                 ok = False
             if expectation.action == "fail" and (expectation.max_failed_share is not None
                                                  or expectation.max_failed_records is not None):
-                self.problem(line, f"expectation '{expectation.name}' has action fail and a tolerance, but the "
-                             "update stops at the first failing row", table.name,
-                             "use action warn or drop with a tolerance, or remove the tolerance")
+                self.report.problem(line, f"expectation '{expectation.name}' has action fail and a tolerance, but the "
+                                    "update stops at the first failing row", table.name,
+                                    "use action warn or drop with a tolerance, or remove the tolerance")
                 ok = False
         return ok
 
     def _transformation_file(self, table: Table, line: int | None, pipelines: dict[str, Pipeline]) -> bool:
-        if not self.check_files:
+        if not self.report.check_files:
             return True
         relative = transformation_relpath(table)
         if table.file is not None:
             if Path(table.file).is_absolute() or ".." in Path(table.file).parts:
-                self.problem(line, f"file {table.file} is outside the project folder", table.name,
-                             "give the path relative to the folder of config.yml")
+                self.report.problem(line, f"file {table.file} is outside the project folder", table.name,
+                                    "give the path relative to the folder of config.yml")
                 return False
             if Path(table.file).suffix not in SOURCE_SUFFIXES:
-                self.problem(line, f"file {table.file} is not Python (.py) or SQL (.sql)", table.name, _SUFFIX_HINT)
+                self.report.problem(line, f"file {table.file} is not Python (.py) or SQL (.sql)", table.name, _SUFFIX_HINT)
                 return False
-        if (self.path.parent / relative).is_file():
+        if (self.report.path.parent / relative).is_file():
             return True
         pipeline = pipelines.get(table.pipeline or "")
         if table.file is None and pipeline is not None and pipeline.libraries:
             if table.name in self._library_tables(pipeline):
                 return True
-            self.problem(line, f"no library file of pipeline '{pipeline.key}' defines '{table.name}', and "
-                         f"{relative} does not exist", table.name,
-                         f"add 'file:' naming the file that defines it, or define it in one of: "
-                         f"{', '.join(pipeline.libraries)}")
+            self.report.problem(line, f"no library file of pipeline '{pipeline.key}' defines '{table.name}', and "
+                                f"{relative} does not exist", table.name,
+                                f"add 'file:' naming the file that defines it, or define it in one of: "
+                                f"{', '.join(pipeline.libraries)}")
             return False
-        if (self.path.parent / relative).exists():
-            self.problem(line, f"transformation file {relative} is a folder, not a file", table.name,
-                         f"remove or rename the folder and put the code of '{table.name}' in {relative}")
+        if (self.report.path.parent / relative).exists():
+            self.report.problem(line, f"transformation file {relative} is a folder, not a file", table.name,
+                                f"remove or rename the folder and put the code of '{table.name}' in {relative}")
             return False
-        self.problem(line, f"transformation file {relative} is missing", table.name,
-                     f"create {relative} defining the dataset '{table.name}' with pyspark.pipelines")
+        self.report.problem(line, f"transformation file {relative} is missing", table.name,
+                            f"create {relative} defining the dataset '{table.name}' with pyspark.pipelines")
         return False
 
-    def _cycles(self, checked: list[tuple[Table, int | None]]) -> None:
+    def _library_tables(self, pipeline: Pipeline) -> dict[str, Path]:
+        """Config table name -> the library file of `pipeline` defining it (globbed and read once
+        per pipeline, not once per table)."""
+        if pipeline.key not in self._tables_by_pipeline:
+            top_catalog, top_schema = self._namespaces
+            files = [m for p in library_paths(self.report.path.parent, pipeline.libraries) if p.suffix in SOURCE_SUFFIXES
+                     for m in (p, *package_modules(p))]
+            self._tables_by_pipeline[pipeline.key] = tables_in_files(
+                files, pipeline.catalog or top_catalog, pipeline.schema_ or top_schema)
+        return self._tables_by_pipeline[pipeline.key]
+
+
+class _GraphRules(_Section):
+    """The dependency graph: no cycle between tables, nor between pipelines."""
+
+    def check(self, checked: list[tuple[Table, int | None]]) -> None:
         tables = [t for t, _ in checked]
         line_of = {t.name: line for t, line in reversed(checked)}
         by_name = {t.name: t for t in reversed(tables)}  # the first of duplicate names wins
@@ -549,8 +565,8 @@ class _Checker:
         edges = {n: list(by_name[n].depends_on) for n in names}
         cycles = find_cycles(names, edges)
         for cycle in cycles:
-            self.problem(line_of[cycle[0]], f"dependency cycle: {' -> '.join(cycle)} (each table depends on the next)",
-                         cycle[0], "remove one of these depends_on entries")
+            self.report.problem(line_of[cycle[0]], f"dependency cycle: {' -> '.join(cycle)} (each table depends on the next)",
+                                cycle[0], "remove one of these depends_on entries")
         if cycles or any(t.pipeline is None for t in tables):
             return
         tables = [by_name[n] for n in names]
@@ -569,53 +585,187 @@ class _Checker:
             links = ", ".join(f"{example[(a, b)][0]} reads {example[(a, b)][1]}" for a, b in zip(cycle, cycle[1:]))
             # Where the first cross-pipeline read of the cycle is declared.
             first_read = line_of.get(example[(cycle[0], cycle[1])][0])
-            self.problem(first_read, f"pipeline cycle: {' -> '.join(cycle)} ({links}); pipelines run one after another, "
-                         "so each must only read pipelines that run before it",
-                         None, "move these tables so the pipelines depend on each other one way only")
+            self.report.problem(first_read, f"pipeline cycle: {' -> '.join(cycle)} ({links}); pipelines run one after another, "
+                                "so each must only read pipelines that run before it",
+                                None, "move these tables so the pipelines depend on each other one way only")
 
-    def _schedules(self, doc: dict[Any, Any]) -> list[Schedule]:
+
+class _ScheduleRules(_Section):
+    """`schedules:`: names, selections, crons and timezones."""
+
+    def check(self, doc: dict[Any, Any]) -> list[Schedule]:
         raw = doc.get("schedules")
         if raw is None:
             return []
         if not isinstance(raw, list):
-            self.problem(key_line(doc, "schedules"), "'schedules' must be a list",
-                         hint="write '- name: daily' with 'cron:' and 'selection:' for each schedule")
+            self.report.problem(key_line(doc, "schedules"), "'schedules' must be a list",
+                                hint="write '- name: daily' with 'cron:' and 'selection:' for each schedule")
             return []
         schedules: list[Schedule] = []
         names: set[str] = set()
         for entry, line in zip(raw, getattr(raw, "item_lines", [None] * len(raw))):
             if not isinstance(entry, dict):
-                self.problem(line, f"each schedule must be a mapping, got {entry!r}",
-                             hint="write '- name: daily' with 'cron:' and 'selection:'")
+                self.report.problem(line, f"each schedule must be a mapping, got {entry!r}",
+                                    hint="write '- name: daily' with 'cron:' and 'selection:'")
                 continue
-            schedule = self._validate_model(Schedule, entry, None, "schedule")
+            schedule = self.report.validate_model(Schedule, entry, None, "schedule")
             if schedule is None:
                 continue
-            if not self._identifier(schedule.name, line, "schedule name", None):
+            if not self.report.identifier(schedule.name, line, "schedule name", None):
                 continue
             if schedule.name in names:
-                self.problem(line, f"schedule '{schedule.name}' is defined twice", hint="give each schedule its own name")
+                self.report.problem(line, f"schedule '{schedule.name}' is defined twice", hint="give each schedule its own name")
                 continue
             names.add(schedule.name)
             selection_error = selection_problem(schedule.selection)
             if selection_error:
-                self.problem(key_line(entry, "selection", line), f"schedule '{schedule.name}': selection "
-                             f"'{schedule.selection}' {selection_error}",
-                             hint="use Dagster's selection syntax, e.g. 'tag:daily and tag:critical' or 'group:gold'")
+                self.report.problem(key_line(entry, "selection", line), f"schedule '{schedule.name}': selection "
+                                    f"'{schedule.selection}' {selection_error}",
+                                    hint="use Dagster's selection syntax, e.g. 'tag:daily and tag:critical' or 'group:gold'")
             cron_error = cron_problem(schedule.cron)
             if cron_error:
-                self.problem(key_line(entry, "cron", line), f"schedule '{schedule.name}': invalid cron "
-                             f"'{schedule.cron}': {cron_error}",
-                             hint="use five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *'")
+                self.report.problem(key_line(entry, "cron", line), f"schedule '{schedule.name}': invalid cron "
+                                    f"'{schedule.cron}': {cron_error}",
+                                    hint="use five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *'")
             try:
                 ZoneInfo(schedule.timezone)
             except (ZoneInfoNotFoundError, ValueError):
-                self.problem(key_line(entry, "timezone", line),
-                             f"schedule '{schedule.name}': unknown timezone '{schedule.timezone}'",
-                             hint="use an IANA name such as 'UTC' or 'Europe/Paris'")
+                self.report.problem(key_line(entry, "timezone", line),
+                                    f"schedule '{schedule.name}': unknown timezone '{schedule.timezone}'",
+                                    hint="use an IANA name such as 'UTC' or 'Europe/Paris'")
                 continue
             schedules.append(schedule)
         return schedules
+
+
+class _RuleRules(_Section):
+    """`automation:` and `freshness:`: conditions and freshness limits given by selection."""
+
+    def check(self, doc: dict[Any, Any], section: str, model: type[AutomationRule] | type[FreshnessRule]) -> list[Any]:
+        raw = doc.get(section)
+        if raw is None:
+            return []
+        example = "'- {selection: tag:silver, condition: eager}'" if section == "automation" else \
+            "'- {selection: tag:critical, fail_after: 26h}'"
+        if not isinstance(raw, list):
+            self.report.problem(key_line(doc, section), f"'{section}' must be a list", hint=f"write {example}")
+            return []
+        rules: list[Any] = []
+        seen: set[str] = set()
+        for entry, line in zip(raw, getattr(raw, "item_lines", [None] * len(raw))):
+            if not isinstance(entry, dict):
+                self.report.problem(line, f"each {section} rule must be a mapping, got {entry!r}", hint=f"write {example}")
+                continue
+            rule = self.report.validate_model(model, entry, None, f"{section} rule", line)
+            if rule is None:
+                continue
+            where = key_line(entry, "selection", line)
+            try:
+                parse_selection(rule.selection)
+            except ValueError as exc:
+                self.report.problem(where, f"{section}: selection '{rule.selection}' {exc}",
+                                    hint="select tables by their own attributes, e.g. 'tag:silver and not group:gold'")
+                continue
+            if rule.selection in seen:
+                self.report.problem(where, f"{section}: selection '{rule.selection}' is given twice",
+                                    hint="merge the two rules")
+                continue
+            seen.add(rule.selection)
+            if isinstance(rule, AutomationRule):
+                ok = _condition_ok(self.report, rule.condition, key_line(entry, "condition", line), None)
+            else:
+                ok = _freshness_ok(self.report, rule, line, None)
+            if ok:
+                rules.append(rule)
+        return rules
+
+
+def _condition_ok(report: _Report, condition: Condition | None, line: int | None, table: str | None) -> bool:
+    """An `on_cron` condition's cron and timezone are valid (the named conditions always are)."""
+    if not isinstance(condition, OnCron):
+        return True
+    ok = True
+    cron_error = cron_problem(condition.on_cron)
+    if cron_error:
+        report.problem(line, f"automation: invalid cron '{condition.on_cron}': {cron_error}", table,
+                       "use five fields, e.g. '0 6 * * *'")
+        ok = False
+    try:
+        ZoneInfo(condition.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        report.problem(line, f"automation: unknown timezone '{condition.timezone}'", table,
+                       "use an IANA name such as 'UTC' or 'Europe/Paris'")
+        ok = False
+    return ok
+
+
+def _freshness_ok(report: _Report, freshness: Freshness | None, line: int | None, table: str | None) -> bool:
+    """Freshness durations read as durations, and a warning comes before the failure."""
+    if freshness is None:
+        return True
+    windows = []
+    for name in ("fail_after", "warn_after"):
+        text = getattr(freshness, name)
+        if text is None:
+            continue
+        try:
+            windows.append(duration(text))
+        except ValueError as exc:
+            report.problem(line, f"freshness: {name} {exc}", table, "give minutes, hours or days: 30m, 26h, 2d")
+            return False
+    if len(windows) == 2 and windows[1] >= windows[0]:
+        report.problem(line, f"freshness: warn_after {freshness.warn_after} is not shorter than fail_after "
+                       f"{freshness.fail_after}", table, "warn before the table fails: e.g. warn_after: 12h, fail_after: 26h")
+        return False
+    return True
+
+
+class _Checker:
+    """Every rule of one config file, section by section."""
+
+    def __init__(self, path: Path, check_files: bool):
+        self.path = path
+        self.report = _Report(path, check_files)
+
+    @property
+    def problems(self) -> list[ConfigProblem]:
+        return self.report.problems
+
+    def problem(self, line: int | None, message: str, table: str | None = None, hint: str | None = None) -> None:
+        self.report.problem(line, message, table, hint)
+
+    def syntax_error(self, exc: yaml.YAMLError) -> None:
+        self.report.syntax_error(exc)
+
+    def run(self, doc: Any) -> ProjectConfig | None:
+        """Check every rule of a parsed document; the config, or None when a problem was recorded."""
+        if not isinstance(doc, dict):
+            self.problem(1, "config must be a mapping with a 'tables:' list",
+                         hint="start the file with 'tables:' followed by '- name: ...' entries")
+            return None
+        self.report.duplicate_keys(doc)
+        self.report.unknown_keys(doc, TOP_LEVEL_KEYS, table=None, what="top-level key")
+        namespaces = (_text_or_none(doc.get("catalog")), _text_or_none(doc.get("schema")))
+        pipelines = _PipelineRules(self.report).check(doc)
+        tables = _TableRules(self.report, namespaces).check(doc, pipelines)
+        schedules = _ScheduleRules(self.report).check(doc)
+        automation = _RuleRules(self.report).check(doc, "automation", AutomationRule)
+        freshness = _RuleRules(self.report).check(doc, "freshness", FreshnessRule)
+        catalog, schema = (self._namespace(doc, key) for key in ("catalog", "schema"))
+        if self.problems:
+            return None
+        return ProjectConfig(path=self.path, tables=tuple(tables), pipelines=pipelines, schedules=tuple(schedules),
+                             automation=tuple(automation), freshness=tuple(freshness), catalog=catalog, schema=schema)
+
+    def _namespace(self, doc: dict[Any, Any], key: str) -> str | None:
+        value = doc.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.problem(key_line(doc, key), f"'{key}' must be a name, got {value!r}",
+                         hint=f"e.g. '{key}: {'main' if key == 'catalog' else 'etl'}'")
+            return None
+        return value if self.report.identifier(value, key_line(doc, key), key, None) else None
 
 
 _SUFFIX_HINT = ("transformations are Python or SQL files, plain or exported from a Databricks notebook "
@@ -637,6 +787,10 @@ _FIELD_HINTS = {
     "max_failed_share": "a share of the rows checked, from 0 to 1 (0.02 lets 2% fail)",
     "max_failed_records": "a whole number of rows, 0 or more",
     "automation": "use eager, on_missing, or {on_cron: '0 6 * * *'}",
+    "condition": "use eager, on_missing, or {on_cron: '0 6 * * *'}",
+    "fail_after": "a duration such as 30m, 26h or 2d",
+    "warn_after": "a duration such as 30m, 26h or 2d",
+    "freshness": "write '{fail_after: 26h}' (and optionally 'warn_after: 12h')",
 }
 
 

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from dagster import AssetKey, AutomationCondition, build_schedule_context, instance_for_test
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    AssetSelection,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    Definitions,
+    FreshnessPolicy,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+)
 
 from etl_assets.dagster.definitions import build_definitions
 from etl_assets.errors import ConfigError
@@ -21,16 +34,18 @@ def names(keys) -> set[str]:
     return {k.path[-1] for k in keys}
 
 
-def test_schedules_from_config_request_their_selection(repo):
+def test_schedules_from_config_run_a_job_of_their_selection(repo):
     assert {s.name for s in repo.schedule_defs} == {"daily_critical", "hourly", "weekly_gold"}
     schedule = repo.get_schedule_def("daily_critical")
     assert schedule.cron_schedule == "0 6 * * *"
     with instance_for_test() as instance:
         result = schedule.evaluate_tick(build_schedule_context(instance=instance, repository_def=repo))
     (request,) = result.run_requests
-    assert names(request.asset_selection) == {"customers_cdc_bronze", "customers_cdc_clean", "customers",
-                                              "orders_bronze", "orders_silver"}
     assert request.tags["etl_assets/schedule"] == "daily_critical"
+    # The schedule's own job holds its selection: what the UI lists on the schedule's and assets' pages.
+    job = repo.get_job(schedule.job_name)
+    assert names(job.asset_layer.selected_asset_keys) == {"customers_cdc_bronze", "customers_cdc_clean", "customers",
+                                                          "orders_bronze", "orders_silver"}
     assert repo.get_schedule_def("weekly_gold").execution_timezone == "Europe/Paris"
 
 
@@ -101,10 +116,69 @@ def test_schedule_names_from_config_are_listed(local_home):
     assert {s.name for s in repo.sensor_defs} == {"failure_alerts", "landing_files", "pipeline_observer"}
 
 
-def test_the_ui_is_told_each_schedules_target_assets_without_a_job_per_schedule(repo):
-    from dagster._core.remote_representation.external_data import ScheduleSnap
+def test_each_schedule_has_a_job_of_its_own(repo):
+    jobs = {s.name: s.job_name for s in repo.schedule_defs}
+    assert len(set(jobs.values())) == 3
+    assert names(repo.get_job(jobs["weekly_gold"]).asset_layer.selected_asset_keys) == {"customers_history_agg"}
 
-    snap = ScheduleSnap.from_def(repo.get_schedule_def("weekly_gold"), repo)
-    assert names(snap.asset_selection.resolve(repo.asset_graph)) == {"customers_history_agg"}
-    assert snap.job_name == "__ASSET_JOB"
-    assert [job.name for job in repo.get_all_jobs()] == ["__ASSET_JOB"]
+
+def test_automation_by_selection_and_the_tables_own_setting_wins(project):
+    path = project("""
+        automation:
+          - {selection: "tag:fast and not group:gold", condition: eager}
+          - {selection: "group:gold", condition: {on_cron: "0 6 * * *"}}
+        tables:
+          - {name: raw, layer: bronze}
+          - {name: clean, layer: silver, depends_on: [raw], tags: [fast]}
+          - {name: own, layer: silver, depends_on: [raw], tags: [fast], automation: on_missing}
+          - {name: report, layer: gold, depends_on: [clean], tags: [fast]}
+    """)
+    graph = build_definitions(path).resolve_asset_graph()
+    assert graph.get(AssetKey("raw")).automation_condition is None
+    assert graph.get(AssetKey("clean")).automation_condition == AutomationCondition.eager()
+    assert graph.get(AssetKey("own")).automation_condition == AutomationCondition.on_missing()
+    assert graph.get(AssetKey("report")).automation_condition == AutomationCondition.on_cron("0 6 * * *", "UTC")
+
+
+def test_freshness_per_table_and_by_selection(project):
+    path = project("""
+        freshness:
+          - {selection: "tag:critical", fail_after: 26h, warn_after: 12h}
+        tables:
+          - {name: raw, layer: bronze, tags: [critical]}
+          - {name: clean, layer: silver, depends_on: [raw], tags: [critical], freshness: {fail_after: 30m}}
+          - {name: other, layer: silver, depends_on: [raw]}
+    """)
+    graph = build_definitions(path).resolve_asset_graph()
+    assert graph.get(AssetKey("raw")).freshness_policy == FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=26), warn_window=timedelta(hours=12))
+    assert graph.get(AssetKey("clean")).freshness_policy == FreshnessPolicy.time_window(fail_window=timedelta(minutes=30))
+    assert graph.get(AssetKey("other")).freshness_policy is None
+
+
+def test_eager_tables_of_one_pipeline_refreshed_outside_dagster_make_one_update(project):
+    """A refresh the observer reports (a runless materialization) is an update for eager tables
+    downstream; the eager tables of one pipeline go in one run, so one step and one update."""
+    path = project("""
+        pipelines: {ingest: {}, shop: {}, finance: {}}
+        automation:
+          - {selection: "tag:eager", condition: eager}
+        tables:
+          - {name: raw, layer: bronze, pipeline: ingest}
+          - {name: orders, layer: silver, pipeline: shop, depends_on: [raw], tags: [eager]}
+          - {name: returns, layer: silver, pipeline: shop, depends_on: [raw], tags: [eager]}
+          - {name: revenue, layer: gold, pipeline: finance, depends_on: [raw], tags: [eager]}
+    """)
+    # The automation sensor evaluated in this process, as the daemon's default one would.
+    sensor = AutomationConditionSensorDefinition("automation", target=AssetSelection.all(), use_user_code_server=True)
+    defs = Definitions.merge(build_definitions(path), Definitions(sensors=[sensor]))
+    repo = defs.get_repository_def()
+    with instance_for_test() as instance:
+        first = sensor(build_sensor_context(instance=instance, repository_def=repo))
+        assert first.run_requests == []  # raw has never been refreshed
+        instance.report_runless_asset_event(AssetMaterialization(asset_key="raw", metadata={"observed": True}))
+        second = sensor(build_sensor_context(instance=instance, repository_def=repo, cursor=first.cursor))
+    (request,) = second.run_requests
+    assert names(request.asset_selection) == {"orders", "returns", "revenue"}
+    plan = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(request.asset_selection))
+    assert sorted(node.name for node in plan.graph.nodes) == ["finance", "shop"]  # one step per pipeline

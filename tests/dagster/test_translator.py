@@ -34,8 +34,7 @@ def test_translator_subclass_changes_keys_and_deps(config):
 
 def test_code_references_are_built_without_beta_warnings(config, recwarn):
     """Code references are beta in Dagster: building them must not warn once per table."""
-    spec = TableTranslator().get_asset_spec(config.table("orders_silver"), config,
-                                            {t.name: AssetKey(t.name) for t in config.tables})
+    spec = TableTranslator().get_asset_spec(config.table("orders_silver"), config)
     reference, = spec.metadata["dagster/code_references"].code_references
     assert reference.file_path == str(config.root / "transformations" / "silver" / "orders_silver.py")
     assert reference.label == "transformations/silver/orders_silver.py"
