@@ -109,7 +109,7 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
         log_with_curr_timestamp("Registering graph elements...")
         registry = SparkConnectGraphElementRegistry(spark, graph_id)
         root = spec_path.parent.resolve()
-        layer = compat.install(spark, spec)
+        layer = compat.install(spark, spec, full_refresh=full_refresh)
         with change_dir(root), graph_element_registration_context(registry):
             log_with_curr_timestamp(f"Loading definitions. Root directory: '{root}'.")
             for library in spec.libraries:

@@ -120,8 +120,9 @@ class Layer:
 _ACTIVE: Layer | None = None
 
 
-def install(spark: Any, spec: Any = None) -> Layer:
-    """Install the layer for a run on `spark` (before the pipeline's files are loaded).
+def install(spark: Any, spec: Any = None, full_refresh: Sequence[str] = ()) -> Layer:
+    """Install the layer for a run on `spark` (before the pipeline's files are loaded);
+    `full_refresh` names the datasets the run refreshes in full.
 
     >>> layer = install(spark, spec)          # doctest: +SKIP
     """
@@ -136,6 +137,7 @@ def install(spark: Any, spec: Any = None) -> Layer:
     # pipeline's analysis context while files load.
     side_session = _side_session(spark)
     definitions = Definitions(spark, names, side_session)
+    definitions.full_refresh = {names.local(name) for name in full_refresh}
     functions: dict[str, Any] = {
         "table": definitions.table, "materialized_view": definitions.materialized_view,
         "view": definitions.view, "temporary_view": definitions.view,

@@ -129,6 +129,8 @@ class Definitions:
         self.cdc: dict[str, Callable[[], None]] = {}
         self.companions: dict[str, str] = {}
         self.batch_twins: dict[str, str] = {}
+        # Datasets this run refreshes in full (AUTO CDC targets then recompute from scratch).
+        self.full_refresh: set[str] = set()
 
     # -- decorators and functions of the Databricks API --------------------------------------
 
