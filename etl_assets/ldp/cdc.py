@@ -1,8 +1,9 @@
 """AUTO CDC (SCD type 1 and 2): `dp.create_auto_cdc_flow` on Databricks, a materialized view locally.
 
-Open-source Spark has the API but no table format that supports MERGE, so locally the same
-result is computed from the whole change feed each run, as if the events were applied in
-sequence order:
+Open-source Spark has the API but no table format that supports MERGE, so locally the result
+is computed as if the events were applied in sequence order (`scd`, the full recompute; the
+local engine applies it to the keys that new change rows touch, see
+`etl_assets.engines.local.compat.cdc_incremental`):
 
 - the highest sequence value per key wins whatever the arrival order;
 - a delete removes the key (type 1) or closes its open row (type 2);
@@ -17,7 +18,8 @@ sequence order:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from etl_assets.ldp.runtime import engine
@@ -112,9 +114,7 @@ def auto_cdc(
             "existing values has to name each column; pass column_list=[...] with the table's columns"
         )
 
-    @dp.materialized_view(name=target, comment=comment)
-    def _scd() -> DataFrame:
-        changes = SparkSession.active().read.table(source)
+    def recompute(changes: DataFrame) -> DataFrame:
         return scd(
             changes, keys, sequence_by, apply_as_deletes, except_column_list or (), scd_type,
             apply_as_truncates=apply_as_truncates, column_list=column_list,
@@ -122,6 +122,35 @@ def auto_cdc(
             track_history_except_column_list=track_history_except_column_list,
             ignore_null_updates=ignore_null_updates,
         )
+
+    if _LOCAL_TARGETS:
+        # The local engine keeps the target and applies only new changes (its compatibility layer).
+        _LOCAL_TARGETS[-1](LocalTarget(target, source, list(keys), recompute, column_list, except_column_list,
+                                       apply_as_truncates, comment))
+        return
+
+    @dp.materialized_view(name=target, comment=comment)
+    def _scd() -> DataFrame:
+        return recompute(SparkSession.active().read.table(source))
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """An AUTO CDC target as the local engine defines it: `recompute` is the full recompute from
+    a DataFrame of change rows, the other fields are `auto_cdc`'s arguments."""
+
+    target: str
+    source: str
+    keys: list[str]
+    recompute: Callable[[DataFrame], DataFrame]
+    column_list: Sequence[str] | None
+    except_column_list: Sequence[str] | None
+    apply_as_truncates: Column | str | None
+    comment: str | None
+
+
+# Set by the local engine's compatibility layer while a pipeline is defined (a stack: the last wins).
+_LOCAL_TARGETS: list[Callable[[LocalTarget], None]] = []
 
 
 def _check(

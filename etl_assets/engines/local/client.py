@@ -126,7 +126,7 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
         registry = SparkConnectGraphElementRegistry(spark, graph_id)
         reads = ReadRecorder.attach(registry)  # what each dataset reads: lets the next update skip it
         root = spec_path.parent.resolve()
-        layer = compat.install(spark, spec, remote=connect_url())
+        layer = compat.install(spark, spec, remote=connect_url(), full_refresh=full_refresh)
         with change_dir(root), graph_element_registration_context(registry):
             log_with_curr_timestamp(f"Loading definitions. Root directory: '{root}'.")
             for library in spec.libraries:

@@ -132,9 +132,10 @@ class Layer:
 _ACTIVE: Layer | None = None
 
 
-def install(spark: Any, spec: Any = None, remote: str | None = None) -> Layer:
+def install(spark: Any, spec: Any = None, remote: str | None = None, full_refresh: Sequence[str] = ()) -> Layer:
     """Install the layer for a run on `spark` (before the pipeline's files are loaded); `remote`
-    is the Spark Connect address of `spark`'s server, where the layer opens its side session.
+    is the Spark Connect address of `spark`'s server, where the layer opens its side session;
+    `full_refresh` names the datasets the run refreshes in full.
 
     >>> layer = install(spark, spec, remote="sc://localhost:15002/;token=...")   # doctest: +SKIP
     """
@@ -149,6 +150,7 @@ def install(spark: Any, spec: Any = None, remote: str | None = None) -> Layer:
     # pipeline's analysis context while files load.
     side_session = _side_session(remote)
     definitions = Definitions(spark, names, side_session)
+    definitions.full_refresh = {names.local(name) for name in full_refresh}
     functions: dict[str, Any] = {
         "table": definitions.table, "materialized_view": definitions.materialized_view,
         "view": definitions.view, "temporary_view": definitions.view,

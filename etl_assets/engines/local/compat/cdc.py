@@ -1,8 +1,8 @@
 """AUTO CDC on the local engine: `create_auto_cdc_flow` / `apply_changes` and their snapshot forms.
 
-The target declared with `create_streaming_table` becomes a materialized view computed from
-the whole change feed each run (`etl_assets.ldp.cdc`, the same result as applying the events
-in sequence order). A change feed that is a streaming view of the pipeline (a
+The target declared with `create_streaming_table` becomes a materialized view that applies
+the new change rows to the kept target (`cdc_incremental`), or is recomputed from the whole
+change feed (`etl_assets.ldp.cdc`, the same result as applying the events in sequence order). A change feed that is a streaming view of the pipeline (a
 `temporary_view` over `spark.readStream`) is read through a batch twin of that view with the
 same query and expectations (`Definitions.cdc_source`). From snapshots:
 
@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from etl_assets.engines.local.compat.cdc_incremental import Plan, incremental_query, plan, state_dataset_name, state_query
 from etl_assets.engines.local.compat.definitions import Definitions, _column_name
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
+from etl_assets.ldp.cdc import LocalTarget
 
 _SEQ = "__etl_snapshot_version"
 _DEL = "__etl_snapshot_delete"
@@ -33,6 +35,11 @@ def _names(values: Sequence[Any] | None) -> list[str] | None:
 
 def create_auto_cdc_flow(defs: Definitions) -> Callable[..., None]:
     """`dlt.create_auto_cdc_flow` (and `apply_changes`) onto `etl_assets.ldp.cdc.auto_cdc`."""
+
+    from etl_assets.ldp import cdc as ldp_cdc
+
+    # `etl_assets.ldp.auto_cdc` (this function's helper, and pipeline code's) defines local targets here.
+    ldp_cdc._LOCAL_TARGETS[:] = [lambda target: define_target(defs, target)]
 
     def create_auto_cdc_flow(target: str, source: str, keys: Sequence[Any], sequence_by: Any,
                              ignore_null_updates: bool = False, apply_as_deletes: Any = None,
@@ -64,6 +71,44 @@ def create_auto_cdc_flow(defs: Definitions) -> Callable[..., None]:
                      comment=comment, **options)
         defs.cdc[local_target] = define
     return create_auto_cdc_flow
+
+
+def define_target(defs: Definitions, target: LocalTarget) -> None:
+    """Define an AUTO CDC target and its kept state (`cdc_incremental`): each run applies the new
+    change rows to the kept target when it can, and recomputes the whole target otherwise."""
+    from pyspark import pipelines as dp
+    from pyspark.pipelines.logging_utils import log_with_curr_timestamp
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    state = state_dataset_name(target.target)
+    defs.companions[target.target] = state
+
+    def feed_is_table() -> bool:
+        dataset = defs.datasets.get(target.source)
+        return (dataset is None or dataset.kind != "view") and target.source not in defs.batch_twins.values()
+
+    def query() -> Any:
+        full = bool({target.target, target.source} & defs.full_refresh)
+        chosen = plan(defs.names.home, target.target, target.source, target.keys, target.column_list,
+                      target.except_column_list, full) if feed_is_table() else \
+            Plan(False, f"the change feed '{target.source}' is a view")
+        if chosen.incremental:
+            log_with_curr_timestamp(f"AUTO CDC target '{target.target}': applying the new change rows of "
+                                    f"'{target.source}' to the kept target")
+            return incremental_query(defs.spark, chosen, target.source, target.keys, target.apply_as_truncates,
+                                     target.recompute)
+        log_with_curr_timestamp(f"AUTO CDC target '{target.target}': recomputed from the whole change feed "
+                                f"({chosen.reason})")
+        return target.recompute(defs.spark.read.table(target.source))
+
+    def kept_state() -> Any:
+        if feed_is_table():
+            return state_query(defs.spark, target.target, target.source)
+        schema = StructType([StructField("kind", StringType()), StructField("file", StringType())])
+        return defs.spark.createDataFrame([], schema)
+
+    dp.materialized_view(name=target.target, comment=target.comment)(query)
+    dp.materialized_view(name=state, comment=f"Kept state of the AUTO CDC target {target.target} (local engine)")(kept_state)
 
 
 def create_auto_cdc_from_snapshot_flow(defs: Definitions) -> Callable[..., None]:

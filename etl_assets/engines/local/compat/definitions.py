@@ -131,6 +131,8 @@ class Definitions:
         self.batch_twins: dict[str, str] = {}
         self.frames: dict[str, Any] = {}
         self.framing: list[str] = []
+        # Datasets this run refreshes in full (AUTO CDC targets then recompute from scratch).
+        self.full_refresh: set[str] = set()
 
     # -- decorators and functions of the Databricks API --------------------------------------
 
