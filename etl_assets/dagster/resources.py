@@ -73,7 +73,7 @@ class LocalPipelinesResource(PipelinesEngineResource):
                     "at the same path (docs/spark-cluster.md).",
     )
     spark_conf: dict[str, str] = Field(
-        default_factory=dict,
+        default={},
         description="Static settings of the warm server, passed through: executors (spark.executor.memory, "
                     "spark.executor.cores, spark.cores.max), spark.driver.host, Kubernetes settings, ...",
     )

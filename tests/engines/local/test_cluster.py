@@ -55,9 +55,9 @@ def test_the_example_on_a_standalone_cluster_matches_an_embedded_run(tmp_path):
             # A run asking the same home for another master is refused, the running server untouched.
             other = materialize_example(LocalPipelinesResource(home=str(clustered.root)))
             assert not other.success
-            refusals = [f.step_failure_data.error.message for f in other.get_step_failure_events()]
+            refusals = [f.step_failure_data.error.to_string() for f in other.get_step_failure_events()]
             assert refusals and all(f"runs on {cluster.url}" in m and "etl-assets stop-spark" in m for m in refusals)
-            assert cluster.master_state()["activeapps"] == apps
+            assert [a["id"] for a in cluster.master_state()["activeapps"]] == [a["id"] for a in apps]
         finally:
             stop_warm_spark(clustered)
         (logs,) = cluster.executor_logs().values()
