@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dagster import ConfigurableResource
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from etl_assets.engines.base import Engine, EngineTraits
 from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings, DatabricksTraits
@@ -77,6 +77,16 @@ class LocalPipelinesResource(PipelinesEngineResource):
         description="Static settings of the warm server, passed through: executors (spark.executor.memory, "
                     "spark.executor.cores, spark.cores.max), spark.driver.host, Kubernetes settings, ...",
     )
+
+    @field_validator("spark_conf", mode="before")
+    @classmethod
+    def _spark_values_as_text(cls, value: Any) -> Any:
+        # YAML reads `spark.cores.max: 16` as a number and `...enabled: true` as a boolean; Spark
+        # takes every setting as text.
+        if isinstance(value, Mapping):
+            return {k: str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, (int, float)) else v
+                    for k, v in value.items()}
+        return value
 
     def engine_traits(self) -> type[EngineTraits]:
         """`LocalEngine`."""

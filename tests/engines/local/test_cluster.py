@@ -122,3 +122,40 @@ def test_the_default_code_location_reads_the_master_from_the_environment():
     assert isinstance(resource, LocalPipelinesResource) and resource.master == "spark://10.0.0.5:7077"
     default = default_engine_resource({})
     assert isinstance(default, LocalPipelinesResource) and default.master is None
+
+
+def test_a_defs_yaml_names_the_master_and_executor_settings(tmp_path):
+    import textwrap
+    import uuid
+
+    from dagster.components.testing import DefsFolderSandbox
+
+    from tests.conftest import write_project
+
+    write_project(tmp_path, """
+        pipelines:
+          numbers: {name: numbers}
+        tables:
+          - {name: numbers_bronze, layer: bronze, source: {path: numbers}}
+    """)
+    package = f"cluster_{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "src" / package / "defs" / "etl"
+    folder.mkdir(parents=True)
+    (folder / "defs.yaml").write_text(textwrap.dedent("""
+        type: etl_assets.EtlAssetsComponent
+        attributes:
+          config_path: ../../../../config.yml
+          engine:
+            type: local
+            home: /mnt/etl
+            master: spark://spark-master.internal:7077
+            spark_conf: {spark.executor.memory: 4g, spark.cores.max: 16, spark.dynamicAllocation.enabled: false}
+    """).lstrip("\n"))
+    sandbox = DefsFolderSandbox(project_root=tmp_path, defs_folder_path=folder.parent, project_name=package)
+    with sandbox.load_component_and_build_defs(defs_path=folder) as (_, defs):
+        engine = defs.resources["engine"]
+    assert isinstance(engine, LocalPipelinesResource)
+    assert engine.master == "spark://spark-master.internal:7077"
+    # YAML's numbers and booleans reach Spark as the text Spark reads.
+    assert engine.spark_conf == {"spark.executor.memory": "4g", "spark.cores.max": "16",
+                                 "spark.dynamicAllocation.enabled": "false"}
