@@ -81,8 +81,8 @@ class LocalPipelinesResource(PipelinesEngineResource):
     @field_validator("spark_conf", mode="before")
     @classmethod
     def _spark_values_as_text(cls, value: Any) -> Any:
-        # YAML reads `spark.cores.max: 16` as a number and `...enabled: true` as a boolean; Spark
-        # takes every setting as text.
+        # A defs.yaml's rendered "16" arrives as a number (and "true" as a boolean); Spark takes
+        # every setting as text.
         if isinstance(value, Mapping):
             return {k: str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, (int, float)) else v
                     for k, v in value.items()}

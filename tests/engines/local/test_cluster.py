@@ -149,13 +149,13 @@ def test_a_defs_yaml_names_the_master_and_executor_settings(tmp_path):
             type: local
             home: /mnt/etl
             master: spark://spark-master.internal:7077
-            spark_conf: {spark.executor.memory: 4g, spark.cores.max: 16, spark.dynamicAllocation.enabled: false}
+            spark_conf: {spark.executor.memory: 4g, spark.cores.max: "16", spark.dynamicAllocation.enabled: "false"}
     """).lstrip("\n"))
     sandbox = DefsFolderSandbox(project_root=tmp_path, defs_folder_path=folder.parent, project_name=package)
     with sandbox.load_component_and_build_defs(defs_path=folder) as (_, defs):
         engine = defs.resources["engine"]
     assert isinstance(engine, LocalPipelinesResource)
     assert engine.master == "spark://spark-master.internal:7077"
-    # YAML's numbers and booleans reach Spark as the text Spark reads.
+    # Quoted, as the block's fields are text: rendering makes "16" a number, which reaches Spark as text.
     assert engine.spark_conf == {"spark.executor.memory": "4g", "spark.cores.max": "16",
                                  "spark.dynamicAllocation.enabled": "false"}
