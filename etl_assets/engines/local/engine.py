@@ -62,8 +62,9 @@ class LocalEngine:
         home: the folder holding all local state; None means $ETL_ASSETS_HOME, else
             `.etl_assets/` in the project folder.
         warm_spark: keep one Spark Connect server per home running between runs.
-        master: the Spark master the server (the driver) runs on; None means `local[*]`. On a cluster the home must be a folder
-            every node sees at the same path (see `etl_assets.engines.local.home`).
+        master: the Spark master the server (the driver) runs on; None means `local[*]`. On a
+            cluster the home must be a folder every node sees at the same path (see
+            `etl_assets.engines.local.home`).
         spark_conf: static settings of the server (executors' memory and cores, ...).
 
     >>> engine = LocalEngine(warm_spark=True)

@@ -33,7 +33,7 @@ _START_SERVER = """
 import json, signal, sys
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 from pyspark.sql.connect.local_server import reuse_or_start_local_connect_server
-print(reuse_or_start_local_connect_server(sys.argv[2], json.loads(sys.argv[1])))
+print(reuse_or_start_local_connect_server(sys.argv[1], json.loads(sys.stdin.read())))
 """
 
 
@@ -151,7 +151,8 @@ def _ensure(home: LocalHome, start_timeout: float) -> int:
     options = {**home.spark_conf(), "spark.local.connect.server.port": str(_free_port())}
     try:
         _settings_record(home).write_text(home.server_fingerprint() + "\n", encoding="utf-8")
-        result = subprocess.run([sys.executable, "-c", _START_SERVER, json.dumps(options), home.master],
+        # The settings go through stdin, not the command line any user can read: they may hold credentials.
+        result = subprocess.run([sys.executable, "-c", _START_SERVER, home.master], input=json.dumps(options),
                                 env=env, capture_output=True, text=True, timeout=start_timeout)
     except subprocess.TimeoutExpired:
         raise EngineUnavailableError(
