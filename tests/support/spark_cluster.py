@@ -6,7 +6,8 @@
 Each daemon is `spark-class org.apache.spark.deploy.master.Master` (or `...worker.Worker`) in
 a process group of its own, bound to loopback, with small memory and one core per worker;
 leaving the block stops every one of them, also when the block fails. `executor_logs()` and
-`master_state()` tell which worker ran which application's tasks.
+`master_state()` tell which worker ran which application's tasks. With `wait_on_enter=False`
+the daemons start in the background while the block does something else, until `wait_ready()`.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ class LoopbackCluster:
     """A standalone master and `workers` workers (`cores` and `memory` each) on 127.0.0.1."""
 
     def __init__(self, root: Path, workers: int = 1, cores: int = 1, memory: str = "1g",
-                 start_timeout: float = 120.0):
+                 start_timeout: float = 120.0, wait_on_enter: bool = True):
         from pyspark.find_spark_home import _find_spark_home
 
         self.root, self.workers, self.cores, self.memory = root, workers, cores, memory
-        self.start_timeout = start_timeout
+        self.start_timeout, self.wait_on_enter = start_timeout, wait_on_enter
         self.spark_home = Path(os.environ.get("SPARK_HOME") or _find_spark_home())
         self.port, self.web_port = _free_port(), _free_port()
         self.url = f"spark://127.0.0.1:{self.port}"
@@ -56,21 +57,34 @@ class LoopbackCluster:
         return self.root / f"worker-{number}"
 
     def __enter__(self) -> LoopbackCluster:
+        self.start()
+        if self.wait_on_enter:
+            self.wait_ready()
+        return self
+
+    def start(self) -> None:
+        """Launch the master and the workers (the workers register once the master is up)."""
         self.root.mkdir(parents=True, exist_ok=True)
         try:
             self._start("master", MASTER_CLASS, "--host", "127.0.0.1", "--port", str(self.port),
                         "--webui-port", str(self.web_port))
-            self._wait(lambda state: state.get("status") == "ALIVE", "the master")
             for number in range(self.workers):
                 self.work_dir(number).mkdir(parents=True, exist_ok=True)
                 self._start(f"worker-{number}", WORKER_CLASS, "--host", "127.0.0.1", "--cores", str(self.cores),
                             "--memory", self.memory, "--webui-port", str(_free_port()),
                             "--work-dir", str(self.work_dir(number)), self.url)
-            self._wait(lambda state: state.get("aliveworkers", 0) >= self.workers, f"{self.workers} worker(s)")
         except BaseException:
             self.stop()
             raise
-        return self
+
+    def wait_ready(self) -> None:
+        """Wait until the master is alive with every worker registered."""
+        try:
+            self._wait(lambda state: state.get("status") == "ALIVE" and state.get("aliveworkers", 0) >= self.workers,
+                       f"the master with {self.workers} worker(s)")
+        except BaseException:
+            self.stop()
+            raise
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:

@@ -40,13 +40,14 @@ def test_the_example_on_a_standalone_cluster_matches_an_embedded_run(tmp_path):
     embedded, clustered = LocalHome(tmp_path / "embedded"), LocalHome(tmp_path / "clustered")
     generate(embedded.landing, rows=ROWS, seed=5)
     shutil.copytree(embedded.landing, clustered.landing)
-    try:
-        result = materialize_example(LocalPipelinesResource(home=str(embedded.root)))
-        assert result.success, [f.step_failure_data.error.message for f in result.get_step_failure_events()]
-    finally:
-        stop_warm_spark(embedded)
-
-    with LoopbackCluster(tmp_path / "cluster", workers=1) as cluster:
+    # The cluster's daemons start while the embedded run goes, and stop whatever happens.
+    with LoopbackCluster(tmp_path / "cluster", workers=1, wait_on_enter=False) as cluster:
+        try:
+            result = materialize_example(LocalPipelinesResource(home=str(embedded.root)))
+            assert result.success, [f.step_failure_data.error.message for f in result.get_step_failure_events()]
+        finally:
+            stop_warm_spark(embedded)
+        cluster.wait_ready()
         resource = LocalPipelinesResource(home=str(clustered.root), master=cluster.url, spark_conf=cluster.app_conf())
         try:
             result = materialize_example(resource)
