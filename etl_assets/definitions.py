@@ -1,7 +1,9 @@
 """The default Dagster code location: `dagster ... -m etl_assets.definitions`.
 
 Reads config.yml from $ETL_ASSETS_CONFIG or the current folder; the engine is local unless
-$ETL_ASSETS_ENGINE says databricks (see `etl_assets.dagster.resources.default_engine_resource`).
+$ETL_ASSETS_ENGINE says databricks (see `etl_assets.dagster.resources.default_engine_resource`);
+the local engine's server runs on the Spark master $ETL_ASSETS_SPARK_MASTER names (default
+local[*]; docs/spark-cluster.md).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dagster import ConfigurableResource
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from etl_assets.engines.base import Engine, EngineTraits
 from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings, DatabricksTraits
@@ -66,6 +66,27 @@ class LocalPipelinesResource(PipelinesEngineResource):
         description="How long an update waits for another run of the same pipeline (or of a pipeline whose "
                     "tables it reads) before giving up without refreshing anything.",
     )
+    master: str | None = Field(
+        default=None,
+        description="Spark master the warm server (the driver) runs on: spark://HOST:PORT, k8s://https://HOST:PORT, "
+                    "yarn; default local[*] (this machine). On a cluster the home must be a folder every node sees "
+                    "at the same path (docs/spark-cluster.md).",
+    )
+    spark_conf: dict[str, str] = Field(
+        default={},
+        description="Static settings of the warm server, passed through: executors (spark.executor.memory, "
+                    "spark.executor.cores, spark.cores.max), spark.driver.host, Kubernetes settings, ...",
+    )
+
+    @field_validator("spark_conf", mode="before")
+    @classmethod
+    def _spark_values_as_text(cls, value: Any) -> Any:
+        # A defs.yaml's rendered "16" arrives as a number (and "true" as a boolean); Spark takes
+        # every setting as text.
+        if isinstance(value, Mapping):
+            return {k: str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, (int, float)) else v
+                    for k, v in value.items()}
+        return value
 
     def engine_traits(self) -> type[EngineTraits]:
         """`LocalEngine`."""
@@ -77,7 +98,8 @@ class LocalPipelinesResource(PipelinesEngineResource):
         """A `LocalEngine` on this resource's home and warm-Spark setting (pyspark is imported here)."""
         from etl_assets.engines.local.engine import LocalEngine
 
-        return LocalEngine(home=self.home, warm_spark=self.warm_spark, lock_timeout_seconds=self.lock_timeout_seconds)
+        return LocalEngine(home=self.home, warm_spark=self.warm_spark, lock_timeout_seconds=self.lock_timeout_seconds,
+                           master=self.master, spark_conf=self.spark_conf)
 
 
 class DatabricksPipelinesResource(PipelinesEngineResource):
@@ -148,7 +170,8 @@ def default_engine_resource(environ: Mapping[str, str] | None = None) -> Pipelin
     """The engine of the default code location, from the environment.
 
     `ETL_ASSETS_ENGINE` (`local`, the default, or `databricks`) picks the engine;
-    `ETL_ASSETS_WARM_SPARK=0` turns the warm Spark server off; `ETL_ASSETS_DATABRICKS_*_SECONDS`
+    `ETL_ASSETS_WARM_SPARK=0` turns the warm Spark server off; `ETL_ASSETS_SPARK_MASTER` names the
+    Spark master it runs on (default local[*]); `ETL_ASSETS_DATABRICKS_*_SECONDS`
     and `ETL_ASSETS_LANDING_VOLUME` set the Databricks engine's bounds and landing volume.
     Code locations of your own pass a resource to `build_definitions` instead.
 
@@ -159,7 +182,7 @@ def default_engine_resource(environ: Mapping[str, str] | None = None) -> Pipelin
     name = (env.get(ENGINE_ENV_VAR) or "local").strip().lower() or "local"
     if name == "local":
         warm = env.get("ETL_ASSETS_WARM_SPARK", "1").strip().lower() not in ("0", "false", "no", "off")
-        return LocalPipelinesResource(warm_spark=warm)
+        return LocalPipelinesResource(warm_spark=warm, master=env.get("ETL_ASSETS_SPARK_MASTER", "").strip() or None)
     if name == "databricks":
         settings = DatabricksSettings.from_env(env)
         fields: dict[str, Any] = {k: getattr(settings, k) for k in (

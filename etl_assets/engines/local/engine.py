@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,12 +34,12 @@ from etl_assets.engines.events import (
 from etl_assets.engines.flows import FlowTracker
 from etl_assets.engines.local.changes import ChangeTracker, Decision, SettledWatcher, refreshed, unchanged_events
 from etl_assets.engines.local.guard import UpdateGuard
-from etl_assets.engines.local.home import LocalHome
+from etl_assets.engines.local.home import LocalHome, home_path
 from etl_assets.engines.local.landing import local_listing
 from etl_assets.engines.local.locks import read_locks, update_locks
 from etl_assets.engines.local.progress import FlowEvent, RunEvent
 from etl_assets.engines.local.runner import LocalRunner, RunOutcome
-from etl_assets.engines.local.server import ensure_warm_spark, recorded_server, stop_warm_spark
+from etl_assets.engines.local.server import check_server_settings, ensure_warm_spark, recorded_server, stop_warm_spark
 from etl_assets.engines.local.signals import interrupts_held
 from etl_assets.engines.local.tables import (
     columns,
@@ -66,6 +66,10 @@ class LocalEngine:
         home: the folder holding all local state; None means $ETL_ASSETS_HOME, else
             `.etl_assets/` in the project folder.
         warm_spark: keep one Spark Connect server per home running between runs.
+        master: the Spark master the server (the driver) runs on; None means `local[*]`. On a
+            cluster the home must be a folder every node sees at the same path (see
+            `etl_assets.engines.local.home`).
+        spark_conf: static settings of the server (executors' memory and cores, ...).
 
     >>> engine = LocalEngine(warm_spark=True)
     >>> engine.name, engine.kind
@@ -78,14 +82,18 @@ class LocalEngine:
     has_local_landing: ClassVar[bool] = True
     nothing_observed: ClassVar[str] = "no table was changed outside Dagster since the last tick"
 
-    def __init__(self, home: str | Path | None = None, warm_spark: bool = True, lock_timeout_seconds: float = 3600):
-        self.home = Path(home) if home else None
+    def __init__(self, home: str | Path | None = None, warm_spark: bool = True, lock_timeout_seconds: float = 3600,
+                 master: str | None = None, spark_conf: Mapping[str, str] | None = None):
+        self.home = home_path(home) if home else None
         self.warm_spark = warm_spark
         self.lock_timeout_seconds = lock_timeout_seconds
+        self.master = master
+        self.spark_conf = dict(spark_conf or {})
 
     def home_for(self, config: ProjectConfig) -> LocalHome:
-        """The local state folder serving `config`'s project."""
-        return LocalHome(self.home.resolve()) if self.home else LocalHome.for_project(config.root)
+        """The local state folder serving `config`'s project, with the master its server runs on."""
+        root = self.home.resolve() if self.home else LocalHome.for_project(config.root).root
+        return LocalHome.configured(root, self.master, self.spark_conf)
 
     def runner(self, config: ProjectConfig, home: LocalHome) -> LocalRunner:
         """What runs an update's pipeline client (the contract tests put a scripted client here)."""
@@ -115,6 +123,8 @@ class LocalEngine:
                 f"cannot use the local state folder {home.root}: {exc.strerror} ({exc.filename}); nothing was "
                 "refreshed. Set ETL_ASSETS_HOME (or the local engine resource's home) to a writable folder"
             ) from None
+        # A failed update stops the server: one started otherwise (another master) must be refused first.
+        check_server_settings(home)
         runner = self.runner(request.config, home)
         graph = TableGraph(request.config)
         selected = graph.execution_order(request.tables)

@@ -33,7 +33,7 @@ _START_SERVER = """
 import json, signal, sys
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 from pyspark.sql.connect.local_server import reuse_or_start_local_connect_server
-print(reuse_or_start_local_connect_server("local[*]", json.loads(sys.argv[1])))
+print(reuse_or_start_local_connect_server(sys.argv[1], json.loads(sys.stdin.read())))
 """
 
 
@@ -100,9 +100,46 @@ def ensure_warm_spark(home: LocalHome, *, start_timeout: float = 300) -> int:
         return _ensure(home, start_timeout)
 
 
+def _settings_record(home: LocalHome) -> Path:
+    return home.connect_discovery.parent / "server-settings.sha256"
+
+
+def server_master(pid: int) -> str | None:
+    """The Spark master the server `pid` was started on (its `--master`), if it can be read."""
+    words = _command_line(pid)
+    return next((words[i + 1] for i, w in enumerate(words[:-1]) if w == "--master"), None)
+
+
+def _refuse_other_settings(home: LocalHome, pid: int) -> None:
+    """A running server started with another master or other settings is not this home's
+    configuration: its runs would go elsewhere than asked. Stopping it could end another
+    pipeline's update running on it, so the run is refused instead."""
+    try:
+        started_with = _settings_record(home).read_text(encoding="utf-8").strip()
+    except OSError:
+        started_with = LocalHome(home.root).server_fingerprint()  # started before settings were recorded
+    if started_with == home.server_fingerprint():
+        return
+    running = server_master(pid) or "an unknown master"
+    raise EngineUnavailableError(
+        f"the warm Spark server of {home.root} (pid {pid}) runs on {running} with other settings than this run "
+        f"asks for (master {home.master}, spark_conf as configured); nothing was refreshed. Stop it once no run "
+        "uses it (`etl-assets stop-spark`), and the next run starts one with the new settings"
+    )
+
+
+def check_server_settings(home: LocalHome) -> None:
+    """Refuse, before an update touches anything, a running server of this home started with
+    another master or other settings (`EngineUnavailableError`)."""
+    recorded = recorded_server(home)
+    if recorded is not None:
+        _refuse_other_settings(home, int(str(recorded["pid"])))
+
+
 def _ensure(home: LocalHome, start_timeout: float) -> int:
     recorded = recorded_server(home)
     if recorded is not None:
+        _refuse_other_settings(home, int(str(recorded["pid"])))
         return int(str(recorded["pid"]))
     for pid in server_pids(home):
         _terminate(pid)
@@ -113,7 +150,9 @@ def _ensure(home: LocalHome, start_timeout: float) -> int:
     # and one's client would reach the other's server. A free port of our own avoids that.
     options = {**home.spark_conf(), "spark.local.connect.server.port": str(_free_port())}
     try:
-        result = subprocess.run([sys.executable, "-c", _START_SERVER, json.dumps(options)],
+        _settings_record(home).write_text(home.server_fingerprint() + "\n", encoding="utf-8")
+        # The settings go through stdin, not the command line any user can read: they may hold credentials.
+        result = subprocess.run([sys.executable, "-c", _START_SERVER, home.master], input=json.dumps(options),
                                 env=env, capture_output=True, text=True, timeout=start_timeout)
     except subprocess.TimeoutExpired:
         raise EngineUnavailableError(
