@@ -356,7 +356,7 @@ class ChangeTracker:
         """The table's file and every pipeline file that may shape its query: all but the files
         defining only other tables of config (helpers, views, shared libraries, files whose
         datasets cannot be told), and the Python modules beside them (what they may import)."""
-        from etl_assets.project.sources import datasets_defined
+        from etl_assets.translation.sources import datasets_defined
 
         own = self.config.transformation_path(table).resolve()
         others = {t.name for t in self.config.tables_of(self.pipeline) if t.name != table}
