@@ -130,7 +130,7 @@ class ScriptedRunner(LocalRunner):
 
     def run(self, pipeline_key, tables, full_refresh=False):
         yield from self._client(self.command(pipeline_key, tables, full_refresh), os.getpid(),
-                                {"port": 0, "token": "unused"})
+                                self.environment({"port": 0, "token": "unused"}))
 
 
 class LocalSide:
