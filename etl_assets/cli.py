@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from etl_assets import __version__
-from etl_assets.errors import ConfigError, EtlAssetsError
+from etl_assets.engines.base import ENGINE_NAMES, Engine
+from etl_assets.errors import ConfigError, ConfigProblem, EtlAssetsError
 from etl_assets.project.config import ProjectConfig
 from etl_assets.project.graph import TableGraph
 from etl_assets.project.load import load_config
@@ -48,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check config.yml (and schedules against the asset graph)")
     _config_option(validate)
+    validate.add_argument("--dry-run", action="store_true",
+                          help="then ask each pipeline to analyze its tables without running them (Databricks: a "
+                               "validate_only update; local: what spark-pipelines dry-run does)")
+    validate.add_argument("--select", metavar="TABLES", help="comma-separated tables for --dry-run (default: all)")
+    validate.add_argument("--engine", choices=ENGINE_NAMES, help="engine of --dry-run (default: $ETL_ASSETS_ENGINE or local)")
     validate.set_defaults(run=_validate)
 
     plan = commands.add_parser("plan", help="print the tables a tag selection runs, in stages (a dry run)")
@@ -121,7 +127,60 @@ def _validate(args: argparse.Namespace) -> int:
         f"{config.path.name} {bundle}OK: {len(config.tables)} tables in {len(config.pipelines)} pipeline(s), "
         f"{len(config.schedules)} schedule(s)"
     )
-    return 0
+    return _dry_run(config, args) if args.dry_run else 0
+
+
+def _dry_run(config: ProjectConfig, args: argparse.Namespace) -> int:
+    """Each pipeline analyzes its selected tables without running them; exit 1 if one fails."""
+    from etl_assets.engines.base import RefreshRequest
+    from etl_assets.engines.events import Log, RunFinished, TableFailed
+
+    wanted = [t.strip() for t in (args.select or "").split(",") if t.strip()] or list(config.table_names)
+    unknown = [t for t in wanted if t not in config.table_names]
+    if unknown:
+        raise ConfigError([ConfigProblem(config.path.name, None, f"--select names no table of config: "
+                                         f"{', '.join(unknown)}")])
+    name = args.engine or os.environ.get("ETL_ASSETS_ENGINE") or "local"
+    engine = _engine(name)
+    failed = 0
+    for pipeline in config.pipelines.values():
+        tables = [t.name for t in config.tables_of(pipeline.key) if t.name in wanted]
+        if not tables:
+            continue
+        request = RefreshRequest(config, pipeline, tables, validate_only=True)
+        bad: dict[str, str] = {}
+        finished: RunFinished | None = None
+        for event in engine.refresh(request):
+            if isinstance(event, TableFailed):
+                bad[event.table] = event.message
+            elif isinstance(event, RunFinished):
+                finished = event
+            elif isinstance(event, Log) and event.level == "error":
+                print(f"  {event.message}", file=sys.stderr)
+        if finished is not None and finished.succeeded and not bad:
+            print(f"pipeline '{pipeline.name}' ({name} dry run): analysis OK: {', '.join(tables)}")
+            continue
+        failed += 1
+        detail = finished.detail if finished is not None else "no end reported"
+        print(f"pipeline '{pipeline.name}' ({name} dry run, {detail}): analysis failed", file=sys.stderr)
+        for table in tables:
+            if table in bad:
+                said = bad[table] or "failed to resolve"
+                print(f"  {said if said.startswith(table + ':') else f'{table}: {said}'}", file=sys.stderr)
+        if finished is not None and finished.error_text:
+            print(finished.error_text, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _engine(name: str) -> Engine:
+    if name == "databricks":
+        from etl_assets.engines.databricks.settings import DatabricksSettings
+        from etl_assets.engines.databricks.updates import DatabricksEngine
+
+        return DatabricksEngine(settings=DatabricksSettings.from_env())
+    from etl_assets.engines.local.engine import LocalEngine
+
+    return LocalEngine()
 
 
 def _databricks_cli(config: ProjectConfig) -> list:

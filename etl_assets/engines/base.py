@@ -54,12 +54,15 @@ class RefreshRequest:
         pipeline: the config pipeline to update.
         tables: names of the tables of that pipeline to refresh.
         full_refresh: rebuild the tables (and reset streaming checkpoints) instead of refreshing.
+        validate_only: a dry run: the pipeline analyzes the tables' definitions and refreshes
+            nothing; a table that does not resolve is a `TableFailed` with the analysis error.
     """
 
     config: ProjectConfig
     pipeline: Pipeline
     tables: Sequence[str]
     full_refresh: bool = False
+    validate_only: bool = False
 
     def __post_init__(self) -> None:
         # Both engines take an empty selection as "the whole pipeline": never ask for that by accident.

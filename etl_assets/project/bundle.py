@@ -229,6 +229,40 @@ def check_bundle(config: ProjectConfig) -> list[ConfigProblem]:
                     f"pipeline resource '{key}' does not include {_rel(config.root, file)}",
                     owners.get(file), f"add '- file: {{path: {_relpath(file, path.parent)}}}' to its libraries"))
         problems += _check_settings(config, pipeline.key, key, value, path, line)
+    return problems + _check_job_selections(config, bundle)
+
+
+_PIPELINE_REF = re.compile(r"^\$\{resources\.pipelines\.([A-Za-z0-9_-]+)\.id\}$")
+
+
+def _check_job_selections(config: ProjectConfig, bundle: Bundle) -> list[ConfigProblem]:
+    """A job task refreshing a subset (`pipeline_task.refresh_selection` or
+    `full_refresh_selection`) names tables config.yml gives that pipeline."""
+    pipelines = bundle.resources.get("pipelines", {})
+    problems = []
+    for job_key, (job, path, line) in bundle.resources.get("jobs", {}).items():
+        for task in (job.get("tasks") or []) if isinstance(job, dict) else []:
+            pipeline_task = task.get("pipeline_task") if isinstance(task, dict) else None
+            if not isinstance(pipeline_task, dict):
+                continue
+            ref = _PIPELINE_REF.match(str(pipeline_task.get("pipeline_id", "")))
+            resource = pipelines.get(ref.group(1)) if ref else None
+            name = resource[0].get("name") if resource and isinstance(resource[0], dict) else None
+            pipeline = next((p for p in config.pipelines.values() if p.name == name), None)
+            if pipeline is None:
+                continue  # an unresolved reference is reported by _check_references
+            tables = {t.name for t in config.tables_of(pipeline.key)}
+            for field_name in ("refresh_selection", "full_refresh_selection"):
+                selection = pipeline_task.get(field_name) or []
+                if not isinstance(selection, list):
+                    continue
+                for table in selection:
+                    if isinstance(table, str) and not _is_reference(table) and table not in tables:
+                        problems.append(ConfigProblem(
+                            _rel(config.root, path), key_line(task, field_name) or line,
+                            f"job '{job_key}' task '{task.get('task_key')}' {field_name} names '{table}', which is "
+                            f"not a table of pipeline '{pipeline.key}' in config.yml", None,
+                            did_you_mean(table, sorted(tables)) or f"tables of '{pipeline.key}': {', '.join(sorted(tables))}"))
     return problems
 
 

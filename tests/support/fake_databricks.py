@@ -70,6 +70,7 @@ class FakeUpdate:
     position: int = 0
     ours: bool = True
     started: float = 0.0
+    validate_only: bool = False
 
     @property
     def tables(self) -> list[str]:
@@ -279,6 +280,24 @@ def continuous(tables: list[str], batches: list[int]) -> Script:
     return script
 
 
+def analysis(errors: dict[str, str]) -> Script:
+    """A `validate_only` update: the selected tables are analyzed, nothing runs; a table in
+    `errors` fails its analysis with that message (its flow FAILED at level ERROR) and the update
+    fails, the others are COMPLETED as a validation reports them."""
+
+    def script(update: FakeUpdate) -> list[Step]:
+        events = []
+        for t in update.tables:
+            if t in errors:
+                events.append({**flow_event(t, "FAILED"), "level": "ERROR", "error": {"fatal": True, "exceptions": [
+                    {"class_name": "AnalysisException", "message": errors[t]}]}})
+            else:
+                events.append(flow_event(t, "COMPLETED", metrics={}))
+        return [Step("INITIALIZING"), Step("SETTING_UP_TABLES", events), Step("FAILED" if errors else "COMPLETED")]
+
+    return script
+
+
 def canceled() -> Script:
     return lambda update: [Step("RUNNING"), Step("CANCELED")]
 
@@ -456,9 +475,10 @@ class FakeDatabricks:
 
     # -- behaviour ----------------------------------------------------------------------
 
-    def _new_update(self, pipeline_id: str, refresh: list[str], full: list[str], script: Script | None) -> FakeUpdate:
+    def _new_update(self, pipeline_id: str, refresh: list[str], full: list[str], script: Script | None,
+                    validate_only: bool = False) -> FakeUpdate:
         self._counter += 1
-        update = FakeUpdate(pipeline_id, f"update-{self._counter:03d}", refresh, full)
+        update = FakeUpdate(pipeline_id, f"update-{self._counter:03d}", refresh, full, validate_only=validate_only)
         update.started = self.fake_time() if self.fake_time else 0.0
         update.steps = (script or self.scripts[pipeline_id])(update)
         self.updates[update.update_id] = update
@@ -534,7 +554,8 @@ class FakeDatabricks:
             if self.active_update(pipeline_id):
                 return 409, {"error_code": "RESOURCE_CONFLICT", "message": "An active update already exists."}
             update = self._new_update(pipeline_id, body.get("refresh_selection") or [],
-                                      body.get("full_refresh_selection") or [], None)
+                                      body.get("full_refresh_selection") or [], None,
+                                      validate_only=bool(body.get("validate_only")))
             return 200, {"update_id": update.update_id}
         update_match = re.fullmatch(r"/updates/([^/]+)", rest)
         if update_match and method == "GET":

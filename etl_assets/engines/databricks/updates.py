@@ -112,7 +112,7 @@ class DatabricksEngine(DatabricksTraits):
         w = self.client()
         pipeline_id = resolve_pipeline_id(w, request.pipeline)
         selected = list(request.tables)
-        if request.pipeline.continuous:
+        if request.pipeline.continuous and not request.validate_only:
             yield from self._continuous(w, pipeline_id, request, selected)
             return
         update_id = yield from self._start(w, pipeline_id, request, selected)
@@ -152,7 +152,7 @@ class DatabricksEngine(DatabricksTraits):
         finally:
             if not finished:
                 self._stop(w, pipeline_id, update_id)
-        if state == UpdateStatus.COMPLETED and self.warehouse_id:
+        if state == UpdateStatus.COMPLETED and self.warehouse_id and not request.validate_only:
             yield from self._numbers_from_event_log(w, pipeline_id, update_id,
                                                     {t: progress[t] for t in selected if t not in tracker.completed},
                                                     flows)
@@ -285,7 +285,8 @@ class DatabricksEngine(DatabricksTraits):
                 with api_errors(w.config, f"starting an update of pipeline '{request.pipeline.name}'"):
                     try:
                         started = w.pipelines.start_update(pipeline_id, full_refresh_selection=full,
-                                                           refresh_selection=partial).update_id
+                                                           refresh_selection=partial,
+                                                           validate_only=request.validate_only or None).update_id
                         return _update_id(started, request.pipeline.name)
                     except (ResourceConflict, InvalidState):
                         # Another update began between our look and our start: wait for it too.

@@ -109,6 +109,9 @@ class LocalEngine:
 
         The pipeline's locks are held throughout; tables the update does not complete are put
         back as they were (also when it is interrupted, see `guard` and `signals`)."""
+        if request.validate_only:
+            yield from self._dry_run(request)
+            return
         if request.pipeline.continuous:
             raise EngineUnavailableError(
                 f"pipeline '{request.pipeline.key}' is continuous, and Spark Declarative Pipelines has no "
@@ -286,6 +289,28 @@ class LocalEngine:
                           "etl_assets.ldp (table/materialized_view expectations=)"),
                 )
         yield finished
+
+    def _dry_run(self, request: RefreshRequest) -> Iterator[EngineEvent]:
+        """The selected tables' definitions analyzed on the warm server, as `spark-pipelines
+        dry-run` does: nothing runs, nothing is written, so no table is locked."""
+        home = self.home_for(request.config)
+        home.prepare()
+        tracker = FlowTracker(list(request.tables), lambda table, reported: [])
+        outcome = RunOutcome()
+        for item in self.runner(request.config, home).run(request.pipeline.key, list(request.tables), dry=True):
+            if isinstance(item, str):
+                line_log = _line_log(item)
+                if line_log is not None:
+                    yield line_log
+            elif isinstance(item, FlowEvent):
+                yield from tracker.flow(item.table, item.status)
+            elif isinstance(item, RunOutcome):
+                outcome = item
+        failed = [t for t in request.tables if tracker.status.get(t) is FlowStatus.FAILED]
+        ok = outcome.returncode == 0 and not failed
+        yield from tracker.finish(UpdateStatus.COMPLETED if ok else UpdateStatus.FAILED,
+                                  detail=f"pipeline client exit code {outcome.returncode}",
+                                  error_text="" if ok else outcome.error_text())
 
     def evaluate_checks(self, config: ProjectConfig, table: str,
                         expectations: Sequence[Expectation]) -> QualityReported:

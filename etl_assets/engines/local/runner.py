@@ -88,12 +88,14 @@ class LocalRunner:
         companions = [quality_dataset_name(t) for t in tables if self.config.table(t).expectations]
         return [*tables, *companions]
 
-    def command(self, pipeline_key: str, tables: Sequence[str], full_refresh: bool) -> list[str]:
-        """The pipeline client command refreshing `tables` (fully with `full_refresh`)."""
+    def command(self, pipeline_key: str, tables: Sequence[str], full_refresh: bool, dry: bool = False) -> list[str]:
+        """The pipeline client command refreshing `tables` (fully with `full_refresh`; with `dry`
+        only analyzing the graph, as `spark-pipelines dry-run` does)."""
         spec = write_spec(self.config, pipeline_key, self.home)
         selection = ",".join(self.datasets(tables))
         flag = "--full-refresh" if full_refresh else "--refresh"
-        return [sys.executable, "-m", "etl_assets.engines.local.client", "--spec", str(spec), flag, selection]
+        command = [sys.executable, "-m", "etl_assets.engines.local.client", "--spec", str(spec), flag, selection]
+        return [*command, "--dry-run"] if dry else command
 
     def environment(self, server: dict[str, object] | None = None) -> dict[str, str]:
         """The environment of the run: this home, its Spark server (`server`, the discovery record:
@@ -111,11 +113,11 @@ class LocalRunner:
         return env
 
     def run(
-        self, pipeline_key: str, tables: Sequence[str], full_refresh: bool = False
+        self, pipeline_key: str, tables: Sequence[str], full_refresh: bool = False, dry: bool = False
     ) -> Iterator[str | FlowEvent | RunEvent | RunOutcome]:
         """Start the update and yield each output line (an event's as its message) and each
         flow and run event as it happens, then the `RunOutcome` last."""
-        command = self.command(pipeline_key, tables, full_refresh)
+        command = self.command(pipeline_key, tables, full_refresh, dry)
         # The client needs a server either way: the warm one of the home, or (warm_spark False)
         # one started for this run and stopped after it.
         yield "starting or reusing the warm local Spark server" if self.warm_spark else "starting a local Spark server"
