@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
@@ -122,6 +123,10 @@ def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any, side
     if not paths:
         raise UnsupportedConstructError("format('cloudFiles').load() needs the folder of the files to read")
 
+    if _has_plain_subfolders(paths) and not any(k.lower() == "recursivefilelookup" for k in passed):
+        # Auto Loader finds the files in subfolders of its path (a writer's `round1/`); Spark's file
+        # source reads only `key=value` partition folders, unless asked to look in all of them.
+        passed["recursiveFileLookup"] = "true"
     ddl: str
     if reader._schema:
         ddl = reader._schema
@@ -167,6 +172,18 @@ def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any, side
     if rescue and fmt in ("json", "csv"):
         df = _rescue_readable(df, rescue, _first_column(ddl))
     return df
+
+
+def _has_plain_subfolders(paths: list[str]) -> bool:
+    """Whether a local folder among `paths` has a subfolder that is no `key=value` partition
+    (names starting with `_` or `.` are skipped, as Spark and Auto Loader skip them)."""
+    for path in paths:
+        folder = Path(path.removeprefix("file:"))
+        if any(c in path for c in "*?[{") or not folder.is_dir():
+            continue
+        if any(p.is_dir() and "=" not in p.name and not p.name.startswith(("_", ".")) for p in folder.iterdir()):
+            return True
+    return False
 
 
 def _first_column(ddl: str) -> str | None:

@@ -264,3 +264,38 @@ def test_ansi_mode_is_on_as_on_databricks_current_channel_and_configuration_turn
     config.write_text(text)
     pipelines.ok(config)
     assert sorted(pipelines.rows("ansi_cast"), key=str) == [{"n": 1}, {"n": None}]
+
+
+def test_auto_loader_reads_subfolders_skips_underscore_files_and_gives_file_metadata(pipelines):
+    # As a Spark writer leaves them (Lakehouse Plumber's TPC-H sample lands its files so).
+    landing = pipelines.landed("al_lineitem", {})
+    (landing / "round1").mkdir()
+    (landing / "round1" / "part-00000.csv").write_text(
+        "l_orderkey,l_quantity,l_shipdate\n1,2.50,2024-01-02\n2,3.00,2024-01-03\n")
+    for marker in ("_SUCCESS", "_started_123", "_committed_123"):
+        (landing / "round1" / marker).write_text('{"added": ["part-00000.csv"]}\n')
+    config = pipelines.project("al_subfolders", {"al_lineitem": """
+        from pyspark import pipelines as dp
+        from pyspark.sql import functions as F
+
+        HINTS = "l_quantity DECIMAL(15,2), l_shipdate DATE"
+
+        @dp.temporary_view()
+        def v_lineitem():
+            df = (spark.readStream.format("cloudFiles")
+                  .option("cloudFiles.inferColumnTypes", "true").option("csv.header", "true")
+                  .option("cloudFiles.format", "csv").option("cloudFiles.schemaHints", HINTS)
+                  .load(LANDING))
+            return df.withColumn("_source_file_path", F.col("_metadata.file_path"))
+
+        dp.create_streaming_table(name="al_lineitem")
+
+        @dp.append_flow(target="al_lineitem", name="f_lineitem")
+        def f_lineitem():
+            return spark.readStream.table("v_lineitem")
+        """.replace("LANDING", repr(str(landing) + "/"))})
+    pipelines.ok(config)
+    rows = pipelines.rows("al_lineitem")
+    assert [(r["l_orderkey"], str(r["l_quantity"]), str(r["l_shipdate"])) for r in rows] == [
+        (1, "2.50", "2024-01-02"), (2, "3.00", "2024-01-03")]
+    assert all(r["_source_file_path"].endswith("/round1/part-00000.csv") for r in rows)
