@@ -17,6 +17,7 @@ builds what `build_definitions` builds, with a translator made from the attribut
 
 # No `from __future__ import annotations`: Dagster derives the defs.yaml schema from these
 # annotations at run time, including the `Resolver` objects inside `Annotated`.
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,7 +38,7 @@ from dagster.components import (
 )
 from pydantic import BaseModel, Field, PrivateAttr, create_model
 
-from etl_assets.dagster.definitions import build_definitions
+from etl_assets.dagster.definitions import Settings, build_definitions
 from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource, PipelinesEngineResource
 from etl_assets.dagster.translator import TableTranslator
 from etl_assets.errors import ConfigError, ConfigProblem
@@ -157,7 +158,7 @@ class EtlAssetsComponent(Component, Resolvable, Model):
             `warm_spark`; `host`, `token`, `profile`, `poll_seconds`, `landing_volume`, ...).
             A string field given as exactly `{{ env.NAME }}` reaches the resource as
             `EnvVar("NAME")`: the UI shows the name, and the variable is read where runs
-            execute. Default: $ETL_ASSETS_ENGINE, as `build_definitions` does.
+            execute. Default: $ETL_ASSETS_ENGINE, as the default code location reads it.
         key_prefix: prefix of every asset key, landing assets included (a string is one key
             part, a list several); deps follow.
         group_name: the group of every table's asset, a template rendered per table with
@@ -227,7 +228,11 @@ class EtlAssetsComponent(Component, Resolvable, Model):
             key_prefix=self.key_prefix, group_name=self.group_name, tags=self.tags,
             rendering=self._rendering or context.resolution_context.at_path("attributes"),
         )
-        return build_definitions(self.config_path, translator=translator, engine=self.engine)
+        # A component is where a code location is made: what defs.yaml leaves out comes from
+        # the environment, as for the default code location.
+        settings = Settings.from_env(os.environ)
+        return build_definitions(self.config_path, translator=translator, engine=self.engine or settings.engine,
+                                 git=settings.git, alerts=settings.alerts)
 
 
 class AttributesTranslator(TableTranslator):

@@ -145,13 +145,17 @@ class TableTranslator:
     def get_freshness_policy(self, table: Table, config: ProjectConfig) -> FreshnessPolicy | None:
         """Dagster's freshness policy: the table's own `freshness:`, else the first `freshness:`
         rule of config whose selection matches it (none by default)."""
-        chosen: Freshness | None = table.freshness
-        if chosen is None:
-            chosen = next((f for match, f in self._rules(config)[1] if match(self._asset(table))), None)
+        chosen = self.get_freshness(table, config)
         if chosen is None:
             return None
         fail, warn = chosen.windows()
         return FreshnessPolicy.time_window(fail_window=fail, warn_window=warn)
+
+    def get_freshness(self, table: Table, config: ProjectConfig) -> Freshness | None:
+        """The table's freshness limit from config: its own, else the first matching rule's."""
+        if table.freshness is not None:
+            return table.freshness
+        return next((f for match, f in self._rules(config)[1] if match(self._asset(table))), None)
 
     def _asset(self, table: Table) -> Asset:
         """The table as a config selection sees it: its key, group, tags, owners and kinds."""
