@@ -53,16 +53,18 @@ def check_selections(config: ProjectConfig, asset_graph=None) -> list[ConfigProb
     problems = []
     for section, name, selection in config.selections():
         where = f"{section[:-1]} '{name}'" if section == "schedules" else f"{section} '{name}'"
-        line = config.line_of(section, name)
         try:
             parsed = parse_selection(selection)
         except Exception as exc:  # Dagster's parser raises several error types
+            # Lines are looked up only for a problem: the lookup parses the file again.
             problems.append(ConfigProblem(
-                config.path.name, line, f"{where}: selection '{selection}' does not parse ({_first_line(exc)})",
+                config.path.name, config.line_of(section, name),
+                f"{where}: selection '{selection}' does not parse ({_first_line(exc)})",
                 hint="use Dagster's selection syntax, e.g. 'tag:daily and tag:critical' or 'group:gold'"))
             continue
         if asset_graph is not None and not resolve(parsed, asset_graph):
-            problems.append(ConfigProblem(config.path.name, line, f"{where}: selection '{selection}' matches no table",
+            problems.append(ConfigProblem(config.path.name, config.line_of(section, name),
+                                          f"{where}: selection '{selection}' matches no table",
                                           hint="check the tag, group or key names against config.yml"))
     return problems
 
