@@ -8,7 +8,6 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from dagster import (
-    AssetKey,
     AssetMaterialization,
     DagsterEventType,
     asset,
@@ -18,7 +17,7 @@ from dagster import (
     materialize,
 )
 
-from etl_assets.dagster.alerts import Alerts, build_failure_alerts, build_freshness_alerts
+from etl_assets.dagster.alerts import Alerts, build_failure_alerts, freshness_state
 from etl_assets.dagster.definitions import build_definitions
 
 
@@ -111,7 +110,12 @@ def test_a_table_going_stale_posts_one_freshness_alert(project):
     assert again.skip_reason is not None  # still stale, already said
 
 
-def test_freshness_limits_follow_dagsters_time_window():
-    limits = {AssetKey("t"): (timedelta(hours=2), timedelta(hours=1))}
-    assert build_freshness_alerts(limits, Alerts()).name == "freshness_alerts"
+def test_freshness_states_follow_dagsters_time_window():
+    hour = 3600.0
+    fail, warn = timedelta(hours=2), timedelta(hours=1)
+    assert freshness_state(None, 10 * hour, fail, warn) == "FAIL"  # never updated
+    assert freshness_state(9.5 * hour, 10 * hour, fail, warn) == "PASS"
+    assert freshness_state(8.5 * hour, 10 * hour, fail, warn) == "WARN"
+    assert freshness_state(7.5 * hour, 10 * hour, fail, warn) == "FAIL"
+    assert freshness_state(8.5 * hour, 10 * hour, fail, None) == "PASS"
 

@@ -210,3 +210,28 @@ def test_eager_tables_of_one_pipeline_refreshed_outside_dagster_make_one_update(
     assert names(request.asset_selection) == {"orders", "returns", "revenue"}
     plan = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(request.asset_selection))
     assert sorted(node.name for node in plan.graph.nodes) == ["finance", "shop"]  # one step per pipeline
+
+
+def test_validate_judges_every_selection_on_the_asset_graph(project):
+    """`etl-assets validate` asks `check_schedules` with the asset graph: automation and freshness
+    selections that match no table are problems, as a schedule's are."""
+    from etl_assets.dagster.schedules import check_schedules
+    from etl_assets.project.load import load_config
+
+    path = project("""
+        schedules:
+          - {name: s, cron: "0 6 * * *", selection: "tag:daily"}
+        automation:
+          - {selection: "tag:nightly", condition: eager}
+        freshness:
+          - {selection: "group:gold", fail_after: 1d}
+        tables:
+          - {name: raw, layer: bronze, tags: [daily]}
+    """)
+    config = load_config(path)
+    graph = build_definitions(config).resolve_asset_graph()
+    found = [str(p) for p in check_schedules(config, graph)]
+    assert found == ["config.yml:4: automation 'tag:nightly': selection 'tag:nightly' matches no table"
+                     " (hint: check the tag, group or key names against config.yml)",
+                     "config.yml:6: freshness 'group:gold': selection 'group:gold' matches no table"
+                     " (hint: check the tag, group or key names against config.yml)"]
