@@ -42,7 +42,7 @@ from etl_assets.dagster.definitions import Settings, build_definitions
 from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource, PipelinesEngineResource
 from etl_assets.dagster.translator import TableTranslator
 from etl_assets.errors import ConfigError, ConfigProblem
-from etl_assets.project.config import Table
+from etl_assets.project.config import ProjectConfig, Table
 
 ENGINE_RESOURCES: Mapping[str, type[PipelinesEngineResource]] = {
     "local": LocalPipelinesResource,
@@ -255,23 +255,23 @@ class AttributesTranslator(TableTranslator):
         self.tags = dict(tags or {})
         self.rendering = rendering or ResolutionContext.default()
 
-    def get_asset_key(self, table: Table) -> AssetKey:
+    def get_asset_key(self, table: Table, config: ProjectConfig) -> AssetKey:
         """The table's key with the component's prefix."""
-        return super().get_asset_key(table).with_prefix(self.key_prefix)
+        return super().get_asset_key(table, config).with_prefix(self.key_prefix)
 
     def get_landing_key(self, source_path: str) -> AssetKey:
         """The landing source's key with the component's prefix."""
         return super().get_landing_key(source_path).with_prefix(self.key_prefix)
 
-    def get_group_name(self, table: Table) -> str:
+    def get_group_name(self, table: Table, config: ProjectConfig) -> str:
         """The group from the component's template, else the layer."""
         if self.group_name is None:
-            return super().get_group_name(table)
+            return super().get_group_name(table, config)
         return self._render(("group_name",), self.group_name, table)
 
-    def get_tags(self, table: Table) -> Mapping[str, str]:
+    def get_tags(self, table: Table, config: ProjectConfig) -> Mapping[str, str]:
         """The table's tags plus the component's."""
-        return {**super().get_tags(table),
+        return {**super().get_tags(table, config),
                 **{key: self._render(("tags", key), value, table) for key, value in self.tags.items()}}
 
     def _render(self, path: Sequence[str], template: str, table: Table) -> str:

@@ -19,10 +19,10 @@ def config():
 
 def test_translator_subclass_changes_keys_and_deps(config):
     class Prefixed(TableTranslator):
-        def get_asset_key(self, table):
+        def get_asset_key(self, table, config):
             return AssetKey(["lakehouse", table.name])
 
-        def get_group_name(self, table):
+        def get_group_name(self, table, config):
             return f"medallion_{table.layer}"
 
     graph = Definitions(assets=build_table_assets(config, Prefixed()),
