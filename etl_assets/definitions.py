@@ -1,17 +1,19 @@
 """The default Dagster code location: `dagster ... -m etl_assets.definitions`.
 
-Reads config.yml from $ETL_ASSETS_CONFIG or the current folder; the engine is local unless
-$ETL_ASSETS_ENGINE says databricks (see `etl_assets.dagster.resources.default_engine_resource`);
-the local engine's server runs on the Spark master $ETL_ASSETS_SPARK_MASTER names (default
-local[*]; docs/spark-cluster.md).
+The one place the environment is read (`Settings.from_env`): config.yml from $ETL_ASSETS_CONFIG
+or the current folder; the engine local unless $ETL_ASSETS_ENGINE says databricks (see
+`etl_assets.dagster.resources.default_engine_resource`), the local engine's server on the Spark
+master $ETL_ASSETS_SPARK_MASTER names (default local[*]; docs/spark-cluster.md); code links from
+$ETL_ASSETS_GIT_*; alerts to $ETL_ASSETS_ALERT_WEBHOOK_URL.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from types import TracebackType
 
-from etl_assets.dagster.definitions import build_definitions
+from etl_assets.dagster.definitions import Settings, build_definitions
 from etl_assets.errors import EtlAssetsError
 
 _default_hook = sys.excepthook
@@ -27,7 +29,8 @@ def _short_errors(kind: type[BaseException], error: BaseException, trace: Traceb
 
 
 try:
-    defs = build_definitions()
+    settings = Settings.from_env(os.environ)
+    defs = build_definitions(settings.config, engine=settings.engine, git=settings.git, alerts=settings.alerts)
 except EtlAssetsError as exc:
     # Code servers catch the error and show its message in the UI; the hook only changes what
     # an uncaught error prints when a command loads this module directly.

@@ -17,6 +17,7 @@ builds what `build_definitions` builds, with a translator made from the attribut
 
 # No `from __future__ import annotations`: Dagster derives the defs.yaml schema from these
 # annotations at run time, including the `Resolver` objects inside `Annotated`.
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,11 +38,11 @@ from dagster.components import (
 )
 from pydantic import BaseModel, Field, PrivateAttr, create_model
 
-from etl_assets.dagster.definitions import build_definitions
+from etl_assets.dagster.definitions import Settings, build_definitions
 from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource, PipelinesEngineResource
 from etl_assets.dagster.translator import TableTranslator
 from etl_assets.errors import ConfigError, ConfigProblem
-from etl_assets.project.config import Table
+from etl_assets.project.config import ProjectConfig, Table
 
 ENGINE_RESOURCES: Mapping[str, type[PipelinesEngineResource]] = {
     "local": LocalPipelinesResource,
@@ -157,7 +158,7 @@ class EtlAssetsComponent(Component, Resolvable, Model):
             `warm_spark`; `host`, `token`, `profile`, `poll_seconds`, `landing_volume`, ...).
             A string field given as exactly `{{ env.NAME }}` reaches the resource as
             `EnvVar("NAME")`: the UI shows the name, and the variable is read where runs
-            execute. Default: $ETL_ASSETS_ENGINE, as `build_definitions` does.
+            execute. Default: $ETL_ASSETS_ENGINE, as the default code location reads it.
         key_prefix: prefix of every asset key, landing assets included (a string is one key
             part, a list several); deps follow.
         group_name: the group of every table's asset, a template rendered per table with
@@ -227,7 +228,11 @@ class EtlAssetsComponent(Component, Resolvable, Model):
             key_prefix=self.key_prefix, group_name=self.group_name, tags=self.tags,
             rendering=self._rendering or context.resolution_context.at_path("attributes"),
         )
-        return build_definitions(self.config_path, translator=translator, engine=self.engine)
+        # A component is where a code location is made: what defs.yaml leaves out comes from
+        # the environment, as for the default code location.
+        settings = Settings.from_env(os.environ)
+        return build_definitions(self.config_path, translator=translator, engine=self.engine or settings.engine,
+                                 git=settings.git, alerts=settings.alerts)
 
 
 class AttributesTranslator(TableTranslator):
@@ -250,23 +255,23 @@ class AttributesTranslator(TableTranslator):
         self.tags = dict(tags or {})
         self.rendering = rendering or ResolutionContext.default()
 
-    def get_asset_key(self, table: Table) -> AssetKey:
+    def get_asset_key(self, table: Table, config: ProjectConfig) -> AssetKey:
         """The table's key with the component's prefix."""
-        return super().get_asset_key(table).with_prefix(self.key_prefix)
+        return super().get_asset_key(table, config).with_prefix(self.key_prefix)
 
     def get_landing_key(self, source_path: str) -> AssetKey:
         """The landing source's key with the component's prefix."""
         return super().get_landing_key(source_path).with_prefix(self.key_prefix)
 
-    def get_group_name(self, table: Table) -> str:
+    def get_group_name(self, table: Table, config: ProjectConfig) -> str:
         """The group from the component's template, else the layer."""
         if self.group_name is None:
-            return super().get_group_name(table)
+            return super().get_group_name(table, config)
         return self._render(("group_name",), self.group_name, table)
 
-    def get_tags(self, table: Table) -> Mapping[str, str]:
+    def get_tags(self, table: Table, config: ProjectConfig) -> Mapping[str, str]:
         """The table's tags plus the component's."""
-        return {**super().get_tags(table),
+        return {**super().get_tags(table, config),
                 **{key: self._render(("tags", key), value, table) for key, value in self.tags.items()}}
 
     def _render(self, path: Sequence[str], template: str, table: Table) -> str:

@@ -39,10 +39,10 @@ class TableTranslator:
 
     `get_asset_spec` makes a table's asset; the asset factory, the schedules' and sensors'
     keys, the pipeline observer and the landing assets all take keys and dependencies from it.
-    Override it, or any `get_*` method it calls.
+    Override it, or any `get_*` method it calls; each takes the table and the project's config.
 
     >>> class Prefixed(TableTranslator):
-    ...     def get_asset_key(self, table):
+    ...     def get_asset_key(self, table, config):
     ...         return AssetKey(["lakehouse", table.name])
     >>> defs = build_definitions(translator=Prefixed())     # doctest: +SKIP
 
@@ -64,28 +64,28 @@ class TableTranslator:
             translator.__dict__.pop(cached, None)  # the copy builds afresh
         return translator
 
-    def get_asset_key(self, table: Table) -> AssetKey:
+    def get_asset_key(self, table: Table, config: ProjectConfig) -> AssetKey:
         """The table's asset key: its name, e.g. `AssetKey(["orders_silver"])`."""
         return AssetKey(table.name)
 
-    def get_group_name(self, table: Table) -> str:
+    def get_group_name(self, table: Table, config: ProjectConfig) -> str:
         """The asset group: the table's layer (`bronze`, `silver`, `gold`)."""
         return table.layer
 
-    def get_tags(self, table: Table) -> Mapping[str, str]:
+    def get_tags(self, table: Table, config: ProjectConfig) -> Mapping[str, str]:
         """The table's config `tags`, each a Dagster tag with an empty value (`{"daily": ""}`)."""
         # `tag:daily` in a Dagster selection matches only an empty value.
         return {tag: "" for tag in table.tags}
 
-    def get_description(self, table: Table) -> str | None:
+    def get_description(self, table: Table, config: ProjectConfig) -> str | None:
         """The table's config `description`, if any."""
         return table.description
 
-    def get_owners(self, table: Table) -> Sequence[str]:
+    def get_owners(self, table: Table, config: ProjectConfig) -> Sequence[str]:
         """The table's config `owners` (email addresses or `team:<name>`)."""
         return table.owners
 
-    def get_kinds(self, table: Table) -> set[str]:
+    def get_kinds(self, table: Table, config: ProjectConfig) -> set[str]:
         """The kinds the UI shows as badges: the engine's (`spark` locally, `databricks`) and the layer."""
         return {self.engine.kind, table.layer} if self.engine is not None else {table.layer}
 
@@ -139,24 +139,29 @@ class TableTranslator:
         the first `automation:` rule of config whose selection matches it (none by default)."""
         chosen = table.automation
         if chosen is None:
-            chosen = next((c for match, c in self._rules(config)[0] if match(self._asset(table))), None)
+            chosen = next((c for match, c in self._rules(config)[0] if match(self._asset(table, config))), None)
         return automation_condition(chosen)
 
     def get_freshness_policy(self, table: Table, config: ProjectConfig) -> FreshnessPolicy | None:
         """Dagster's freshness policy: the table's own `freshness:`, else the first `freshness:`
         rule of config whose selection matches it (none by default)."""
-        chosen: Freshness | None = table.freshness
-        if chosen is None:
-            chosen = next((f for match, f in self._rules(config)[1] if match(self._asset(table))), None)
+        chosen = self.get_freshness(table, config)
         if chosen is None:
             return None
         fail, warn = chosen.windows()
         return FreshnessPolicy.time_window(fail_window=fail, warn_window=warn)
 
-    def _asset(self, table: Table) -> Asset:
+    def get_freshness(self, table: Table, config: ProjectConfig) -> Freshness | None:
+        """The table's freshness limit from config: its own, else the first matching rule's."""
+        if table.freshness is not None:
+            return table.freshness
+        return next((f for match, f in self._rules(config)[1] if match(self._asset(table, config))), None)
+
+    def _asset(self, table: Table, config: ProjectConfig) -> Asset:
         """The table as a config selection sees it: its key, group, tags, owners and kinds."""
-        return Asset(key=self.get_asset_key(table).to_user_string(), group=self.get_group_name(table),
-                     tags=tuple(self.get_tags(table)), owners=tuple(self.get_owners(table)), kinds=tuple(self.get_kinds(table)))
+        return Asset(key=self.get_asset_key(table, config).to_user_string(), group=self.get_group_name(table, config),
+                     tags=tuple(self.get_tags(table, config)), owners=tuple(self.get_owners(table, config)),
+                     kinds=tuple(self.get_kinds(table, config)))
 
     def _rules(self, config: ProjectConfig) -> tuple[list[tuple[Matcher, Condition]], list[tuple[Matcher, Freshness]]]:
         # Parsed once per build: validation has already accepted every selection.
@@ -175,7 +180,7 @@ class TableTranslator:
         """
         return AssetKey(f"raw_{re.sub(r'[^A-Za-z0-9_]', '_', source_path.strip('/'))}")
 
-    def get_source_key(self, table: Table) -> AssetKey | None:
+    def get_source_key(self, table: Table, config: ProjectConfig) -> AssetKey | None:
         """The asset of the raw files a table reads (`source:` in config), if any."""
         return self.get_landing_key(table.source.path) if table.source is not None else None
 
@@ -186,15 +191,15 @@ class TableTranslator:
         >>> TableTranslator().get_asset_spec(config.table("orders_silver"), config).deps   # doctest: +SKIP
         [AssetDep(AssetKey(['orders_bronze'])), AssetDep(AssetKey(['customers']))]
         """
-        source = self.get_source_key(table)
+        source = self.get_source_key(table, config)
         return AssetSpec(
-            key=self.get_asset_key(table),
+            key=self.get_asset_key(table, config),
             deps=[*([source] if source else []), *(self.spec_of(config.table(dep), config).key for dep in table.depends_on)],
-            description=self.get_description(table),
-            group_name=self.get_group_name(table),
-            tags=self.get_tags(table),
-            owners=self.get_owners(table),
-            kinds=self.get_kinds(table),
+            description=self.get_description(table, config),
+            group_name=self.get_group_name(table, config),
+            tags=self.get_tags(table, config),
+            owners=self.get_owners(table, config),
+            kinds=self.get_kinds(table, config),
             metadata=self.get_metadata(table, config),
             automation_condition=self.get_automation_condition(table, config),
             freshness_policy=self.get_freshness_policy(table, config),

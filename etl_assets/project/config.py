@@ -454,6 +454,9 @@ def parse_selection(text: str) -> Callable[[Asset], bool]:
             take()
             return inner
         attribute, colon, value = token.partition(":")
+        if "+" in token or (attribute != "key" and "*" in value):
+            raise ValueError(f"'{token}': upstream and downstream operators (+, *) are not taken here; select "
+                             "the tables themselves, e.g. by a tag they share")
         if not colon or attribute not in _ATTRIBUTES:
             raise ValueError(f"'{token}' is not one of {', '.join(a + ':' for a in _ATTRIBUTES)} (upstream and "
                              "downstream operators such as + are not taken here)")

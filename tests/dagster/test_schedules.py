@@ -116,6 +116,34 @@ def test_schedule_names_from_config_are_listed(local_home):
     assert {s.name for s in repo.sensor_defs} == {"failure_alerts", "landing_files", "pipeline_observer"}
 
 
+def test_past_the_size_limit_schedules_name_their_assets_at_each_tick():
+    repo = build_definitions(SHOP, job_per_schedule=False).get_repository_def()
+    schedule = repo.get_schedule_def("daily_critical")
+    assert [job.name for job in repo.get_all_jobs()] == ["__ASSET_JOB"]  # no job built per schedule
+    with instance_for_test() as instance:
+        result = schedule.evaluate_tick(build_schedule_context(instance=instance, repository_def=repo))
+    (request,) = result.run_requests
+    assert names(request.asset_selection) == {"customers_cdc_bronze", "customers_cdc_clean", "customers",
+                                              "orders_bronze", "orders_silver"}
+    assert request.tags["etl_assets/schedule"] == "daily_critical"
+
+
+@pytest.mark.parametrize("job_per_schedule", [True, False])
+def test_full_refresh_schedule_config_either_way(project, job_per_schedule):
+    path = project("""
+        pipelines: {a: {}, b: {}}
+        schedules:
+          - {name: rebuild, cron: "0 1 * * 0", selection: "tag:x", full_refresh: true}
+        tables:
+          - {name: a_raw, layer: bronze, pipeline: a, tags: [x]}
+          - {name: b_raw, layer: bronze, pipeline: b}
+    """)
+    repo = build_definitions(path, job_per_schedule=job_per_schedule).get_repository_def()
+    with instance_for_test() as instance:
+        result = repo.get_schedule_def("rebuild").evaluate_tick(build_schedule_context(instance=instance, repository_def=repo))
+    assert result.run_requests[0].run_config == {"ops": {"a": {"config": {"full_refresh": True}}}}
+
+
 def test_each_schedule_has_a_job_of_its_own(repo):
     jobs = {s.name: s.job_name for s in repo.schedule_defs}
     assert len(set(jobs.values())) == 3
@@ -182,3 +210,28 @@ def test_eager_tables_of_one_pipeline_refreshed_outside_dagster_make_one_update(
     assert names(request.asset_selection) == {"orders", "returns", "revenue"}
     plan = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(request.asset_selection))
     assert sorted(node.name for node in plan.graph.nodes) == ["finance", "shop"]  # one step per pipeline
+
+
+def test_validate_judges_every_selection_on_the_asset_graph(project):
+    """`etl-assets validate` asks `check_schedules` with the asset graph: automation and freshness
+    selections that match no table are problems, as a schedule's are."""
+    from etl_assets.dagster.schedules import check_schedules
+    from etl_assets.project.load import load_config
+
+    path = project("""
+        schedules:
+          - {name: s, cron: "0 6 * * *", selection: "tag:daily"}
+        automation:
+          - {selection: "tag:nightly", condition: eager}
+        freshness:
+          - {selection: "group:gold", fail_after: 1d}
+        tables:
+          - {name: raw, layer: bronze, tags: [daily]}
+    """)
+    config = load_config(path)
+    graph = build_definitions(config).resolve_asset_graph()
+    found = [str(p) for p in check_schedules(config, graph)]
+    assert found == ["config.yml:4: automation 'tag:nightly': selection 'tag:nightly' matches no table"
+                     " (hint: check the tag, group or key names against config.yml)",
+                     "config.yml:6: freshness 'group:gold': selection 'group:gold' matches no table"
+                     " (hint: check the tag, group or key names against config.yml)"]

@@ -19,10 +19,10 @@ def config():
 
 def test_translator_subclass_changes_keys_and_deps(config):
     class Prefixed(TableTranslator):
-        def get_asset_key(self, table):
+        def get_asset_key(self, table, config):
             return AssetKey(["lakehouse", table.name])
 
-        def get_group_name(self, table):
+        def get_group_name(self, table, config):
             return f"medallion_{table.layer}"
 
     graph = Definitions(assets=build_table_assets(config, Prefixed()),
@@ -39,3 +39,24 @@ def test_code_references_are_built_without_beta_warnings(config, recwarn):
     assert reference.file_path == str(config.root / "transformations" / "silver" / "orders_silver.py")
     assert reference.label == "transformations/silver/orders_silver.py"
     assert [str(w.message) for w in recwarn.list if issubclass(w.category, BetaWarning)] == []
+
+
+def test_overriding_get_asset_spec_moves_keys_deps_and_sensors_with_it(config):
+    """`get_asset_spec` is the one place a table becomes an asset: a key changed there is the key
+    the dependencies of other tables, the schedules' jobs and the sensors use."""
+    from etl_assets.dagster.definitions import build_definitions
+
+    class Lakehouse(TableTranslator):
+        def get_asset_spec(self, table, config):
+            spec = super().get_asset_spec(table, config)
+            return spec.replace_attributes(key=AssetKey(["lakehouse", table.name]))
+
+    defs = build_definitions(config, translator=Lakehouse())
+    graph = defs.resolve_asset_graph()
+    node = graph.get(AssetKey(["lakehouse", "orders_silver"]))
+    assert node.parent_keys == {AssetKey(["lakehouse", "orders_bronze"]), AssetKey(["lakehouse", "customers"])}
+    repo = defs.get_repository_def()
+    landing = repo.get_sensor_def("landing_files")
+    assert AssetKey(["lakehouse", "orders_bronze"]) in landing.asset_selection.resolve(graph)
+    weekly = repo.get_job(repo.get_schedule_def("weekly_gold").job_name)
+    assert weekly.asset_layer.selected_asset_keys == {AssetKey(["lakehouse", "customers_history_agg"])}

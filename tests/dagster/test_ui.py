@@ -45,7 +45,9 @@ def ui(tmp_path: Path, local_home):
     project = tmp_path / "plain"
     shutil.copytree(SCENARIOS / "plain", project)
     with (project / "config.yml").open("a") as config:
-        config.write('schedules:\n  - {name: daily, cron: "0 6 * * *", selection: "tag:daily"}\n')
+        config.write('schedules:\n  - {name: daily, cron: "0 6 * * *", selection: "tag:daily"}\n'
+                     'automation:\n  - {selection: "group:gold", condition: eager}\n'
+                     'freshness:\n  - {selection: "tag:daily", fail_after: 26h, warn_after: 12h}\n')
     dagster_home = Path(os.environ["DAGSTER_HOME"])
     # The project's instance settings, plus runs launched at once (no daemon in a test).
     (dagster_home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text() + (
@@ -99,12 +101,33 @@ query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
 """
 
 
+AUTOMATIONS = """
+{ assetNodes { assetKey { path }
+  targetingInstigators { __typename ... on Schedule { name } ... on Sensor { name } }
+  automationCondition { label }
+  internalFreshnessPolicy { ... on TimeWindowFreshnessPolicy { failWindowSeconds warnWindowSeconds } } } }
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_ui_launches_tag_daily_and_shows_rows_columns_and_schedule_targets(ui):
     nodes = ui.query("{ assetNodes { assetKey { path } tags { key value } } }")["assetNodes"]
     daily = sorted(n["assetKey"]["path"] for n in nodes if {"key": "daily", "value": ""} in n["tags"])
     assert daily == [["numbers_bronze"], ["numbers_silver"]]
+
+    # Each asset page lists what runs it ("Automations"), its condition and its freshness, as the UI asks.
+    shown = {tuple(n["assetKey"]["path"]): n for n in ui.query(AUTOMATIONS)["assetNodes"]}
+    runs = {key: sorted((i["__typename"], i["name"]) for i in n["targetingInstigators"]) for key, n in shown.items()}
+    assert runs[("numbers_bronze",)] == [("Schedule", "daily")]
+    assert runs[("numbers_silver",)] == [("Schedule", "daily")]
+    assert runs[("letters_bronze",)] == []
+    assert ("Sensor", "default_automation_condition_sensor") in runs[("numbers_gold",)]
+    assert shown[("numbers_gold",)]["automationCondition"]["label"] == "eager"
+    assert shown[("numbers_bronze",)]["automationCondition"] is None
+    assert shown[("numbers_silver",)]["internalFreshnessPolicy"] == {"failWindowSeconds": 26 * 3600,
+                                                                      "warnWindowSeconds": 12 * 3600}
+    assert shown[("letters_bronze",)]["internalFreshnessPolicy"] is None
 
     launched = ui.query("""
         mutation($params: ExecutionParams!) { launchPipelineExecution(executionParams: $params) {
