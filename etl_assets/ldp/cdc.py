@@ -123,10 +123,9 @@ def auto_cdc(
             ignore_null_updates=ignore_null_updates,
         )
 
-    if _LOCAL_TARGETS:
-        # The local engine keeps the target and applies only new changes (its compatibility layer).
-        _LOCAL_TARGETS[-1](LocalTarget(target, source, list(keys), recompute, column_list, except_column_list,
-                                       apply_as_truncates, comment))
+    # The local engine's compatibility layer keeps the target and applies only the new changes.
+    if _LOCAL_TARGET(LocalTarget(target, source, list(keys), recompute, column_list, except_column_list,
+                                 apply_as_truncates, comment)):
         return
 
     @dp.materialized_view(name=target, comment=comment)
@@ -149,8 +148,13 @@ class LocalTarget:
     comment: str | None
 
 
-# Set by the local engine's compatibility layer while a pipeline is defined (a stack: the last wins).
-_LOCAL_TARGETS: list[Callable[[LocalTarget], None]] = []
+def _no_local_target(target: LocalTarget) -> bool:
+    return False
+
+
+# Replaced by the local engine's compatibility layer while it is installed: defines the target
+# and returns True.
+_LOCAL_TARGET: Callable[[LocalTarget], bool] = _no_local_target
 
 
 def _check(

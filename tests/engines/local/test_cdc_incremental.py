@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from itertools import count
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from etl_assets.engines.local.home import LocalHome
@@ -112,15 +112,11 @@ def _feed(pipelines: Pipelines, batches: list[list[tuple]], check_batch=None) ->
             assert pipelines.rows(f"{p}_{kind}") == pipelines.rows(f"{p}_full_{kind}"), (kind, number, batches)
             # From the second batch on, the target takes only the new rows (not a hidden full recompute).
             applied = f"AUTO CDC target '{p}_{kind}': applying the new change rows"
-            assert (applied in log) == (number > 0), (kind, number)
+            said = [line for line in outcome.lines if f"AUTO CDC target '{p}_{kind}'" in line]
+            assert (applied in log) == (number > 0), (kind, number, said)
         if check_batch is not None:
             check_batch(p, number)
     return p
-
-
-def _split(events: list[tuple], cuts: list[int]) -> list[list[tuple]]:
-    bounds = [0, *sorted(set(c % (len(events) + 1) for c in cuts)), len(events)]
-    return [events[a:b] for a, b in zip(bounds, bounds[1:]) if b > a] or [events]
 
 
 EVENT = st.tuples(
@@ -131,16 +127,21 @@ EVENT = st.tuples(
 )
 
 
-@settings(max_examples=2, deadline=None, database=None, derandomize=True,
+# No shrinking: each example is a few pipeline runs; a failure names its batches.
+@settings(max_examples=2, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(events=st.lists(EVENT, min_size=4, max_size=14), cuts=st.lists(st.integers(0, 20), min_size=1, max_size=2),
-       seed=st.integers(0, 2**16))
-def test_random_change_streams_in_random_batches_equal_the_full_recompute(pipelines, events, cuts, seed):
+@given(events=st.lists(EVENT, min_size=6, max_size=16), seed=st.integers(0, 2**16))
+def test_random_change_streams_in_random_batches_equal_the_full_recompute(pipelines, events, seed):
+    rng = random.Random(seed)
     # Distinct sequence values per stream, in an order unrelated to arrival: later batches carry late rows.
     order = list(range(1, len(events) + 1))
-    random.Random(seed).shuffle(order)
+    rng.shuffle(order)
     stream = [(i, n, c, op, s) for (i, n, c, op), s in zip(events, order)]
-    _feed(pipelines, _split(stream, cuts))
+    # Three batches, each event in a random one (a batch may be empty: a run with nothing new).
+    batches: list[list[tuple]] = [[], [], []]
+    for event in stream:
+        batches[rng.randrange(3)].append(event)
+    _feed(pipelines, batches)
 
 
 def test_the_documented_example_in_batches_gives_the_documented_tables(pipelines):

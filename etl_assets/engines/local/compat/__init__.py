@@ -75,6 +75,7 @@ from etl_assets.engines.local.compat.dbutils import DBUtils
 from etl_assets.engines.local.compat.definitions import Definitions, remember_original
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
 from etl_assets.engines.local.compat.names import Names
+from etl_assets.ldp import cdc as ldp_cdc
 
 _API = ("table", "materialized_view", "view", "temporary_view", "create_streaming_table", "create_target_table",
         "append_flow", "read", "read_stream", "expect", "expect_or_drop", "expect_or_fail", "expect_all",
@@ -177,6 +178,8 @@ def install(spark: Any, spec: Any = None, remote: str | None = None, full_refres
     module.__dict__.update(functions)
     modules = {name: sys.modules.get(name) for name in ("dlt", runtime.NAME)}
     sys.modules["dlt"] = module
+    patches.append((ldp_cdc, "_LOCAL_TARGET", ldp_cdc._LOCAL_TARGET))
+    ldp_cdc._LOCAL_TARGET = cdc.local_targets(definitions)
     patches += readers.install(names, side_session)
     patches += lazy_columns.install()
     patches += sql_names.install(names)

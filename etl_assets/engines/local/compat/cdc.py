@@ -2,9 +2,10 @@
 
 The target declared with `create_streaming_table` becomes a materialized view that applies
 the new change rows to the kept target (`cdc_incremental`), or is recomputed from the whole
-change feed (`etl_assets.ldp.cdc`, the same result as applying the events in sequence order). A change feed that is a streaming view of the pipeline (a
-`temporary_view` over `spark.readStream`) is read through a batch twin of that view with the
-same query and expectations (`Definitions.cdc_source`). From snapshots:
+change feed (`etl_assets.ldp.cdc`, the same result as applying the events in sequence order).
+A change feed that is a streaming view of the pipeline (a `temporary_view` over
+`spark.readStream`) is read through a batch twin of that view with the same query and
+expectations (`Definitions.cdc_source`), and recomputed in full each run. From snapshots:
 
 - SCD type 1 is the latest snapshot: the table named by `source`, or the last one the
   snapshot function returns;
@@ -36,11 +37,6 @@ def _names(values: Sequence[Any] | None) -> list[str] | None:
 def create_auto_cdc_flow(defs: Definitions) -> Callable[..., None]:
     """`dlt.create_auto_cdc_flow` (and `apply_changes`) onto `etl_assets.ldp.cdc.auto_cdc`."""
 
-    from etl_assets.ldp import cdc as ldp_cdc
-
-    # `etl_assets.ldp.auto_cdc` (this function's helper, and pipeline code's) defines local targets here.
-    ldp_cdc._LOCAL_TARGETS[:] = [lambda target: define_target(defs, target)]
-
     def create_auto_cdc_flow(target: str, source: str, keys: Sequence[Any], sequence_by: Any,
                              ignore_null_updates: bool = False, apply_as_deletes: Any = None,
                              apply_as_truncates: Any = None, column_list: Sequence[Any] | None = None,
@@ -71,6 +67,15 @@ def create_auto_cdc_flow(defs: Definitions) -> Callable[..., None]:
                      comment=comment, **options)
         defs.cdc[local_target] = define
     return create_auto_cdc_flow
+
+
+def local_targets(defs: Definitions) -> Callable[[LocalTarget], bool]:
+    """What `etl_assets.ldp.auto_cdc` (the helper of `create_auto_cdc_flow`, and of pipeline code)
+    calls to define a local target while the layer is installed."""
+    def define(target: LocalTarget) -> bool:
+        define_target(defs, target)
+        return True
+    return define
 
 
 def define_target(defs: Definitions, target: LocalTarget) -> None:

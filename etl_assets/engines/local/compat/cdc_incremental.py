@@ -55,7 +55,7 @@ class Plan:
         incremental: apply only the new change rows to the kept target.
         reason: why the target is recomputed in full (empty when incremental).
         applied: names of the feed's files the kept target has applied.
-        base: the folder holding hard links of the kept target's files.
+        base: the folder holding hard links of the kept target's files (None: the target is empty).
     """
 
     incremental: bool
@@ -78,8 +78,6 @@ def plan(home: Path | None, target: str, source: str, keys: Sequence[str], colum
 
     Reads only local files (the state's and the tables' Parquet files and logs), no Spark.
     """
-    from etl_assets.engines.local.tables import data_files
-
     if full_refresh:
         return Plan(False, "full refresh")
     if home is None:
@@ -93,19 +91,38 @@ def plan(home: Path | None, target: str, source: str, keys: Sequence[str], colum
     if not (source_location / "_spark_metadata").is_dir():
         return Plan(False, f"the change feed '{source}' is not a streaming table (only appended files can be "
                            "told apart as new)")
+    try:
+        return _match(home, warehouse, source_location, target, source)
+    except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors: a file that cannot be read
+        return Plan(False, f"a kept file cannot be read ({exc})")
+
+
+def _match(home: Path, warehouse: Path, source_location: Path, target: str, source: str) -> Plan:
+    from etl_assets.engines.local.tables import data_files
+
     state = read_state(warehouse / state_dataset_name(target).lower())
     if state is None:
         return Plan(False, "no kept state")
     applied, described = state
-    target_files = data_files(warehouse / target.lower())
-    if not target_files or {f.name for f in target_files} != described:
+    target_location = warehouse / target.lower()
+    # A file without rows names no row's file (the state is made from the rows): it holds nothing to keep.
+    target_files = [f for f in data_files(target_location) if _rows(f)]
+    if not (target_location / "_SUCCESS").is_file() or {f.name for f in target_files} != described:
         return Plan(False, "the kept state does not describe the target's current files")
     present = {f.name for f in data_files(source_location)}
     if not applied <= present:
         return Plan(False, f"files of the change feed '{source}' the target applied are gone (the feed was rebuilt)")
+    if not target_files:  # an empty target (Spark wrote no file): nothing to keep
+        return Plan(True, "", tuple(sorted(applied)))
     base = home / "cdc" / target.lower() / "base"
     _link_files(target_files, base)
     return Plan(True, "", tuple(sorted(applied)), base)
+
+
+def _rows(file: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.read_metadata(file).num_rows)
 
 
 def read_state(location: Path) -> tuple[set[str], set[str]] | None:
@@ -113,9 +130,9 @@ def read_state(location: Path) -> tuple[set[str], set[str]] | None:
     readable (never written, or cut short)."""
     from etl_assets.engines.local.tables import data_files
 
-    files = data_files(location)
-    if not files or not (location / "_SUCCESS").is_file():
+    if not (location / "_SUCCESS").is_file():
         return None
+    files = data_files(location)
     try:
         import pyarrow.parquet as pq
 
@@ -174,7 +191,7 @@ def incremental_query(spark: Any, plan: Plan, source: str, keys: Sequence[str], 
 
     from pyspark.sql import functions as F
 
-    assert plan.incremental and plan.base is not None
+    assert plan.incremental
     changes = spark.read.table(source)
     new = changes.where(~file_name().isin(list(plan.applied))) if plan.applied else changes
     names = [f"__etl_touched_{i}" for i in range(len(keys))]
@@ -184,8 +201,10 @@ def incremental_query(spark: Any, plan: Plan, source: str, keys: Sequence[str], 
         return reduce(lambda a, b: a & b, (rows[k].eqNullSafe(touched[n]) for k, n in zip(keys, names)))
 
     history = changes.join(touched, on=same_key(changes), how="left_semi")
-    kept = spark.read.parquet(str(plan.base))
-    kept = kept.join(touched, on=same_key(kept), how="left_anti")
+    kept = None
+    if plan.base is not None:
+        kept = spark.read.parquet(str(plan.base))
+        kept = kept.join(touched, on=same_key(kept), how="left_anti")
     if apply_as_truncates is not None:
         is_truncate = F.expr(apply_as_truncates) if isinstance(apply_as_truncates, str) else apply_as_truncates
         is_truncate = F.coalesce(is_truncate, F.lit(False))
@@ -195,5 +214,7 @@ def incremental_query(spark: Any, plan: Plan, source: str, keys: Sequence[str], 
         history = (history.where(~is_truncate)
                    .unionByName(changes.where(is_truncate))
                    .unionByName(untouched.join(truncated, on=F.lit(True), how="left_semi").where(~is_truncate)))
-        kept = kept.join(truncated, on=F.lit(True), how="left_anti")
-    return kept.unionByName(recompute(history))
+        if kept is not None:
+            kept = kept.join(truncated, on=F.lit(True), how="left_anti")
+    recomputed = recompute(history)
+    return recomputed if kept is None else kept.unionByName(recomputed)
