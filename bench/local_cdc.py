@@ -55,6 +55,8 @@ def main() -> None:
             run_pipelines(config, home, [PIPELINE], timing=first)
             generate(home.landing, rows=args.new_rows, seed=1, datasets=("customers",))
             run_pipelines(config, home, [PIPELINE], timing=incremental)
+            # The kept rows are hard-linked there only when a run takes the incremental path.
+            taken = {t: (home.root / "cdc" / t / "base").is_dir() for t in TARGETS}
             generate(home.landing, rows=args.new_rows, seed=2, datasets=("customers",))
             for target in TARGETS:
                 shutil.rmtree(home.table_location(state_dataset_name(target)), ignore_errors=True)
@@ -68,7 +70,8 @@ def main() -> None:
         inc, rec = incremental.per_flow.get(target), full.per_flow.get(target)
         ratio = f"{inc / rec:12.2f}" if inc and rec else f"{'-':>12}"
         print(f"{target + ' flow s':28} {first.per_flow.get(target, 0):10.1f} {inc or 0:12.1f} {rec or 0:15.1f} {ratio}")
-    print(f"\n{args.rows:,} raw rows, new batches of {args.new_rows:,}; {load()}")
+    print(f"\nincremental path taken: {', '.join(f'{t} {taken[t]}' for t in TARGETS)}")
+    print(f"{args.rows:,} raw rows, new batches of {args.new_rows:,}; {load()}")
 
 
 if __name__ == "__main__":
