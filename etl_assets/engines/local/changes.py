@@ -27,7 +27,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -528,32 +528,38 @@ class ChangeTracker:
 
 
 class SettledWatcher:
-    """Follows an update's events: a table is settled when it started only after each of its
-    upstream tables refreshed in the same update had completed (so it read their new data)."""
+    """Follows an update's events: a table is settled when it read the final data of each of its
+    upstream tables refreshed in the same update: it started after they completed, or their
+    commit when it started is still their commit at the end.
 
-    def __init__(self, upstream: Mapping[str, Iterable[str]], selected: Sequence[str]):
+    Args:
+        upstream: table -> the tables it reads (config's graph).
+        selected: the tables the update refreshes.
+        version_of: a table's current commit (`tables.table_version` of its location).
+    """
+
+    def __init__(self, upstream: Mapping[str, Iterable[str]], selected: Sequence[str],
+                 version_of: Callable[[str], str | None]):
         self.upstream = {t: [u for u in upstream.get(t, ()) if u in selected] for t in selected}
+        self.version_of = version_of
         self.completed: list[str] = []
-        self.started: set[str] = set()
-        self.unsettled: set[str] = set()
-        self.finished: Any = None
+        self.early: dict[str, dict[str, str | None]] = {}  # table -> its upstreams' commits as it started
 
     def see(self, event: Any) -> None:
         """Note one engine event."""
-        from etl_assets.engines.events import RunFinished, TableCompleted, TableStarted
+        from etl_assets.engines.events import TableCompleted, TableStarted
 
         if isinstance(event, TableStarted) and event.table in self.upstream:
-            self.started.add(event.table)
-            if any(u not in self.completed for u in self.upstream[event.table]):
-                self.unsettled.add(event.table)
+            waiting = [u for u in self.upstream[event.table] if u not in self.completed]
+            if waiting:
+                self.early[event.table] = {u: self.version_of(u) for u in waiting}
         elif isinstance(event, TableCompleted):
             self.completed.append(event.table)
-        elif isinstance(event, RunFinished):
-            self.finished = event
 
     def settled(self) -> set[str]:
         """The completed tables whose record can be kept."""
-        return {t for t in self.completed if t not in self.unsettled}
+        return {t for t in self.completed
+                if all(self.version_of(u) == seen for u, seen in self.early.get(t, {}).items())}
 
 
 def unchanged_events(config: ProjectConfig, home: LocalHome, decision: Decision, engine: str) -> Iterator[Any]:

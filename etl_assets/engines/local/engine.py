@@ -178,7 +178,7 @@ class LocalEngine:
                  selected: list[str], events: Iterator[EngineEvent]) -> Iterator[EngineEvent]:
         """The update's events, each recomputed table's saying why; once it has completed, what
         each table read is kept, so that the next update can tell whether it has anything to do."""
-        watcher = SettledWatcher(graph.upstream, selected)
+        watcher = SettledWatcher(graph.upstream, selected, lambda t: table_version(tracker.home.table_location(t)))
         for event in events:
             watcher.see(event)
             if isinstance(event, RunFinished) and event.succeeded:

@@ -13,7 +13,14 @@ from pathlib import Path
 import pyspark.sql.connect.proto as pb2
 import pytest
 
-from etl_assets.engines.local.changes import ChangeTracker, ReadRecorder, Reads, plan_reads, sql_reads
+from etl_assets.engines.local.changes import (
+    ChangeTracker,
+    ReadRecorder,
+    Reads,
+    SettledWatcher,
+    plan_reads,
+    sql_reads,
+)
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.project.load import load_config
 
@@ -293,3 +300,15 @@ def test_environment_variables_the_code_reads_are_part_of_it(made, monkeypatch):
     monkeypatch.setenv("ANYTHING_ELSE", "1")  # a variable the code does not read
     monkeypatch.delenv("SLOW_CLEAN")
     assert made.decide().run == {}
+
+
+def test_a_table_started_early_is_settled_only_if_its_upstream_did_not_commit_after():
+    from etl_assets.engines.events import TableCompleted, TableStarted
+
+    versions = {"raw": "commit:1"}
+    watcher = SettledWatcher({"clean": ["raw"]}, ["raw", "clean"], versions.get)
+    for event in (TableStarted("raw"), TableStarted("clean"), TableCompleted("raw"), TableCompleted("clean")):
+        watcher.see(event)
+    assert watcher.settled() == {"raw", "clean"}  # raw had committed already when clean started
+    versions["raw"] = "commit:2"  # raw committed after clean started: clean may have read the old data
+    assert watcher.settled() == {"raw"}
