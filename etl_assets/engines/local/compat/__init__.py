@@ -266,16 +266,20 @@ def load_failure_reported(path: Any) -> Iterator[None]:
     try:
         yield
     except BaseException:
+        from datetime import datetime, timezone
+
         from pyspark.pipelines.logging_utils import log_with_curr_timestamp
 
+        from etl_assets.engines.local.progress import classify, encode
         from etl_assets.translation.sources import datasets_defined
         try:
             defined = list(datasets_defined(path))
         except Exception:  # a file that does not even parse: Python's error names it
             defined = []
         names = _ACTIVE.definitions.names if _ACTIVE is not None else Names()
-        for name in defined:
-            log_with_curr_timestamp(f"Flow '{names.local(name)}' has FAILED.")
+        now = datetime.now(timezone.utc)
+        for name in defined:  # as the run's own events: one JSON line each, read by the runner
+            print(encode(classify(f"Flow '{names.local(name)}' has FAILED.", now)), flush=True)
         log_with_curr_timestamp(f"{path} failed while loading; the datasets it defines did not run: "
                                 f"{', '.join(defined) or 'none found in its code'}")
         raise
