@@ -142,7 +142,14 @@ def test_refreshing_gold_leaves_other_tables_untouched(home):
 
     before = {t: snapshot(t) for t in ("customers_cdc_bronze", "customers", "orders_silver")}
     gold_before = snapshot("orders_gold")
+    # Nothing changed since the last run: the gold tables are recorded as no-op refreshes.
     materialized = run("tag:gold")
+    assert set(materialized) == {"customers_history_agg", "orders_gold"}
+    assert {m.metadata["refresh"].value for m in materialized.values()} == {"no-op: nothing to do"}
+    assert snapshot("orders_gold") == gold_before
+    # A full refresh rebuilds them, and only them.
+    full = {"ops": {key: {"config": {"full_refresh": True}} for key in ("customers_cdc", "orders")}}
+    materialized = run("tag:gold", full)
     assert set(materialized) == {"customers_history_agg", "orders_gold"}
     assert {t: snapshot(t) for t in before} == before
     assert snapshot("orders_gold") != gold_before

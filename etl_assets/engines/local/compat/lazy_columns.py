@@ -14,13 +14,16 @@ is refreshed (reading old data). The same results are built here from lazily res
   (Spark's method ignores it).
 
 Expressions the struct cannot hold (generators such as `explode`), `drop` of Column objects and
-names containing dots keep Spark's own method.
+names that are not plain identifiers (dots, parentheses, spaces: `count(1)`, which `withField`
+and `dropFields` would parse as a path) keep Spark's own method.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STRUCT = "__etl_row"
 _GENERATORS = {"explode", "explode_outer", "posexplode", "posexplode_outer", "inline", "inline_outer", "stack",
                "json_tuple"}
@@ -36,6 +39,11 @@ def _function_names(message: Any) -> set[str]:
             if hasattr(item, "ListFields"):
                 found |= _function_names(item)
     return found
+
+
+def _plain(name: Any) -> bool:
+    """Whether `name` is a column name a struct field path can hold as it is."""
+    return isinstance(name, str) and _PLAIN.fullmatch(name) is not None
 
 
 def _nestable(df: Any, column: Any) -> bool:
@@ -61,7 +69,7 @@ def install() -> list[tuple[Any, str, Any]]:
 
     def lazy_with_columns(self: Any, *colsMap: Any) -> Any:
         mapping = colsMap[0] if len(colsMap) == 1 and isinstance(colsMap[0], dict) else None
-        if mapping is None or any("." in name or not _nestable(self, value) for name, value in mapping.items()):
+        if mapping is None or any(not _plain(name) or not _nestable(self, value) for name, value in mapping.items()):
             return with_columns(self, *colsMap)
         row = F.struct("*")
         for name, value in mapping.items():
@@ -69,17 +77,17 @@ def install() -> list[tuple[Any, str, Any]]:
         return self.select(row.alias(_STRUCT)).select(f"{_STRUCT}.*")
 
     def lazy_with_column(self: Any, colName: str, col: Any) -> Any:
-        if "." in colName or not _nestable(self, col):
+        if not _plain(colName) or not _nestable(self, col):
             return with_column(self, colName, col)
         return lazy_with_columns(self, {colName: col})
 
     def lazy_drop(self: Any, *cols: Any) -> Any:
-        if not cols or not all(isinstance(c, str) and "." not in c for c in cols):
+        if not cols or not all(_plain(c) for c in cols):
             return drop(self, *cols)
         return self.select(F.struct("*").dropFields(*cols).alias(_STRUCT)).select(f"{_STRUCT}.*")
 
     def lazy_renamed_many(self: Any, colsMap: dict[str, str]) -> Any:
-        if not isinstance(colsMap, dict) or any("." in a or "." in b for a, b in colsMap.items()):
+        if not isinstance(colsMap, dict) or any(not _plain(a) or not _plain(b) for a, b in colsMap.items()):
             return renamed_many(self, colsMap)
         result = self
         for existing, new in colsMap.items():

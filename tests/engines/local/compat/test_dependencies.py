@@ -85,3 +85,30 @@ def test_withcolumn_drop_and_rename_keep_the_dependency(pipelines):
     assert rows[0] == {"id": 1000, "name": "l0", "doubled": 0}
     # withColumn keeps a replaced column in place and appends a new one; the renamed column comes last.
     assert pipelines.columns("dep_out") == ["id", "doubled", "name"]
+
+
+def test_a_generated_column_name_is_renamed_as_spark_renames_it(pipelines):
+    """`count(1)` is not a struct field path: renaming it keeps Spark's own method (the lazy
+    rename would parse it and fail with PARSE_SYNTAX_ERROR)."""
+    config = pipelines.project("agg", {
+        "agg_src": """
+            from pyspark import pipelines as dp
+
+            @dp.table
+            def agg_src():
+                landing = spark.conf.get("etl_assets.landing_path") + "/agg"
+                return spark.readStream.format("json").schema("id BIGINT, label STRING").load(landing)
+            """,
+        "agg_out": """
+            from pyspark import pipelines as dp
+
+            @dp.materialized_view
+            def agg_out():
+                return (spark.read.table("agg_src").groupBy("label").agg({"*": "count", "id": "sum"})
+                        .withColumnsRenamed({"count(1)": "n", "sum(id)": "total"}))
+            """,
+    }, depends={"agg_out": ["agg_src"]})
+    pipelines.landed("agg", {"1.json": "".join(json.dumps({"id": i, "label": f"l{i % 2}"}) + "\n" for i in range(5))})
+    pipelines.ok(config)
+    assert sorted(pipelines.rows("agg_out"), key=lambda r: r["label"]) == [
+        {"label": "l0", "n": 3, "total": 6}, {"label": "l1", "n": 2, "total": 4}]
