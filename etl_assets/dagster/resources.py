@@ -21,7 +21,14 @@ from dagster import ConfigurableResource
 from pydantic import Field, field_validator
 
 from etl_assets.engines.base import Engine, EngineTraits
-from etl_assets.engines.databricks.settings import DatabricksCredentials, DatabricksSettings, DatabricksTraits
+from etl_assets.engines.registry import (
+    DatabricksCredentials,
+    DatabricksSettings,
+    databricks_engine,
+    databricks_traits,
+    local_engine,
+    local_engine_class,
+)
 from etl_assets.errors import ConfigError, ConfigProblem
 
 ENGINE_RESOURCE_KEY = "engine"
@@ -90,16 +97,12 @@ class LocalPipelinesResource(PipelinesEngineResource):
 
     def engine_traits(self) -> type[EngineTraits]:
         """`LocalEngine`."""
-        from etl_assets.engines.local.engine import LocalEngine
-
-        return LocalEngine
+        return local_engine_class()
 
     def get_engine(self) -> Engine:
         """A `LocalEngine` on this resource's home and warm-Spark setting (pyspark is imported here)."""
-        from etl_assets.engines.local.engine import LocalEngine
-
-        return LocalEngine(home=self.home, warm_spark=self.warm_spark, lock_timeout_seconds=self.lock_timeout_seconds,
-                           master=self.master, spark_conf=self.spark_conf)
+        return local_engine(home=self.home, warm_spark=self.warm_spark, lock_timeout_seconds=self.lock_timeout_seconds,
+                            master=self.master, spark_conf=self.spark_conf)
 
 
 class DatabricksPipelinesResource(PipelinesEngineResource):
@@ -143,14 +146,12 @@ class DatabricksPipelinesResource(PipelinesEngineResource):
 
     def engine_traits(self) -> type[EngineTraits]:
         """`DatabricksTraits` (the SDK is imported only when the engine runs)."""
-        return DatabricksTraits
+        return databricks_traits()
 
     def get_engine(self) -> Engine:
         """A `DatabricksEngine` with this resource's credentials, polling bounds, landing volume and warehouse."""
-        from etl_assets.engines.databricks.updates import DatabricksEngine
-
-        return DatabricksEngine(credentials=self.credentials(), settings=self.settings(),
-                                landing_volume=self.landing_volume, warehouse_id=self.warehouse_id)
+        return databricks_engine(credentials=self.credentials(), settings=self.settings(),
+                                 landing_volume=self.landing_volume, warehouse_id=self.warehouse_id)
 
     def credentials(self) -> DatabricksCredentials:
         """The explicit credentials of this resource (None fields: the SDK's chain)."""

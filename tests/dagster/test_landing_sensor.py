@@ -164,11 +164,10 @@ def test_a_file_moved_in_with_an_old_modification_time_still_counts(local_home):
 
 
 def test_the_sensor_is_listed_under_the_tables_it_requests_only():
-    from dagster._core.remote_representation.external_data import SensorSnap
-
     from etl_assets.dagster.definitions import build_definitions
     from tests.conftest import scenario
 
     repo = build_definitions(scenario("shop")).get_repository_def()
-    snap = SensorSnap.from_def(repo.get_sensor_def("landing_files"), repo)
-    assert {k.path[-1] for k in snap.asset_selection.resolve(repo.asset_graph)} == {"customers_cdc_bronze", "orders_bronze"}
+    selection = repo.get_sensor_def("landing_files").asset_selection
+    assert selection is not None
+    assert {k.path[-1] for k in selection.resolve(repo.asset_graph)} == {"customers_cdc_bronze", "orders_bronze"}

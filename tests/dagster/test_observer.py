@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from dagster import (
     AssetCheckEvaluation,
     AssetKey,
     AssetMaterialization,
+    DagsterRun,
     DagsterRunStatus,
     instance_for_test,
     materialize,
 )
-from dagster._core.storage.dagster_run import DagsterRun
-from dagster._core.utils import make_new_run_id
 
 from etl_assets.dagster.assets import build_table_assets
 from etl_assets.dagster.definitions import build_definitions
@@ -193,7 +193,7 @@ def test_local_tables_changed_outside_dagster_are_reported_once(local_home):
         # A materialization recorded without a version (by an earlier release) covers the
         # commits made before it.
         instance.report_runless_asset_event(AssetMaterialization(AssetKey("numbers_gold")))
-        busy = DagsterRun(job_name="__ASSET_JOB", run_id=make_new_run_id(), status=DagsterRunStatus.STARTED,
+        busy = DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED,
                           asset_selection=frozenset({AssetKey("numbers_silver")}))
         instance.add_run(busy)
         waiting = observe(instance, after_ours.cursor, config=PLAIN, engine=LocalPipelinesResource())

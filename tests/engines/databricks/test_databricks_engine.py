@@ -170,7 +170,7 @@ def test_an_id_in_config_skips_the_lookup_and_404_names_it(fake, project):
 
 
 def test_terminated_run_stops_the_update_it_started(fake):
-    from dagster._core.errors import DagsterExecutionInterruptedError
+    from dagster import DagsterExecutionInterruptedError
 
     fake.scripts[fake.orders] = long_running(10_000)
     config = load_config(SHOP)

@@ -8,8 +8,7 @@ import json
 import logging
 
 import pytest
-from dagster import instance_for_test
-from dagster._core.errors import DagsterExecutionInterruptedError
+from dagster import DagsterExecutionInterruptedError, instance_for_test
 
 from etl_assets.conventions import name_parts
 from etl_assets.engines.base import RefreshRequest
