@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="where data and homes go (default: a temp folder)")
     args = parser.parse_args()
     config = load_config(REPO / "config.yml")
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     print(f"{'setup':>10}  {'server s':>8}  {'1st run s':>9}  {'x local':>7}  {'new file s':>10}  {'x local':>7}  "
           f"{'tasks per worker':>16}  rows  load", flush=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
