@@ -257,3 +257,57 @@ def python_value(text: str) -> str:
 def python_dict(values: dict[str, str]) -> str:
     """A Python dict expression of SQL strings (each as `python_value`)."""
     return "{" + ", ".join(f"{key!r}: {python_value(value)}" for key, value in values.items()) + "}"
+
+
+_PARAMETER = re.compile(r"\$\{[^}]*\}")
+
+
+def tables_read(text: str) -> tuple[str, ...] | None:
+    """The tables and views a SQL query reads, as written (``LIVE.`` kept, back quotes where a
+    part needs them), in the order they appear: names after FROM and JOIN, comma joins,
+    subqueries and `STREAM(x)` included; CTE names, table functions (`read_files(...)`) and
+    file queries (``delta.`/path` ``) left out. A name holding a `${key}` reference keeps it as
+    written (its value is known at run time). None when the text does not parse as SQL (it is
+    left to Spark).
+
+    >>> tables_read("SELECT * FROM STREAM(LIVE.orders) o JOIN samples.tpch.nation n ON o.k = n.k")
+    ('LIVE.orders', 'samples.tpch.nation')
+    """
+    import sqlglot
+    from sqlglot import expressions as exp
+    from sqlglot.errors import SqlglotError
+
+    # `${key}` references are resolved at run time: placeholders keep the text parseable, and
+    # the names holding one are given back with the reference as written.
+    references: list[str] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        references.append(match.group())
+        return f"__etl_parameter_{len(references) - 1}__"
+
+    try:
+        tree = sqlglot.parse_one(_PARAMETER.sub(placeholder, text), read="databricks")
+    except SqlglotError:
+        return None
+    if tree is None:
+        return None
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    found: dict[str, None] = {}
+    for node in tree.find_all(exp.Table):
+        if not isinstance(node.this, exp.Identifier):
+            continue  # a table function: read_files(...), STREAM(read_files(...))
+        parts = [part.name for part in node.parts]
+        if len(parts) == 1 and parts[0].lower() in ctes:
+            continue
+        if len(parts) == 2 and parts[0].lower() in FILE_FORMATS and "/" in parts[1]:
+            continue
+        name = ".".join("LIVE" if p.upper() == "LIVE" else quote_name(p) for p in parts)
+        found.setdefault(re.sub(r"__etl_parameter_(\d+)__", lambda m: references[int(m.group(1))], name), None)
+    return tuple(sorted(found, key=lambda name: _position(text, name)))
+
+
+def _position(text: str, name: str) -> int:
+    """Where `name`'s last part first appears in `text` (sqlglot's walk is not in text order)."""
+    last = name.rsplit(".", 1)[-1].strip("`")
+    at = text.find(last)
+    return at if at >= 0 else len(text)
