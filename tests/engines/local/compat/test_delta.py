@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from deltalake import write_deltalake
+from deltalake import DeltaTable, write_deltalake
 
 from etl_assets.engines.local.compat import delta
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
@@ -82,6 +82,10 @@ def delta_py():
 @dp.materialized_view
 def delta_default_format():
     return spark.read.load("/Volumes/main/shop/ref/rates")
+
+@dp.materialized_view
+def delta_empty():
+    return spark.read.format("delta").load("/Volumes/main/shop/ref/nothing_yet")
 """
 
 _DELTA_SQL = """
@@ -93,6 +97,8 @@ SELECT r.id, r.t FROM delta.`/Volumes/main/shop/ref/rates` r;
 @pytest.mark.slow
 def test_delta_tables_by_path_in_a_pipeline(pipelines):
     _two_versions(pipelines.home.root / "volumes" / "main" / "shop" / "ref" / "rates")
+    DeltaTable.create(str(pipelines.home.root / "volumes" / "main" / "shop" / "ref" / "nothing_yet"),
+                      pa.schema([("id", pa.int64()), ("t", pa.string())]))
     folder = pipelines.root / "delta_project"
     (folder / "transformations").mkdir(parents=True)
     (folder / "transformations" / "reads.py").write_text(textwrap.dedent(_DELTA_READS).lstrip())
@@ -105,7 +111,9 @@ def test_delta_tables_by_path_in_a_pipeline(pipelines):
           - {name: delta_py, layer: bronze, pipeline: dl, file: transformations/reads.py}
           - {name: delta_default_format, layer: bronze, pipeline: dl, file: transformations/reads.py}
           - {name: delta_sql, layer: bronze, pipeline: dl, file: transformations/reads.sql}
+          - {name: delta_empty, layer: bronze, pipeline: dl, file: transformations/reads.py}
         """).lstrip())
     pipelines.ok(config)
     for table in ("delta_py", "delta_default_format", "delta_sql"):
         assert pipelines.rows(table) == [{"id": 1, "t": "a"}, {"id": 2, "t": "b"}], table
+    assert pipelines.rows("delta_empty") == [] and pipelines.columns("delta_empty") == ["id", "t"]
