@@ -5,7 +5,8 @@ Databricks pipeline code reads Delta tables that live outside the pipeline by th
 format) and, in SQL, ``delta.`/Volumes/...` ``. The local engine stores its own tables as
 Parquet and its Spark server has no Delta data source, so the layer reads such a table itself:
 the table's log (`_delta_log/`, read with the `deltalake` library) names the Parquet files of
-the table's current version (or of `versionAsOf` / `timestampAsOf`), and Spark reads exactly
+the table's current version (or of `versionAsOf` / `timestampAsOf`, UTC unless the timestamp
+says otherwise), and Spark reads exactly
 those files with the schema the log records. Files a later commit removed, which stay in the
 folder until a VACUUM, are not read.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +103,22 @@ def open_table(path: str, written: Any, options: dict[str, Any] | None = None) -
         table = DeltaTable(path, version=int(options["versionasof"])) if "versionasof" in options \
             else DeltaTable(path)
         if "timestampasof" in options:
-            table.load_as_version(str(options["timestampasof"]))
+            table.load_as_version(_timestamp(options["timestampasof"]))
     except (DeltaError, TableNotFoundError, ValueError) as exc:
         raise UnsupportedConstructError(f"the Delta table at {written} ({path}) cannot be read locally: {exc}") from None
     _require_plain_files(table, written)
     return table
+
+
+def _timestamp(value: Any) -> datetime:
+    """A `timestampAsOf` value as Spark takes it (`2024-05-01`, `2024-05-01 10:00:00`, ISO 8601);
+    without a time zone it is UTC."""
+    try:
+        moment = datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise UnsupportedConstructError(f"timestampAsOf {value!r} is no timestamp: write it as 2024-05-01 or "
+                                        "2024-05-01 10:00:00") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _require_plain_files(table: Any, written: Any) -> None:

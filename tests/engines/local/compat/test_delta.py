@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import textwrap
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +21,7 @@ from etl_assets.engines.local.compat.sql_names import rewritten
 def _two_versions(path: Path) -> None:
     """Version 0 holds id 1 `old`; version 1 (an overwrite) ids 1 and 2. Both files stay."""
     write_deltalake(str(path), pa.table({"id": pa.array([1], pa.int64()), "t": ["old"]}))
+    time.sleep(0.01)  # commit times in milliseconds: the versions' differ
     write_deltalake(str(path), pa.table({"id": pa.array([1, 2], pa.int64()), "t": ["a", "b"]}), mode="overwrite")
 
 
@@ -35,6 +38,12 @@ def test_a_delta_snapshot_names_the_files_of_its_version_only(tmp_path: Path):
     assert current.schema.simpleString() == "struct<id:bigint,t:string>"
     assert current.partition_columns == []
     assert _rows(delta.snapshot(str(tmp_path / "ref"), "x", {"versionAsOf": "0"}).files) == [(1, "old")]
+    # timestampAsOf as Spark writes it; the log's commit times decide the version
+    first_commit = DeltaTable(str(tmp_path / "ref")).history()[-1]["timestamp"] / 1000
+    at = datetime.fromtimestamp(first_commit, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    assert _rows(delta.snapshot(str(tmp_path / "ref"), "x", {"timestampAsOf": at}).files) == [(1, "old")]
+    with pytest.raises(UnsupportedConstructError, match="timestampAsOf 'yesterday' is no timestamp"):
+        delta.snapshot(str(tmp_path / "ref"), "x", {"timestampAsOf": "yesterday"})
 
 
 def test_a_partitioned_delta_table_keeps_its_column_order(tmp_path: Path):
