@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from etl_assets.conventions import by_config_name
-from etl_assets.project.bundle import datasets_in
 from etl_assets.project.config import Expectation
 from etl_assets.project.source_facts import DatasetFacts
-from etl_assets.translation.sources import datasets_defined, datasets_in_python
+from etl_assets.translation.sources import datasets_defined, datasets_in_python, reads_in_python
 
 _PACKAGE = "etl_assets"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -32,25 +31,30 @@ _WORTH_PARSING = re.compile(rb"table|materialized_view|auto_cdc|etl_assets")
 
 # Files without any of these declare no expectation: they are not read for one.
 _MAY_EXPECT = re.compile(rb"expect|Rule\(|CONSTRAINT", re.IGNORECASE)
+# Nor read a table by name without one of these.
+_MAY_READ = re.compile(rb"\.(?:table|sql|read|read_stream)\(|auto_cdc|apply_changes")
 
 
 @dataclass(frozen=True)
 class CodeFacts:
     """`datasets`: name -> line of its definition; `version`: a digest of the file and the
     `etl_assets.ldp` helper modules it imports (directly or through each other);
-    `expectations`: dataset name -> the rules its code declares."""
+    `expectations`: dataset name -> the rules its code declares; `reads`: dataset name -> the
+    tables and views its code reads by name, as written (`spark.read.table`, `dlt.read`,
+    literal `spark.sql` text, a SQL query's FROM / JOIN)."""
 
     datasets: dict[str, int]
     version: str
     expectations: dict[str, tuple[Expectation, ...]] = field(default_factory=dict)
+    reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def as_tables(self, catalog: str | None, schema: str | None) -> CodeFacts:
         """These facts keyed by the config table each dataset name stands for in a pipeline with
         this catalog and schema (`main.sales.orders`, `sales.orders`, `LIVE.orders` are `orders`)."""
-        if not any("." in name or "`" in name for name in (*self.datasets, *self.expectations)):
+        if not any("." in name or "`" in name for name in (*self.datasets, *self.expectations, *self.reads)):
             return self
         return CodeFacts(by_config_name(self.datasets, catalog, schema), self.version,
-                         by_config_name(self.expectations, catalog, schema))
+                         by_config_name(self.expectations, catalog, schema), by_config_name(self.reads, catalog, schema))
 
 
 def code_facts(path: str | os.PathLike[str]) -> CodeFacts:
@@ -82,7 +86,7 @@ class FactsCache:
     the files that changed. Dropped whole when the `etl_assets.ldp` helpers change, since
     versions include them. An unreadable or unwritable cache is no cache, never an error."""
 
-    FORMAT = 1
+    FORMAT = 2
 
     def __init__(self, file: Path):
         self.file = file
@@ -104,15 +108,17 @@ class FactsCache:
         try:
             expectations = {name: tuple(Expectation(name=n, condition=c, action=a) for n, c, a in rules)
                             for name, rules in entry[4].items()}
-            return CodeFacts(dict(entry[3]), str(entry[2]), expectations)
-        except (TypeError, ValueError, IndexError):
+            reads = {name: tuple(names) for name, names in entry[5].items()}
+            return CodeFacts(dict(entry[3]), str(entry[2]), expectations, reads)
+        except (TypeError, ValueError, IndexError, AttributeError):
             return None
 
     def put(self, path: str, mtime_ns: int, size: int, facts: CodeFacts) -> None:
         """Record the facts of this version of the file."""
         self.entries[path] = [mtime_ns, size, facts.version, facts.datasets,
                               {name: [[e.name, e.condition, e.action] for e in rules]
-                               for name, rules in facts.expectations.items()}]
+                               for name, rules in facts.expectations.items()},
+                              {name: list(names) for name, names in facts.reads.items()}]
         self.changed = True
 
     def save(self) -> None:
@@ -177,6 +183,7 @@ def _facts(path: str, mtime_ns: int, size: int) -> CodeFacts:
     digest = hashlib.sha256(source)
     datasets: dict[str, int] = {}
     expectations: dict[str, tuple[Expectation, ...]] = {}
+    reads: dict[str, tuple[str, ...]] = {}
     if _is_plain_python(path, source):
         if _WORTH_PARSING.search(source):
             try:
@@ -187,6 +194,8 @@ def _facts(path: str, mtime_ns: int, size: int) -> CodeFacts:
                 if _MAY_EXPECT.search(source):
                     expectations = _expectations(datasets_in_python(_without_bodies(tree)))
                 datasets = _datasets(tree, source)
+                if _MAY_READ.search(source):
+                    reads = reads_in_python(tree)
                 helpers = _imported_helpers(tree, "")
                 if helpers:
                     digest.update(_helpers_fingerprint(frozenset(helpers)))
@@ -197,7 +206,8 @@ def _facts(path: str, mtime_ns: int, size: int) -> CodeFacts:
             facts = {}
         datasets = {name: f.line for name, f in facts.items()}
         expectations = _expectations(facts)
-    return CodeFacts(datasets, digest.hexdigest()[:16], expectations)
+        reads = {name: f.reads for name, f in facts.items() if f.reads}
+    return CodeFacts(datasets, digest.hexdigest()[:16], expectations, reads)
 
 
 def _is_plain_python(path: str, source: bytes) -> bool:
@@ -218,15 +228,20 @@ def _without_bodies(tree: ast.Module) -> ast.Module:
 
 
 def _datasets(tree: ast.Module, source: bytes) -> dict[str, int]:
-    """`datasets_in(tree)`, walking only the decorated functions when no call can define a dataset.
+    """The datasets of `tree` and their lines, walking only the decorated functions when no call can define a dataset.
 
     Walking every node of every file is most of the cost at thousands of files, and only a
     `create_streaming_table(...)` or `auto_cdc(...)` call needs the expressions: without either
     name in the source, the decorated functions are all there is to find.
     """
     if b"auto_cdc" in source or b"create_streaming_table" in source:
-        return datasets_in(tree)
-    return datasets_in(ast.Module(body=_decorated_functions(tree), type_ignores=[]))
+        return _lines(tree)
+    return _lines(ast.Module(body=_decorated_functions(tree), type_ignores=[]))
+
+
+def _lines(tree: ast.Module) -> dict[str, int]:
+    """Dataset name -> the line defining it (the bundle check reads files the same way)."""
+    return {name: facts.line for name, facts in datasets_in_python(tree).items()}
 
 
 def _decorated_functions(tree: ast.Module) -> list[ast.stmt]:

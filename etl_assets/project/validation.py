@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from etl_assets.conventions import config_table_name
 from etl_assets.errors import ConfigError, ConfigProblem
+from etl_assets.project.code import code_facts
 from etl_assets.project.config import (
     DEFAULT_PIPELINE_KEY,
     LAYERS,
@@ -406,8 +408,63 @@ class _TableRules(_Section):
             checked.append((table, line))
             if ok:
                 tables.append(table)
+        if self.report.check_files:
+            read = self._code_dependencies([t for t, _ in checked], pipelines)
+            if read:
+                def more(t: Table) -> Table:
+                    return t.model_copy(update={"depends_on": t.depends_on + read[t.name]}) if t.name in read else t
+                checked = [(more(t), line) for t, line in checked]
+                tables = [more(t) for t in tables]
         _GraphRules(self.report).check(checked)
         return tables
+
+    def _code_dependencies(self, tables: list[Table], pipelines: dict[str, Pipeline]) -> dict[str, tuple[str, ...]]:
+        """Table -> the config tables its code reads by name (`spark.read.table`, `dlt.read`,
+        `spark.sql` text, SQL FROM / JOIN) that its `depends_on` does not list. A read of a view
+        or another dataset of the pipeline that is no config table counts as what that dataset
+        reads; names built at run time give nothing."""
+        by_name = {t.name: t for t in reversed(tables)}
+        top_catalog, top_schema = self._namespaces
+        namespaces = {key: (p.catalog or top_catalog, p.schema_ or top_schema) for key, p in pipelines.items()}
+        root = self.report.path.parent
+        reads_in: dict[str, dict[str, tuple[str, ...]]] = {}
+        for key, pipeline in pipelines.items():
+            files = [m for p in library_paths(root, pipeline.libraries) if p.suffix in SOURCE_SUFFIXES
+                     for m in (p, *package_modules(p))]
+            files += [root / transformation_relpath(t) for t in tables if t.pipeline == key]
+            merged: dict[str, tuple[str, ...]] = {}
+            for path in dict.fromkeys(f for f in files if f.suffix in SOURCE_SUFFIXES and f.is_file()):
+                for name, names in code_facts(path).as_tables(*namespaces[key]).reads.items():
+                    merged[name] = tuple(dict.fromkeys(merged.get(name, ()) + names))
+            reads_in[key] = merged
+
+        def config_table(name: str, key: str) -> str | None:
+            # The pipeline's own names first (`t`, `<schema>.t`, `LIVE.t`), then another pipeline's schema.
+            for other in (key, *(k for k in namespaces if k != key)):
+                mapped = config_table_name(name, *namespaces[other])
+                if mapped in by_name and (other == key or by_name[mapped].pipeline == other):
+                    return mapped
+            return None
+
+        found: dict[str, tuple[str, ...]] = {}
+        for table in tables:
+            key = table.pipeline or ""
+            reads = reads_in.get(key, {})
+            todo, seen, deps = list(reads.get(table.name, ())), {table.name}, []
+            while todo:
+                name = todo.pop(0)
+                dep = config_table(name, key) if key in namespaces else None
+                if dep is not None:
+                    if dep != table.name and dep not in table.depends_on and dep not in deps:
+                        deps.append(dep)
+                    continue
+                local = config_table_name(name, *namespaces.get(key, (None, None)))
+                if local in reads and local not in seen:
+                    seen.add(local)
+                    todo[:0] = reads[local]  # what the view reads, where the view is read
+            if deps:
+                found[table.name] = tuple(deps)
+        return found
 
     def _layer(self, table: Table, raw: dict[Any, Any]) -> bool:
         if table.layer in LAYERS:
@@ -566,7 +623,7 @@ class _GraphRules(_Section):
         cycles = find_cycles(names, edges)
         for cycle in cycles:
             self.report.problem(line_of[cycle[0]], f"dependency cycle: {' -> '.join(cycle)} (each table depends on the next)",
-                                cycle[0], "remove one of these depends_on entries")
+                                cycle[0], "remove one of these depends_on entries, or the read in code that makes it")
         if cycles or any(t.pipeline is None for t in tables):
             return
         tables = [by_name[n] for n in names]

@@ -31,6 +31,7 @@ from etl_assets.project.source_facts import (
     add_dataset,
 )
 from etl_assets.translation.sql_pipeline import Translation, python_of_sql, render, translate_sql
+from etl_assets.translation.sql_queries import tables_read
 from etl_assets.translation.sql_text import SourceError
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "datasets_defined",
     "tables_defined",
     "datasets_in_python",
+    "reads_in_python",
     "python_source",
     "source_kind",
 ]
@@ -330,7 +332,7 @@ def datasets_in_python(tree: ast.Module) -> dict[str, DatasetFacts]:
             elif called in _CDC_CALLS:
                 name = _keyword(node, "target")
                 if name:
-                    add_dataset(found, DatasetFacts(name, node.lineno, "streaming_table"))
+                    add_dataset(found, DatasetFacts(name, node.lineno, "streaming_table", reads=_cdc_source(node, constants)))
             elif isinstance(node.func, ast.Call) and _name_of(node.func.func) in _DATASET_DECORATORS:
                 _called_decorator(node, constants, ldp_table, found)
     return dict(sorted(found.items(), key=lambda item: item[1].line))
@@ -355,7 +357,8 @@ def _decorated(node: ast.FunctionDef | ast.AsyncFunctionDef, constants: dict[str
     kind = _kind(_name_of(target) or "", target, ldp_table, node)
     if call is not None:
         rules += _rules_of_keywords(call, constants)
-    add_dataset(found, DatasetFacts(name, decorator.lineno, kind, _private(call), tuple(rules)))
+    reads, unresolved = reads_in_function(node, constants)
+    add_dataset(found, DatasetFacts(name, decorator.lineno, kind, _private(call), tuple(rules), reads, unresolved))
 
 
 def _called_decorator(node: ast.Call, constants: dict[str, ast.expr], ldp_table: bool,
@@ -373,6 +376,142 @@ def _called_decorator(node: ast.Call, constants: dict[str, ast.expr], ldp_table:
         wrapped = wrapped.args[0] if wrapped.args else None
     kind = _kind(_name_of(decorator.func) or "", decorator.func, ldp_table, wrapped)
     add_dataset(found, DatasetFacts(name, node.lineno, kind, _private(decorator), tuple(rules)))
+
+
+# Reads by name: `spark.read.table(n)`, `spark.readStream.table(n)`, `spark.table(n)`,
+# `dlt.read(n)`, `dlt.read_stream(n)` (`dp.` alike), `spark.sql(text)`.
+_READERS = ("read", "readStream")
+_PIPELINE_READS = ("read", "read_stream")
+
+
+def reads_in_function(node: ast.AST, constants: dict[str, ast.expr]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The tables and views a query function reads by name, in order, and the reads whose name
+    is only known at run time, each described with its line.
+
+    Names are string literals or module constants; `spark.sql` text is a literal, a module
+    constant or an f-string, whose table names count when the name itself is literal
+    (`f"SELECT * FROM trips WHERE day = '{day}'"` reads `trips`; in
+    `f"SELECT * FROM {catalog}.sales.trips"` the name is built at run time).
+    """
+    reads: list[str] = []
+    unresolved: list[str] = []
+    body = node.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else [node]
+    calls = [n for statement in body for n in ast.walk(statement) if isinstance(n, ast.Call)]
+    for call in sorted(calls, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))):
+        if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute) or not call.args:
+            continue
+        method, receiver, argument = call.func.attr, call.func.value, call.args[0]
+        if method == "sql":
+            text, expressions = _sql_text(argument, constants)
+            if text is None:
+                unresolved.append(f"line {call.lineno}: spark.sql({ast.unparse(argument)}), text built at run time")
+                continue
+            names = tables_read(text)
+            if names is None:
+                continue  # not SQL sqlglot reads: Spark reports it when it runs
+            for name in names:
+                if _EXPRESSION.search(name):
+                    shown = _EXPRESSION.sub(lambda m: "{" + expressions[int(m.group(1))] + "}", name)
+                    unresolved.append(f"line {call.lineno}: {shown} in spark.sql text, name built at run time")
+                elif "${" in name:
+                    unresolved.append(f"line {call.lineno}: {name} in spark.sql text, a configuration value")
+                else:
+                    reads.append(name)
+            continue
+        is_table = method == "table" and (_reader_chain(receiver) or _name_of(receiver) == "spark")
+        is_pipeline_read = method in _PIPELINE_READS and isinstance(receiver, ast.Name) and receiver.id != "spark"
+        if not (is_table or is_pipeline_read):
+            continue
+        literal = _literal(argument, constants)
+        if literal is None:
+            unresolved.append(f"line {call.lineno}: {ast.unparse(call.func)}({ast.unparse(argument)}), name built "
+                              "at run time")
+        else:
+            reads.append(f"LIVE.{literal}" if is_pipeline_read and "." not in literal else literal)
+    return tuple(dict.fromkeys(reads)), tuple(unresolved)
+
+
+def reads_in_python(tree: ast.Module) -> dict[str, tuple[str, ...]]:
+    """Dataset name -> what its decorated query functions read (`reads_in_function`; an
+    `append_flow`'s reads count for its target), for every decorated function of a parsed
+    module; only the statements and those functions' bodies are walked."""
+    constants = _module_constants(tree)
+    found: dict[str, tuple[str, ...]] = {}
+    level: list[ast.AST] = [tree]
+    while level:
+        below: list[ast.AST] = []
+        for parent in level:
+            for field_name in parent._fields:
+                value = getattr(parent, field_name, None)
+                if isinstance(value, list):
+                    below.extend(v for v in value if isinstance(v, (ast.stmt, ast.excepthandler, ast.match_case)))
+        for node in below:
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+                    and _name_of(node.value.func) in _CDC_CALLS:  # an AUTO CDC target reads its source
+                target, source = _keyword(node.value, "target"), _cdc_source(node.value, constants)
+                if target and source:
+                    found[target] = tuple(dict.fromkeys(found.get(target, ()) + source))
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for decorator in node.decorator_list:
+                call = decorator if isinstance(decorator, ast.Call) else None
+                called = _name_of(call.func if call else decorator)
+                if called in _DATASET_DECORATORS:
+                    name: str | None = _keyword(call, "name") or node.name
+                elif called == "append_flow":  # what a flow reads, its target reads
+                    name = _keyword(call, "target")
+                else:
+                    continue
+                reads = reads_in_function(node, constants)[0]
+                if name and reads:
+                    found[name] = tuple(dict.fromkeys(found.get(name, ()) + reads))
+                break
+        level = below
+    return found
+
+
+def _cdc_source(call: ast.Call, constants: dict[str, ast.expr]) -> tuple[str, ...]:
+    """The `source=` an AUTO CDC call reads (a view or table of the pipeline), if literal."""
+    source = next((_literal(k.value, constants) for k in call.keywords if k.arg == "source"), None)
+    return (f"LIVE.{source}" if "." not in source else source,) if source else ()
+
+
+def _literal(node: ast.expr | None, constants: dict[str, ast.expr]) -> str | None:
+    """A string literal, a module constant or an f-string without expressions."""
+    value = _resolve(node, constants)
+    if isinstance(value, ast.JoinedStr) and all(isinstance(v, ast.Constant) for v in value.values):
+        return "".join(str(v.value) for v in value.values if isinstance(v, ast.Constant))
+    return _string(value, constants)
+
+
+_EXPRESSION = re.compile(r"__etl_expression_(\d+)__")
+
+
+def _sql_text(node: ast.expr, constants: dict[str, ast.expr]) -> tuple[str | None, list[str]]:
+    """The text of a `spark.sql` argument, each f-string expression a placeholder; None when the
+    text is not written in the code (a variable, a call)."""
+    value = _resolve(node, constants)
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value, []
+    if not isinstance(value, ast.JoinedStr):
+        return None, []
+    parts: list[str] = []
+    expressions: list[str] = []
+    for piece in value.values:
+        if isinstance(piece, ast.Constant) and isinstance(piece.value, str):
+            parts.append(piece.value)
+        elif isinstance(piece, ast.FormattedValue):
+            parts.append(f"__etl_expression_{len(expressions)}__")
+            expressions.append(ast.unparse(piece.value))
+    return "".join(parts), expressions
+
+
+def _reader_chain(node: ast.expr) -> bool:
+    """Whether `node` is a DataFrame reader: `spark.read`, `spark.readStream`, with any
+    `.format(...)` / `.option(...)` calls after it."""
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        node = node.func.value
+    return isinstance(node, ast.Attribute) and node.attr in _READERS
 
 
 def _kind(called: str, target: ast.expr, ldp_table: bool, body: ast.AST | None) -> DatasetKind:

@@ -43,6 +43,7 @@ Anything else raises `SourceError` naming the construct, the file and the line.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -54,7 +55,7 @@ from etl_assets.project.source_facts import (
     Expectation,
     add_dataset,
 )
-from etl_assets.translation.sql_queries import QueryRewriter, python_dict, python_value
+from etl_assets.translation.sql_queries import QueryRewriter, python_dict, python_value, tables_read
 from etl_assets.translation.sql_text import (
     SourceError,
     Statement,
@@ -164,6 +165,7 @@ class _Statement:
         self.settings = settings
         self.tokens = statement.significant
         self.pos = 0
+        self.reads: tuple[str, ...] = ()  # what the last query read (names as written)
 
     # cursor ---------------------------------------------------------------------------------
 
@@ -357,6 +359,7 @@ class _Statement:
         facts = DatasetFacts(name, line, kind, private, tuple(expectations))
         if self.accept("AS"):
             query = self.query(self.rest())
+            facts = dataclasses.replace(facts, reads=self.reads)
             define = {"streaming_table": "table", "materialized_view": "materialized_view",
                       "view": "materialized_view", "temporary_view": "temporary_view"}[kind]
             if define == "temporary_view":
@@ -531,6 +534,8 @@ class _Statement:
 
     def append_flow(self, target: str, name: str, once: bool) -> None:
         query = self.query(self.rest())
+        if self.reads:  # what the flow reads, the target reads
+            add_dataset(self.out.datasets, DatasetFacts(target, self.statement.line, "streaming_table", reads=self.reads))
         options = {"target": repr(target), "name": repr(name), **({"once": "True"} if once else {}),
                    **self.conf_option()}
         self.out.add(self.statement.line, f"dp.append_flow({_keywords(options)})({query})")
@@ -596,7 +601,8 @@ class _Statement:
             if required not in options:
                 self.fail(f"AUTO CDC INTO {target} needs {required.upper().replace('_', ' ')}")
         self.out.add(self.statement.line, f"dp.create_auto_cdc_flow({_keywords(options)})")
-        add_dataset(self.out.datasets, DatasetFacts(target, self.statement.line, "streaming_table"))
+        add_dataset(self.out.datasets, DatasetFacts(target, self.statement.line, "streaming_table",
+                                                    reads=(f"LIVE.{source}" if "." not in source else source,)))
 
     def cdc_source(self) -> str:
         if self.accept("STREAM"):
@@ -653,6 +659,7 @@ class _Statement:
                 self.fail(f"{token.text.upper()} inside a query: end the statement before it with ;", token)
         tokens = [Token(t.kind, _with_settings(t.text, self.settings), t.line) if "${" in t.text else t
                   for t in tokens]
+        self.reads = tables_read(text_of(tokens)) or ()
         rewritten, frames = QueryRewriter(tokens, self.path, self.fail).rewrite()
         first = tokens[0].line
         text = "\n" * (first - 1) + rewritten

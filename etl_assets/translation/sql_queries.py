@@ -18,6 +18,9 @@ from etl_assets.translation.sql_text import (
     string_value,
 )
 
+# Data sources whose files a query names as ``format.`path` ``.
+FILE_FORMATS = ("delta", "parquet", "json", "csv", "orc", "text", "avro", "binaryfile")
+
 # Auto Loader options that read_files names without the `cloudFiles.` prefix.
 _AUTO_LOADER_OPTIONS = {
     "format", "schemahints", "infercolumntypes", "schemaevolutionmode", "schemalocation",
@@ -83,11 +86,14 @@ class QueryRewriter:
         if tokens[start].kind not in ("word", "quoted") or tokens[start].is_word("READ_FILES", "CLOUD_FILES"):
             return None
         end, parts = qualified_name(tokens, start)
+        quoted_last = tokens[end - 1].kind == "quoted"
         if wrapped:
             closing = next_significant(tokens, end - 1)
             if closing is None or tokens[closing].text != ")":
                 self.fail("STREAM( takes one table name and a closing )", tokens[start])
             end = closing + 1
+        if quoted_last and self.file_query(end, parts, out, streaming=True):
+            return end
         name = f"__stream_{len(self.frames)}"
         self.frames[name] = f"spark.readStream.table({'.'.join(quote_name(p) for p in parts)!r})"
         out.append(_Placeholder("{" + name + "}"))
@@ -104,7 +110,11 @@ class QueryRewriter:
         catalog); the index after it, or None for a shorter name, left to Spark."""
         end, parts = qualified_name(self.tokens, index)
         after = next_significant(self.tokens, end - 1)
-        if len(parts) != 3 or (after is not None and self.tokens[after].text == "("):
+        if after is not None and self.tokens[after].text == "(":
+            return None
+        if self.tokens[end - 1].kind == "quoted" and self.file_query(end, parts, out):
+            return end
+        if len(parts) != 3:
             return None
         name = f"__table_{len(self.frames)}"
         self.frames[name] = f"spark.read.table({'.'.join(quote_name(p) for p in parts)!r})"
@@ -114,6 +124,22 @@ class QueryRewriter:
         if not aliased:
             out.append(" AS " + quote_name(parts[-1]))  # keeps `table.column` working in the query
         return end
+
+    def file_query(self, end: int, parts: list[str], out: list[str], streaming: bool = False) -> bool:
+        """``format.`path` `` (`delta.`/Volumes/...``, `parquet.`...``, its last part back-quoted)
+        ending before `end`: the files read with `spark.read.format(format).load(path)`, so the
+        path is mapped and a Delta table read as the code's other reads are. False for any other
+        name."""
+        if len(parts) != 2 or parts[0].lower() not in FILE_FORMATS or "/" not in parts[1]:
+            return False
+        name = f"__files_{len(self.frames)}"
+        reader = "spark.readStream" if streaming else "spark.read"
+        self.frames[name] = f"{reader}.format({parts[0].lower()!r}).load({python_value(parts[1])})"
+        out.append(_Placeholder("{" + name + "}"))
+        after = next_significant(self.tokens, end - 1)
+        if after is None or self.tokens[after].kind not in ("word", "quoted") or self.tokens[after].is_word(*_NOT_ALIAS):
+            out.append(" AS " + quote_name(parts[1].rstrip("/").rsplit("/", 1)[-1] or "files"))
+        return True
 
     def files(self, token: Token, open_index: int, out: list[str]) -> int:
         close_index = closing(self.tokens, open_index)
@@ -231,3 +257,57 @@ def python_value(text: str) -> str:
 def python_dict(values: dict[str, str]) -> str:
     """A Python dict expression of SQL strings (each as `python_value`)."""
     return "{" + ", ".join(f"{key!r}: {python_value(value)}" for key, value in values.items()) + "}"
+
+
+_PARAMETER = re.compile(r"\$\{[^}]*\}")
+
+
+def tables_read(text: str) -> tuple[str, ...] | None:
+    """The tables and views a SQL query reads, as written (``LIVE.`` kept, back quotes where a
+    part needs them), in the order they appear: names after FROM and JOIN, comma joins,
+    subqueries and `STREAM(x)` included; CTE names, table functions (`read_files(...)`) and
+    file queries (``delta.`/path` ``) left out. A name holding a `${key}` reference keeps it as
+    written (its value is known at run time). None when the text does not parse as SQL (it is
+    left to Spark).
+
+    >>> tables_read("SELECT * FROM STREAM(LIVE.orders) o JOIN samples.tpch.nation n ON o.k = n.k")
+    ('LIVE.orders', 'samples.tpch.nation')
+    """
+    import sqlglot
+    from sqlglot import expressions as exp
+    from sqlglot.errors import SqlglotError
+
+    # `${key}` references are resolved at run time: placeholders keep the text parseable, and
+    # the names holding one are given back with the reference as written.
+    references: list[str] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        references.append(match.group())
+        return f"__etl_parameter_{len(references) - 1}__"
+
+    try:
+        tree = sqlglot.parse_one(_PARAMETER.sub(placeholder, text), read="databricks")
+    except SqlglotError:
+        return None
+    if tree is None:
+        return None
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    found: dict[str, None] = {}
+    for node in tree.find_all(exp.Table):
+        if not isinstance(node.this, exp.Identifier):
+            continue  # a table function: read_files(...), STREAM(read_files(...))
+        parts = [part.name for part in node.parts]
+        if len(parts) == 1 and parts[0].lower() in ctes:
+            continue
+        if len(parts) == 2 and parts[0].lower() in FILE_FORMATS and "/" in parts[1]:
+            continue
+        name = ".".join("LIVE" if p.upper() == "LIVE" else quote_name(p) for p in parts)
+        found.setdefault(re.sub(r"__etl_parameter_(\d+)__", lambda m: references[int(m.group(1))], name), None)
+    return tuple(sorted(found, key=lambda name: _position(text, name)))
+
+
+def _position(text: str, name: str) -> int:
+    """Where `name`'s last part first appears in `text` (sqlglot's walk is not in text order)."""
+    last = name.rsplit(".", 1)[-1].strip("`")
+    at = text.find(last)
+    return at if at >= 0 else len(text)

@@ -146,6 +146,9 @@ def _ensure(home: LocalHome, start_timeout: float) -> int:
     _forget(home)
     env = {**os.environ, "SPARK_CONF_DIR": str(home.conf_dir),
            "SPARK_LOCAL_CONNECT_DISCOVERY": str(home.connect_discovery)}
+    # Python UDFs run in the server's Python workers: this interpreter (with pyarrow and the
+    # project's packages), not the first `python3` of the PATH, unless PYSPARK_PYTHON says otherwise.
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
     # pyspark would try 15002 first: two homes starting at once could then both record it,
     # and one's client would reach the other's server. A free port of our own avoids that.
     options = {**home.spark_conf(), "spark.local.connect.server.port": str(_free_port())}

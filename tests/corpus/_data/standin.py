@@ -320,6 +320,42 @@ def dbdemos_fsi_credit(home: Path, data: Path) -> None:
     _json_lines(raw / "telco", "part-0.json", [{"user_phone": "555-0101", "is_pre_paid": 0, "number_payment_delays_last12mo": 1}])
 
 
+def tmm_loan_io(home: Path, data: Path) -> None:
+    """The volumes `/Volumes/demo/loan_io/...` the loan-broker workshop pipeline reads.
+
+    `raw_transactions/` (JSON): t1 (treatment 1, balance 100, CC1, US, count 2), t2 (2, 50, CC2,
+    FR, count 1, a payment date of 2019: warned only), t3 (1, 30, CC1, FR, count 4), t4 (1, balance
+    -20, CC2, US: dropped from the cleaned table, kept in quarantine), t5 (treatment 9, unknown:
+    lost in the join). `historical_loans/` (CSV with a header): NY 1000 and 250, CA 500 (all
+    known treatments) and TX 42 (treatment 9, lost in the join). `ref_accounting/`: a Delta
+    table written twice; its current version holds treatments 1 and 2, while the Parquet file
+    of the first version (treatment 1 as `superseded`) stays in the folder, removed by the log.
+    """
+    from deltalake import write_deltalake
+
+    loan_io = home / "volumes" / "demo" / "loan_io"
+
+    def tx(id_: str, treatment: int, balance: int, cost_center: str, country: str, count: int,
+           next_payment: str) -> dict[str, object]:
+        return {"id": id_, "accounting_treatment_id": treatment, "balance": balance, "arrears_balance": 5,
+                "cost_center_code": cost_center, "country_code": country, "count": count,
+                "next_payment_date": next_payment}
+
+    _json_lines(loan_io / "raw_transactions", "part-0.json", [
+        tx("t1", 1, 100, "CC1", "US", 2, "2024-03-01"), tx("t2", 2, 50, "CC2", "FR", 1, "2019-06-01"),
+        tx("t3", 1, 30, "CC1", "FR", 4, "2024-05-01"), tx("t4", 1, -20, "CC2", "US", 3, "2024-01-01"),
+        tx("t5", 9, 70, "CC3", "DE", 1, "2024-02-01"),
+    ])
+    (loan_io / "historical_loans").mkdir(parents=True, exist_ok=True)
+    (loan_io / "historical_loans" / "part-0.csv").write_text(
+        "accounting_treatment_id,revol_bal,addr_state\n1,1000,NY\n2,500,CA\n1,250,NY\n9,42,TX\n")
+    ref = loan_io / "ref_accounting"
+    write_deltalake(str(ref), pa.table({"id": pa.array([1], pa.int64()), "accounting_treatment": ["superseded"]}))
+    write_deltalake(str(ref), pa.table({"id": pa.array([1, 2], pa.int64()),
+                                        "accounting_treatment": ["held_to_maturity", "available_for_sale"]}),
+                    mode="overwrite")
+
+
 def us_customers(home: Path, data: Path) -> None:
     """`<data>/customers_us_west/` (3 customers) and `<data>/customers_us_east/` (4), JSON lines."""
     _json_lines(data / "customers_us_west", "part-0.json", [
@@ -380,6 +416,7 @@ BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "dbdemos_fsi_fraud": dbdemos_fsi_fraud,
     "dbdemos_sdp_unit_test": dbdemos_sdp_unit_test,
     "dbdemos_fsi_credit": dbdemos_fsi_credit,
+    "tmm_loan_io": tmm_loan_io,
     "us_customers": us_customers,
     "wikipedia_clickstream": wikipedia_clickstream,
     "retail_org": retail_org,

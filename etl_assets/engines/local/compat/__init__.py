@@ -24,6 +24,8 @@ stays as it is written for Databricks:
 - `from databricks.sdk.runtime import spark, dbutils, display` gives the run's objects (`runtime`).
 - `/databricks-datasets/...` and `dbfs:/...` paths are read from `<home>/databricks-datasets/`
   and `<home>/dbfs/` (`volumes`).
+- Delta tables read by path (`format("delta")`, `load` of a Delta folder, SQL ``delta.`path` ``)
+  read the Parquet files their log names (`delta`); the engine's own tables stay Parquet.
 - Importing dlt-meta / sdp-meta is refused with the reason (their datasets come from workspace
   tables at run time).
 

@@ -2,9 +2,10 @@
 
 `spark.read.table` / `spark.readStream.table` / `spark.table` take two- and three-part names
 (mapped by `names.Names`; sample folders are read as files), `format("cloudFiles")` loads
-through `autoloader`, and every `load` path naming a Unity Catalog volume (`/Volumes/...`) is
-read from the home's `volumes/` folder (`volumes`). Patched in the client process only, by
-`install`.
+through `autoloader`, `format("delta")` (and a `load` of a Delta table's folder without a
+format, Databricks' default) reads the files of the table's version through `delta`, and every
+`load` path naming a Unity Catalog volume (`/Volumes/...`) is read from the home's `volumes/`
+folder (`volumes`). Patched in the client process only, by `install`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from etl_assets.engines.local.compat import autoloader, volumes
+from etl_assets.engines.local.compat import autoloader, delta, volumes
 from etl_assets.engines.local.compat.names import Names
 
 
@@ -36,9 +37,12 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
     def loader(streaming: bool, original: Any) -> Any:
         def load(self: Any, path: Any = None, format: str | None = None, schema: Any = None, **options: Any) -> Any:
             volumes.require_copy(path, names.home)
-            path = volumes.local_paths(path, names.home)
+            written, path = path, volumes.local_paths(path, names.home)
             if format is not None:
                 self.format(format)
+            if delta.is_delta(self._format) or (self._format is None and delta.is_delta_folder(path)):
+                self.options(**options)
+                return delta.load(self, path, written, streaming, original_batch_load)
             if autoloader.is_cloud_files(self._format):
                 if schema is not None:
                     self.schema(schema)

@@ -3,7 +3,8 @@
 Pipeline code may write its reads as SQL text: `spark.sql("SELECT * FROM LIVE.orders")`,
 `spark.sql("SELECT * FROM samples.nyctaxi.trips")`, `spark.sql("SELECT * FROM STREAM(x)")`. The
 query is rewritten as a SQL source's query is (`etl_assets.translation.sql_queries`): `LIVE.`
-dropped, `STREAM x` a `spark.readStream.table`, `read_files(...)` an Auto Loader read, and two-
+dropped, `STREAM x` a `spark.readStream.table`, `read_files(...)` an Auto Loader read,
+``delta.`/path` `` (and the other ``format.`path` `` file queries) a `spark.read.format(...).load`, and two-
 and three-part names after FROM / JOIN read with `spark.read.table`, where the layer maps them
 (pipeline schema, other catalogs, sample folders). The dataflow graph then sees the same
 dependencies as for the Python reads. Text with arguments (`args=` or DataFrames), and text
@@ -40,6 +41,8 @@ def rewritten(text: str, names: Names) -> tuple[str, dict[str, str]] | None:
             # Two-part names whose local name differs: `<pipeline schema>.t` is the pipeline's own
             # table locally (others are Spark's own reading; `EXTRACT(YEAR FROM o.day)` stays).
             end, parts = qualified_name(self.tokens, index)
+            if self.tokens[end - 1].kind == "quoted" and self.file_query(end, parts, out):
+                return end  # delta.`/path`, parquet.`/path`: read with spark.read.format(...).load
             if len(parts) == 2 and names.local(".".join(parts)) != ".".join(parts) \
                     and names.local(".".join(parts)) != "spark_catalog." + ".".join(parts):
                 name = f"__table_{len(self.frames)}"
