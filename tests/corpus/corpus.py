@@ -15,6 +15,7 @@ its pipeline code; each generated file is checked against its recorded SHA-256.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -159,6 +160,7 @@ def lhp_sample(requirement: str, sha256: str, project_name: str) -> Path:
     README says), in a scratch folder made once per session."""
     lhp = tool_venv(requirement, sha256) / "lhp"
     scratch = Path(tempfile.mkdtemp(prefix="lhp-sample-"))
+    atexit.register(shutil.rmtree, scratch, True)
     env = {**os.environ, **_LHP_QUIET, "HOME": str(scratch)}  # LHP keeps its state under HOME
     env.pop("VIRTUAL_ENV", None)
     project = scratch / project_name
