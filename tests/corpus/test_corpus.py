@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.corpus.corpus import (
     example_names,
     fenced_block,
     load_example,
+    source_bytes,
 )
 
 RECORD_ENV = "ETL_ASSETS_CORPUS_RECORD"
@@ -195,3 +197,15 @@ def test_a_code_block_is_taken_from_its_section():
     markdown = ("# Guide\n\n### A\n\n```python\nx = 1\n```\n\n## SQL\n\n### A\n\ntext\n\n```sql\nSELECT 1;\n```\n")
     assert fenced_block(markdown, ["### A"]) == "x = 1\n"
     assert fenced_block(markdown, ["## SQL", "### A"]) == "SELECT 1;\n"
+
+
+def _github_sources() -> list[dict[str, Any]]:
+    return [e for n in EXAMPLES for e in load_example(n).sources
+            if "wheel" not in e and e.get("generated_by") is None]
+
+
+def test_an_example_without_sources_says_where_they_come_from_and_their_licence():
+    assert _github_sources()
+    for entry in _github_sources():
+        with pytest.raises(SourcesMissing, match=re.escape(entry["license"])):
+            source_bytes(entry, None)

@@ -493,8 +493,9 @@ class ChangeTracker:
         from etl_assets.engines.local.compat.names import Names
 
         catalog, schema = self.config.namespace_of(self.pipeline)
+        namespaces = frozenset(self.config.namespace_of(key) for key in self.config.pipelines)
         try:
-            local = Names(catalog=catalog, schema=schema).local(name)
+            local = Names(catalog=catalog, schema=schema, namespaces=namespaces).local(name)
         except ValueError:
             return None
         parts = name_parts(local)

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from etl_assets.conventions import CATALOG_CONF, ENGINE_CONF, LANDING_CONF, SCHEMA_CONF
+from etl_assets.engines.local.compat.names import NAMESPACES_CONF, namespaces_value
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.project.config import ProjectConfig
 
@@ -39,6 +40,11 @@ def write_spec(config: ProjectConfig, pipeline_key: str, home: LocalHome) -> Pat
         configuration[CATALOG_CONF] = catalog
     if schema:
         configuration[SCHEMA_CONF] = schema
+    # Every pipeline's tables are the home's `default` database: a read of another pipeline's
+    # `<catalog>.<schema>.t` is its table `t`.
+    namespaces = {config.namespace_of(key) for key in config.pipelines}
+    if len(namespaces) > 1:
+        configuration[NAMESPACES_CONF] = namespaces_value(namespaces)
     spec = {
         "name": pipeline.name,
         "storage": home.storage(pipeline_key).as_uri(),

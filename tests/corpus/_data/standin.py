@@ -405,6 +405,82 @@ def retail_org(home: Path, data: Path) -> None:
     ])
 
 
+def _spark_output(folder: Path, parts: list[str], suffix: str) -> None:
+    """Files as a Spark writer on Databricks leaves them: `part-*` files, `_SUCCESS`, and the
+    transactional commit protocol's `_started_<id>` / `_committed_<id>` markers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    job = "5383176523441283491"
+    for i, text in enumerate(parts):
+        (folder / f"part-{i:05d}-tid-{job}-5a8f3c1e-0d2b-4e7a-9c61-3f0b7d2e91a4-{i}-1-c000{suffix}").write_text(text)
+    (folder / f"_started_{job}").write_text("")
+    (folder / f"_committed_{job}").write_text('{"added":[%s],"removed":[]}' % ",".join(
+        f'"part-{i:05d}-tid-{job}-5a8f3c1e-0d2b-4e7a-9c61-3f0b7d2e91a4-{i}-1-c000{suffix}"' for i in range(len(parts))))
+    (folder / "_SUCCESS").write_text("")
+
+
+LINEITEM_HEADER = ("l_orderkey,l_partkey,l_suppkey,l_linenumber,l_quantity,l_extendedprice,l_discount,l_tax,"
+                   "l_returnflag,l_linestatus,l_shipdate,l_commitdate,l_receiptdate,l_shipinstruct,l_shipmode,"
+                   "l_comment\n")
+
+
+def lhp_tpch_sample(home: Path, data: Path) -> None:
+    """What Lakehouse Plumber's sample data preparation notebook leaves after round 1, small.
+
+    `samples.tpch` region / nation (the `tpch` data sets). In the landing volume
+    `/Volumes/main/sample_bronze/landing/`: `lineitem/round1/` (CSV with a header, 2 + 1 lines in
+    two part files) and `orders/round1/` (JSON lines, 3 + 3 orders: order 4 has a status outside
+    O/F/P (a warning only), order 5 a total price of 0 (filtered out in silver), the sixth no
+    `o_orderkey` (the writer leaves null fields out; dropped by an expectation)), each with
+    `_SUCCESS`, `_started_*` and `_committed_*`. Tables the notebook creates in
+    `main.sample_bronze`: `customer_cdf` (customers 1 to 4 in nations 0, 1, 2, 3; a table with
+    its change feed on: read as one commit) and `supplier_snapshots` (snapshot 1: suppliers 1 to 3).
+    """
+    tpch(home, data)
+    landing = home / "volumes" / "main" / "sample_bronze" / "landing"
+    _spark_output(landing / "lineitem" / "round1", [
+        LINEITEM_HEADER
+        + "1,155190,7706,1,17.00,21168.25,0.04,0.02,N,O,1992-01-13,1992-02-12,1992-01-22,DELIVER IN PERSON,TRUCK,"
+          "regular deposits\n"
+        + "1,67310,7311,2,36.00,45983.50,0.09,0.06,N,O,1992-01-12,1992-02-28,1992-01-20,TAKE BACK RETURN,MAIL,"
+          "quick packages\n",
+        LINEITEM_HEADER
+        + "2,106170,1191,1,38.00,44694.75,0.00,0.05,N,O,1992-01-28,1992-01-30,1992-02-02,TAKE BACK RETURN,RAIL,"
+          "final requests\n",
+    ], ".csv")
+
+    def order(key: int | None, cust: int, status: str, price: str, day: int) -> str:
+        fields = [f'"o_orderkey":{key}'] if key is not None else []
+        fields += [f'"o_custkey":{cust}', f'"o_orderstatus":"{status}"', f'"o_totalprice":{price}',
+                   f'"o_orderdate":"1992-01-{day:02d}"', '"o_orderpriority":"5-LOW"', '"o_clerk":"Clerk#000000951"',
+                   '"o_shippriority":0', '"o_comment":"sleep"', f'"received_at":"1992-01-{day:02d}T00:00:00.000Z"']
+        return "{" + ",".join(fields) + "}\n"
+
+    _spark_output(landing / "orders" / "round1", [
+        order(1, 1, "O", "100.50", 2) + order(2, 2, "F", "200.25", 5) + order(3, 3, "P", "50.00", 10),
+        order(4, 1, "X", "30.00", 20) + order(5, 2, "F", "0.00", 21) + order(None, 3, "O", "10.00", 22),
+    ], ".json")
+    _sample(home, "main.sample_bronze.customer_cdf", pa.table({
+        "c_custkey": pa.array([1, 2, 3, 4], pa.int64()),
+        "c_name": ["Customer#000000001", "Customer#000000002", "Customer#000000003", "Customer#000000004"],
+        "c_address": ["IVhzIApeRb", "XSTf4,NCwDVaW", "MG9kdTD2WBHm", "XxVSJsLAGtn"],
+        "c_nationkey": pa.array([0, 1, 2, 3], pa.int64()),
+        "c_phone": ["25-989-741-2988", "23-768-687-3665", "11-719-748-3364", "14-128-190-5944"],
+        "c_acctbal": pa.array([711.56, 121.65, 7498.12, 2866.83], pa.float64()),
+        "c_mktsegment": ["BUILDING", "AUTOMOBILE", "AUTOMOBILE", "MACHINERY"],
+        "c_comment": ["", "", "", ""],
+    }))
+    _sample(home, "main.sample_bronze.supplier_snapshots", pa.table({
+        "s_suppkey": pa.array([1, 2, 3], pa.int64()),
+        "s_name": ["Supplier#000000001", "Supplier#000000002", "Supplier#000000003"],
+        "s_address": ["N kD4on9OM Ipw3,gf0J", "89eJ5ksX3ImxJQBvxObC,", "q1,G3Pj6OjIuUYfUoH18BFTKP5aU9bEV3"],
+        "s_nationkey": pa.array([2, 1, 3], pa.int64()),
+        "s_phone": ["27-918-335-1736", "15-679-861-2259", "11-383-516-1199"],
+        "s_acctbal": pa.array([5755.94, 4032.68, 4192.40], pa.float64()),
+        "s_comment": ["", "", ""],
+        "snapshot_id": pa.array([1, 1, 1], pa.int32()),
+    }))
+
+
 BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "nyctaxi_trips": nyctaxi_trips,
     "bakehouse_sales": bakehouse_sales,
@@ -420,6 +496,7 @@ BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "us_customers": us_customers,
     "wikipedia_clickstream": wikipedia_clickstream,
     "retail_org": retail_org,
+    "lhp_tpch_sample": lhp_tpch_sample,
 }
 
 

@@ -143,16 +143,21 @@ def create_auto_cdc_from_snapshot_flow(defs: Definitions) -> Callable[..., None]
         if local_target in defs.cdc:
             raise UnsupportedConstructError(f"'{target}' has a second AUTO CDC flow")
 
-        def query() -> Any:
-            if isinstance(source, str):
-                return defs.spark.read.table(source)
-            snapshots = _snapshots(source, target)
-            if scd_type == 1:
-                return snapshots[-1][0]
-            return _history(snapshots, key_names, tracked, untracked)
-
         def define() -> None:
             from pyspark import pipelines as dp
+
+            # The snapshot function is called here, not inside the query function: Databricks
+            # lets it run queries (`spark.sql(...).collect()` for the next version), which
+            # open-source Spark refuses inside a query function.
+            snapshots = None if isinstance(source, str) else _snapshots(source, target)
+
+            def query() -> Any:
+                if snapshots is None:
+                    return defs.spark.read.table(source)
+                if scd_type == 1:
+                    return snapshots[-1][0]
+                return _history(snapshots, key_names, tracked, untracked)
+
             dp.materialized_view(name=local_target, comment=defs.datasets[local_target].comment)(query)
         defs.cdc[local_target] = define
     return create_auto_cdc_from_snapshot_flow

@@ -296,7 +296,16 @@ class Definitions:
         if not is_streaming(self.frame(name), registry._client):
             return name
         twin = f"{name}__etl_batch"
-        with batch_reads():
+
+        def batch_frame(read: str) -> Any:
+            # A view of this pipeline read by this view (a stream of a stream) is its query read as
+            # a batch too, with its expectations: Spark refuses a batch read of a streaming view.
+            upstream = self.datasets.get(self.names.local(read))
+            if upstream is None or upstream.kind != "view" or upstream.func is None or upstream.name == name:
+                return None
+            return _enforce(upstream.func(), list(upstream.rules))
+
+        with batch_reads(batch_frame):
             df = self._query(registry, twin, func)
         rules = list(dataset.rules)
         registry.register_output(TemporaryView(name=twin, comment=f"{name} read as a batch (local AUTO CDC source)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,9 @@ from etl_assets.engines.local.home import HOME_ENV_VAR
 
 LOCAL_CATALOGS = ("spark_catalog", "hive_metastore")
 SAMPLE_FORMATS = ("parquet", "csv", "json")
+# The (catalog, schema) of every pipeline of the project, as JSON: their tables are all in the
+# local `default` database (config names each table once across the project).
+NAMESPACES_CONF = "etl_assets.namespaces"
 
 
 @dataclass
@@ -22,12 +26,15 @@ class Names:
         catalog: the pipeline's catalog (Unity Catalog), None when it has none.
         schema: the pipeline's schema, whose tables are the local `default` database.
         home: the local home, whose `samples/<catalog>/<schema>/<table>/` folders hold sample data.
+        namespaces: the (catalog, schema) of the project's other pipelines: their tables are in
+            the local `default` database too, so `<catalog>.<their schema>.t` reads their `t`.
     """
 
     catalog: str | None = None
     schema: str | None = None
     home: Path | None = None
     databases: set[str] = field(default_factory=set)
+    namespaces: frozenset[tuple[str | None, str | None]] = frozenset()
 
     @classmethod
     def from_configuration(cls, configuration: dict[str, str], catalog: str | None, schema: str | None) -> Names:
@@ -36,7 +43,8 @@ class Names:
         home = os.environ.get(HOME_ENV_VAR)
         return cls(catalog=configuration.get("etl_assets.catalog", catalog),
                    schema=configuration.get("etl_assets.schema", schema),
-                   home=Path(home) if home else None)
+                   home=Path(home) if home else None,
+                   namespaces=parse_namespaces(configuration.get(NAMESPACES_CONF)))
 
     def parts(self, name: str) -> list[str]:
         """The parts of a name, back-quotes removed."""
@@ -59,20 +67,22 @@ class Names:
         'spark_catalog.main__finance.rates'
         >>> Names(catalog="main", schema="sales").local("finance.rates")
         'spark_catalog.finance.rates'
+        >>> Names(catalog="main", schema="sales", namespaces=frozenset({("main", "finance")})).local("main.finance.rates")
+        'rates'
         """
         parts = self.parts(name)
         if len(parts) == 1:
             return name
         if len(parts) == 2:
             schema, table = parts
-            if schema == self.schema or schema == "default":
+            if schema == self.schema or schema == "default" or (self.catalog, schema) in self.namespaces:
                 return table
             return f"spark_catalog.{schema}.{table}"
         if len(parts) == 3:
             catalog, schema, table = parts
             if catalog in LOCAL_CATALOGS:
                 return table if schema == "default" else f"spark_catalog.{schema}.{table}"
-            if catalog == self.catalog and schema == self.schema:
+            if (catalog == self.catalog and schema == self.schema) or (catalog, schema) in self.namespaces:
                 return table
             if catalog == self.catalog:
                 return f"spark_catalog.{schema}.{table}"
@@ -99,3 +109,13 @@ class Names:
             if fmt in found:
                 return fmt
         raise ValueError(f"sample folder {folder} has no .parquet, .csv or .json files")
+
+
+def namespaces_value(namespaces: set[tuple[str | None, str | None]]) -> str:
+    """The `etl_assets.namespaces` configuration value of a project's (catalog, schema) pairs."""
+    return json.dumps(sorted([c, s] for c, s in namespaces if s), default=str)
+
+
+def parse_namespaces(value: str | None) -> frozenset[tuple[str | None, str | None]]:
+    """The (catalog, schema) pairs of an `etl_assets.namespaces` value (none when absent)."""
+    return frozenset((c, s) for c, s in json.loads(value)) if value else frozenset()

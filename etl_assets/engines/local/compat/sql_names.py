@@ -14,6 +14,7 @@ that is no query (`CREATE ...`, `SET ...`), is passed to Spark as it is.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
@@ -72,6 +73,14 @@ def _configured(spark: Any, text: str) -> str:
     return re.sub(r"\$\{([^}]*)\}", value, text)
 
 
+def _formattable(query: str, placeholders: Iterable[str]) -> str:
+    """`query` for Spark's `str.format` of DataFrame arguments: braces outside the `{name}`
+    placeholders (`${...}` in a comment, a JSON string) doubled, so they stay as written."""
+    pattern = "(" + "|".join(re.escape("{" + name + "}") for name in placeholders) + ")"
+    parts = re.split(pattern, query)
+    return "".join(part if i % 2 else part.replace("{", "{{").replace("}", "}}") for i, part in enumerate(parts))
+
+
 def install(names: Names) -> list[tuple[Any, str, Any]]:
     """Patch the Spark Connect session's `sql`; (class, attribute, original)."""
     from pyspark.sql.connect.session import SparkSession
@@ -88,7 +97,7 @@ def install(names: Names) -> list[tuple[Any, str, Any]]:
         # The expressions are the rewriter's own (reads of quoted names), evaluated over this session.
         namespace = {"spark": self, "_conf": lambda value: _configured(self, value), "__builtins__": {}}
         values = {name: eval(expression, namespace) for name, expression in frames.items()}
-        return original(self, query, **values)
+        return original(self, _formattable(query, values), **values) if values else original(self, query)
 
     SparkSession.sql = sql  # type: ignore[method-assign]
     return [(SparkSession, "sql", original)]
