@@ -120,7 +120,7 @@ def test_a_host_that_does_not_resolve_fails_the_step_at_once_with_what_to_check(
     began = time.monotonic()
     result = materialize_orders_bronze(DatabricksPipelinesResource(**{**FAST, "retry_timeout_seconds": 120}))
     assert time.monotonic() - began < 30  # the SDK alone would retry for retry_timeout_seconds
-    assert not result.success and asked == ["adb-1234.typo.invalid"]
+    assert not result.success and asked and set(asked) == {"adb-1234.typo.invalid"}
     error = result.get_step_failure_events()[0].step_failure_data.error
     text = error.message + (error.cause.message if error.cause else "")
     assert "the Databricks host https://adb-1234.typo.invalid" in text and "does not resolve" in text
