@@ -56,6 +56,19 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--engine", choices=ENGINE_NAMES, help="engine of --dry-run (default: $ETL_ASSETS_ENGINE or local)")
     validate.set_defaults(run=_validate)
 
+    refresh = commands.add_parser(
+        "refresh", help="refresh tables through Dagster; recover: rebuild some, or reset streaming checkpoints")
+    _config_option(refresh)
+    refresh.add_argument("--select", metavar="TABLES", action="append", default=[],
+                         help="comma-separated tables to refresh (default: the tables named below)")
+    refresh.add_argument("--full-refresh", metavar="TABLES", action="append", default=[],
+                         help="rebuild these tables (comma-separated or repeated); the others are refreshed as usual")
+    refresh.add_argument("--reset-checkpoint", metavar="TABLES", action="append", default=[],
+                         help="streaming tables whose checkpoints start over: they keep their rows and read their "
+                              "whole source again")
+    refresh.add_argument("--engine", choices=ENGINE_NAMES, help="engine (default: $ETL_ASSETS_ENGINE or local)")
+    refresh.set_defaults(run=_refresh)
+
     plan = commands.add_parser("plan", help="print the tables a tag selection runs, in stages (a dry run)")
     _config_option(plan)
     plan.add_argument("--tags", required=True, help="comma-separated tags, e.g. daily,critical")
@@ -170,6 +183,68 @@ def _dry_run(config: ProjectConfig, args: argparse.Namespace) -> int:
         if finished is not None and finished.error_text:
             print(finished.error_text, file=sys.stderr)
     return 1 if failed else 0
+
+
+def _names(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(t.strip() for v in values for t in v.split(",") if t.strip()))
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    """Materialize the tables through Dagster (the run and its materializations are recorded in
+    $DAGSTER_HOME when set), with each pipeline step's recovery run config."""
+    from etl_assets.project.recovery import FULL_REFRESH_TABLES, RESET_CHECKPOINT_TABLES, recovery_problems
+    from etl_assets.project.validation import did_you_mean
+
+    config = load_config(args.config)
+    full, reset = _names(args.full_refresh), _names(args.reset_checkpoint)
+    selected = list(dict.fromkeys([*_names(args.select), *full, *reset]))
+    if not selected:
+        raise ConfigError([ConfigProblem("command line", None, "no table to refresh",
+                                         hint="name them with --select, --full-refresh or --reset-checkpoint")])
+    unknown = [t for t in selected if t not in config.table_names]
+    if unknown:
+        raise ConfigError([ConfigProblem(config.path.name, None, f"no table '{t}' in config",
+                                         hint=did_you_mean(t, config.table_names)) for t in unknown])
+    graph = TableGraph(config)
+    ops: dict[str, dict[str, object]] = {}
+    problems = []
+    for key, tables in graph.updates(selected):
+        step_full = [t for t in full if t in tables]
+        step_reset = [t for t in reset if t in tables]
+        problems += recovery_problems(config, key, tables, step_full, step_reset)
+        if step_full or step_reset:
+            ops[key] = {"config": {FULL_REFRESH_TABLES: step_full, RESET_CHECKPOINT_TABLES: step_reset}}
+    if problems:
+        raise ConfigError(problems)
+
+    from dagster import DagsterInstance, materialize
+
+    from etl_assets.dagster.assets import build_table_assets
+    from etl_assets.dagster.resources import ENGINE_RESOURCE_KEY, default_engine_resource
+    from etl_assets.dagster.translator import TableTranslator
+
+    env = dict(os.environ)
+    if args.engine:
+        env["ETL_ASSETS_ENGINE"] = args.engine
+    resource = default_engine_resource(env)
+    keys = TableTranslator().asset_keys(config)
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    result = materialize(build_table_assets(config), instance=instance, selection=[keys[t] for t in selected],
+                         run_config={"ops": ops}, resources={ENGINE_RESOURCE_KEY: resource}, raise_on_error=False)
+    names = {key: name for name, key in keys.items()}
+    for event in result.get_asset_materialization_events():
+        table = names.get(event.materialization.asset_key, event.materialization.asset_key.to_user_string())
+        rows = event.materialization.metadata.get("rows_written")
+        print(f"{table}: refreshed ({'rows written: ' + str(rows.value) if rows is not None else 'rows not reported'})")
+    if result.success:
+        print(f"run {result.run_id}: {len(selected)} table(s) refreshed on {resource.engine_name}")
+        return 0
+    for failure in result.get_step_failure_events():
+        error = failure.step_failure_data.error
+        text = error.message.strip() if error else "failed"
+        cause = error.cause if error else None
+        _error(f"step {failure.step_key}: {text}" + (f"\n{cause.message.strip()}" if cause else ""))
+    return 1
 
 
 def _engine(name: str) -> Engine:

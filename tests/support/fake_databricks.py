@@ -71,10 +71,11 @@ class FakeUpdate:
     ours: bool = True
     started: float = 0.0
     validate_only: bool = False
+    reset_checkpoint_selection: list[str] = field(default_factory=list)
 
     @property
     def tables(self) -> list[str]:
-        return self.full_refresh_selection or self.refresh_selection
+        return self.full_refresh_selection + [t for t in self.refresh_selection if t not in self.full_refresh_selection]
 
     @property
     def state(self) -> str | None:
@@ -572,9 +573,18 @@ class FakeDatabricks:
         if rest == "/updates" and method == "POST":
             if self.active_update(pipeline_id):
                 return 409, {"error_code": "RESOURCE_CONFLICT", "message": "An active update already exists."}
+            # The documented request (Databricks REST reference, "Start a pipeline update"; databricks-sdk
+            # 0.162+ `start_update`): refresh_selection and full_refresh_selection are lists of tables,
+            # reset_checkpoint_selection a list of flows whose streaming checkpoints are reset (their
+            # tables' data kept), which "may also appear in refresh_selection and full_refresh_selection".
+            for name in ("refresh_selection", "full_refresh_selection", "reset_checkpoint_selection"):
+                value = body.get(name)
+                if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+                    return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"{name} must be a list of strings"}
             update = self._new_update(pipeline_id, body.get("refresh_selection") or [],
                                       body.get("full_refresh_selection") or [], None,
                                       validate_only=bool(body.get("validate_only")))
+            update.reset_checkpoint_selection = list(body.get("reset_checkpoint_selection") or [])
             return 200, {"update_id": update.update_id}
         update_match = re.fullmatch(r"/updates/([^/]+)", rest)
         if update_match and method == "GET":
@@ -584,7 +594,8 @@ class FakeDatabricks:
             self._tick(update)
             return 200, {"update": _without_none({
                 "pipeline_id": pipeline_id, "update_id": update.update_id, "state": update.state,
-                "refresh_selection": update.refresh_selection, "full_refresh_selection": update.full_refresh_selection})}
+                "refresh_selection": update.refresh_selection, "full_refresh_selection": update.full_refresh_selection,
+                "reset_checkpoint_selection": update.reset_checkpoint_selection or None})}
         if rest == "/events" and method == "GET":
             answer = self._events(pipeline_id, query)
             return answer.pop("__status", 200), answer

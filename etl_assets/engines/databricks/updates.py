@@ -123,7 +123,7 @@ class DatabricksEngine(DatabricksTraits):
         flows = FlowNames(t.name for t in request.config.tables_of(request.pipeline.key))
         run_errors: list[str] = []
         tracker = FlowTracker(selected, lambda table, reported: self._completion(
-            table, progress[table], update_id, pipeline_id, link, request.full_refresh))
+            table, progress[table], update_id, pipeline_id, link, request.fully(table)))
         reader = EventReader(w, pipeline_id, update_id)
         finished = False
         settled = False
@@ -285,7 +285,11 @@ class DatabricksEngine(DatabricksTraits):
     def _start(self, w: WorkspaceClient, pipeline_id: str, request: RefreshRequest,
                selected: list[str]) -> Generator[EngineEvent, None, str]:
         ordered = [t.name for t in request.config.tables_of(request.pipeline.key) if t.name in set(selected)]
-        full, partial = (ordered, None) if request.full_refresh else (None, ordered)
+        full = [t for t in ordered if request.fully(t)] or None
+        partial = [t for t in ordered if not request.fully(t)] or None
+        # A table's default flow carries its name (Databricks docs, "Flows": a flow defined with
+        # its table is named after it); reset_checkpoint_selection takes flows.
+        reset = [t for t in ordered if t in request.reset_checkpoint_tables] or None
         deadline = time.monotonic() + self.settings.wait_active_seconds
         waited = False
         while True:
@@ -294,7 +298,7 @@ class DatabricksEngine(DatabricksTraits):
                 with api_errors(w.config, f"starting an update of pipeline '{request.pipeline.name}'"):
                     try:
                         started = w.pipelines.start_update(pipeline_id, full_refresh_selection=full,
-                                                           refresh_selection=partial,
+                                                           refresh_selection=partial, reset_checkpoint_selection=reset,
                                                            validate_only=request.validate_only or None).update_id
                         return _update_id(started, request.pipeline.name)
                     except (ResourceConflict, InvalidState):
