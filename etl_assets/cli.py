@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
                                "validate_only update; local: what spark-pipelines dry-run does)")
     validate.add_argument("--select", metavar="TABLES", help="comma-separated tables for --dry-run (default: all)")
     validate.add_argument("--engine", choices=ENGINE_NAMES, help="engine of --dry-run (default: $ETL_ASSETS_ENGINE or local)")
+    validate.add_argument("--bundle-summary", metavar="PATH",
+                          help="with --dry-run on databricks: find each pipeline by the id the deployed bundle gives it "
+                               "(the output of `databricks bundle summary -t TARGET --output json`; - reads stdin), "
+                               "whatever name prefix the target's mode adds")
     validate.set_defaults(run=_validate)
 
     refresh = commands.add_parser(
@@ -154,9 +158,16 @@ def _dry_run(config: ProjectConfig, args: argparse.Namespace) -> int:
         raise ConfigError([ConfigProblem(config.path.name, None, f"--select names no table of config: "
                                          f"{', '.join(unknown)}")])
     name = args.engine or os.environ.get("ETL_ASSETS_ENGINE") or "local"
+    pipelines = list(config.pipelines.values())
+    if args.bundle_summary:
+        if name != "databricks":
+            raise ConfigError([ConfigProblem("command line", None, "--bundle-summary names deployed Databricks "
+                                             f"pipelines, and the dry run's engine is {name}",
+                                             hint="add --engine databricks")])
+        pipelines = _deployed(config, args.bundle_summary)
     engine = _engine(name)
     failed = 0
-    for pipeline in config.pipelines.values():
+    for pipeline in pipelines:
         tables = [t.name for t in config.tables_of(pipeline.key) if t.name in wanted]
         if not tables:
             continue
@@ -245,6 +256,35 @@ def _refresh(args: argparse.Namespace) -> int:
         cause = error.cause if error else None
         _error(f"step {failure.step_key}: {text}" + (f"\n{cause.message.strip()}" if cause else ""))
     return 1
+
+
+def _deployed(config: ProjectConfig, source: str) -> list:
+    """The config pipelines with the ids a deployed bundle gives them (`databricks bundle summary
+    --output json`: `resources.pipelines.<key>.id`, matched by resource key, else by name)."""
+    where = "stdin" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        summary = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError([ConfigProblem(where, None, f"is not the JSON of `databricks bundle summary --output json`: "
+                                                      f"{exc}")]) from None
+    found = (summary.get("resources") or {}).get("pipelines") or {} if isinstance(summary, dict) else {}
+    target = ((summary.get("bundle") or {}).get("target") if isinstance(summary, dict) else None) or "?"
+    deployed = []
+    problems = []
+    for pipeline in config.pipelines.values():
+        entry = found.get(pipeline.key) or next(
+            (e for e in found.values() if isinstance(e, dict) and e.get("name") == pipeline.name), None)
+        pipeline_id = entry.get("id") if isinstance(entry, dict) else None
+        if not pipeline_id:
+            said = "has no id (deploy the target first: databricks bundle deploy -t TARGET)" if entry else "is missing"
+            problems.append(ConfigProblem(where, None, f"pipeline '{pipeline.key}' of {config.path.name} {said} in the "
+                                                       f"summary of target '{target}'"))
+            continue
+        deployed.append(pipeline.model_copy(update={"id": str(pipeline_id)}))
+    if problems:
+        raise ConfigError(problems)
+    return deployed
 
 
 def _engine(name: str) -> Engine:
