@@ -153,7 +153,8 @@ class LocalEngine:
                 _refuse_lost_streaming_tables(request, home, graph, selected)
             tracker = ChangeTracker(request.config, home, pipeline)
             reset = checkpoint_reset(home, pipeline, runner.datasets(request.reset_checkpoint_tables))
-            tracker.forget([*request.full_refresh_tables, *request.reset_checkpoint_tables])  # recovery always runs
+            if request.full_refresh_tables or request.reset_checkpoint_tables:  # recovery always runs
+                tracker.forget([*request.full_refresh_tables, *request.reset_checkpoint_tables])
             decision = tracker.decide(selected, request.full_refresh, graph.upstream)
             yield from unchanged_events(request.config, home, decision, self.name)
             if not decision.run:
