@@ -54,7 +54,24 @@ def _parser() -> argparse.ArgumentParser:
                                "validate_only update; local: what spark-pipelines dry-run does)")
     validate.add_argument("--select", metavar="TABLES", help="comma-separated tables for --dry-run (default: all)")
     validate.add_argument("--engine", choices=ENGINE_NAMES, help="engine of --dry-run (default: $ETL_ASSETS_ENGINE or local)")
+    validate.add_argument("--bundle-summary", metavar="PATH",
+                          help="with --dry-run on databricks: find each pipeline by the id the deployed bundle gives it "
+                               "(the output of `databricks bundle summary -t TARGET --output json`; - reads stdin), "
+                               "whatever name prefix the target's mode adds")
     validate.set_defaults(run=_validate)
+
+    refresh = commands.add_parser(
+        "refresh", help="refresh tables through Dagster; recover: rebuild some, or reset streaming checkpoints")
+    _config_option(refresh)
+    refresh.add_argument("--select", metavar="TABLES", action="append", default=[],
+                         help="comma-separated tables to refresh (default: the tables named below)")
+    refresh.add_argument("--full-refresh", metavar="TABLES", action="append", default=[],
+                         help="rebuild these tables (comma-separated or repeated); the others are refreshed as usual")
+    refresh.add_argument("--reset-checkpoint", metavar="TABLES", action="append", default=[],
+                         help="streaming tables whose checkpoints start over: they keep their rows and read their "
+                              "whole source again")
+    refresh.add_argument("--engine", choices=ENGINE_NAMES, help="engine (default: $ETL_ASSETS_ENGINE or local)")
+    refresh.set_defaults(run=_refresh)
 
     plan = commands.add_parser("plan", help="print the tables a tag selection runs, in stages (a dry run)")
     _config_option(plan)
@@ -141,9 +158,16 @@ def _dry_run(config: ProjectConfig, args: argparse.Namespace) -> int:
         raise ConfigError([ConfigProblem(config.path.name, None, f"--select names no table of config: "
                                          f"{', '.join(unknown)}")])
     name = args.engine or os.environ.get("ETL_ASSETS_ENGINE") or "local"
+    pipelines = list(config.pipelines.values())
+    if args.bundle_summary:
+        if name != "databricks":
+            raise ConfigError([ConfigProblem("command line", None, "--bundle-summary names deployed Databricks "
+                                             f"pipelines, and the dry run's engine is {name}",
+                                             hint="add --engine databricks")])
+        pipelines = _deployed(config, args.bundle_summary)
     engine = _engine(name)
     failed = 0
-    for pipeline in config.pipelines.values():
+    for pipeline in pipelines:
         tables = [t.name for t in config.tables_of(pipeline.key) if t.name in wanted]
         if not tables:
             continue
@@ -170,6 +194,97 @@ def _dry_run(config: ProjectConfig, args: argparse.Namespace) -> int:
         if finished is not None and finished.error_text:
             print(finished.error_text, file=sys.stderr)
     return 1 if failed else 0
+
+
+def _names(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(t.strip() for v in values for t in v.split(",") if t.strip()))
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    """Materialize the tables through Dagster (the run and its materializations are recorded in
+    $DAGSTER_HOME when set), with each pipeline step's recovery run config."""
+    from etl_assets.project.recovery import FULL_REFRESH_TABLES, RESET_CHECKPOINT_TABLES, recovery_problems
+    from etl_assets.project.validation import did_you_mean
+
+    config = load_config(args.config)
+    full, reset = _names(args.full_refresh), _names(args.reset_checkpoint)
+    selected = list(dict.fromkeys([*_names(args.select), *full, *reset]))
+    if not selected:
+        raise ConfigError([ConfigProblem("command line", None, "no table to refresh",
+                                         hint="name them with --select, --full-refresh or --reset-checkpoint")])
+    unknown = [t for t in selected if t not in config.table_names]
+    if unknown:
+        raise ConfigError([ConfigProblem(config.path.name, None, f"no table '{t}' in config",
+                                         hint=did_you_mean(t, config.table_names)) for t in unknown])
+    graph = TableGraph(config)
+    ops: dict[str, dict[str, object]] = {}
+    problems = []
+    for key, tables in graph.updates(selected):
+        step_full = [t for t in full if t in tables]
+        step_reset = [t for t in reset if t in tables]
+        problems += recovery_problems(config, key, tables, step_full, step_reset)
+        if step_full or step_reset:
+            ops[key] = {"config": {FULL_REFRESH_TABLES: step_full, RESET_CHECKPOINT_TABLES: step_reset}}
+    if problems:
+        raise ConfigError(problems)
+
+    from dagster import DagsterInstance, materialize
+
+    from etl_assets.dagster.assets import build_table_assets
+    from etl_assets.dagster.resources import ENGINE_RESOURCE_KEY, default_engine_resource
+    from etl_assets.dagster.translator import TableTranslator
+
+    env = dict(os.environ)
+    if args.engine:
+        env["ETL_ASSETS_ENGINE"] = args.engine
+    resource = default_engine_resource(env)
+    keys = TableTranslator().asset_keys(config)
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    result = materialize(build_table_assets(config), instance=instance, selection=[keys[t] for t in selected],
+                         run_config={"ops": ops}, resources={ENGINE_RESOURCE_KEY: resource}, raise_on_error=False)
+    names = {key: name for name, key in keys.items()}
+    for event in result.get_asset_materialization_events():
+        table = names.get(event.materialization.asset_key, event.materialization.asset_key.to_user_string())
+        rows = event.materialization.metadata.get("rows_written")
+        print(f"{table}: refreshed ({'rows written: ' + str(rows.value) if rows is not None else 'rows not reported'})")
+    if result.success:
+        print(f"run {result.run_id}: {len(selected)} table(s) refreshed on {resource.engine_name}")
+        return 0
+    for failure in result.get_step_failure_events():
+        error = failure.step_failure_data.error
+        text = error.message.strip() if error else "failed"
+        cause = error.cause if error else None
+        _error(f"step {failure.step_key}: {text}" + (f"\n{cause.message.strip()}" if cause else ""))
+    return 1
+
+
+def _deployed(config: ProjectConfig, source: str) -> list:
+    """The config pipelines with the ids a deployed bundle gives them (`databricks bundle summary
+    --output json`: `resources.pipelines.<key>.id`, matched by resource key, else by name)."""
+    where = "stdin" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        summary = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError([ConfigProblem(where, None, f"is not the JSON of `databricks bundle summary --output json`: "
+                                                      f"{exc}")]) from None
+    found = (summary.get("resources") or {}).get("pipelines") or {} if isinstance(summary, dict) else {}
+    target = ((summary.get("bundle") or {}).get("target") if isinstance(summary, dict) else None) or "?"
+    deployed = []
+    problems = []
+    for pipeline in config.pipelines.values():
+        entry = found.get(pipeline.key) or next(
+            (e for e in found.values() if isinstance(e, dict) and e.get("name") == pipeline.name), None)
+        pipeline_id = entry.get("id") if isinstance(entry, dict) else None
+        if not pipeline_id:
+            said = "has no id (deploy the target first: databricks bundle deploy -t TARGET)" if entry else "is missing"
+            problems.append(ConfigProblem(where, None, f"pipeline '{pipeline.key}' of {config.path.name} {said} in the "
+                                                       f"summary of target '{target}'"))
+            continue
+        deployed.append(pipeline.model_copy(update={"id": str(pipeline_id)}))
+    if problems:
+        raise ConfigError(problems)
+    return deployed
 
 
 def _engine(name: str) -> Engine:

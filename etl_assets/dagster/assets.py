@@ -6,6 +6,7 @@
 from collections.abc import Iterator, Mapping, Sequence
 
 from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetsDefinition, Config, multi_asset
+from pydantic import Field
 
 from etl_assets.dagster.resources import PipelinesEngineResource
 from etl_assets.dagster.results import DagsterResult, evaluated_checks, stream_results
@@ -14,14 +15,23 @@ from etl_assets.engines.base import RefreshRequest
 from etl_assets.engines.events import UpdateStarted
 from etl_assets.project.config import Pipeline, ProjectConfig, Table
 from etl_assets.project.graph import TableGraph
+from etl_assets.project.recovery import check_recovery
 
 UPDATE_TAG_PREFIX = "etl_assets/update."
 
 
 class RefreshConfig(Config):
-    """Run config of a pipeline's step: `full_refresh: true` rebuilds the selected tables."""
+    """Run config of a pipeline's step: `full_refresh: true` rebuilds the selected tables;
+    `full_refresh_tables` rebuilds only those of them; `reset_checkpoint_tables` makes those
+    streaming tables read their whole source again into the rows they keep."""
 
-    full_refresh: bool = False
+    full_refresh: bool = Field(default=False, description="Rebuild every selected table of this pipeline")
+    full_refresh_tables: list[str] = Field(
+        default=[], description="Selected tables to rebuild (their data and checkpoints start over); the other "
+                                "selected tables are refreshed as usual")
+    reset_checkpoint_tables: list[str] = Field(
+        default=[], description="Selected streaming tables whose checkpoints start over: they keep their rows and "
+                                "read their whole source again")
 
 
 def pipeline_op_name(pipeline: Pipeline) -> str:
@@ -89,10 +99,16 @@ def _pipeline_asset(
         if not selected:
             yield from _checks_as_is(context, engine, project, pipeline, keys, unrefreshed)
             return
-        request = RefreshRequest(project, pipeline, selected, full_refresh=config.full_refresh)
+        check_recovery(project, pipeline.key, selected, config.full_refresh_tables, config.reset_checkpoint_tables)
+        request = RefreshRequest(project, pipeline, selected, full_refresh=config.full_refresh,
+                                 full_refresh_tables=config.full_refresh_tables,
+                                 reset_checkpoint_tables=config.reset_checkpoint_tables)
+        recovery = "".join(f"; {what}: {', '.join(names)}" for what, names in (
+            ("full refresh of", config.full_refresh_tables), ("checkpoint reset of", config.reset_checkpoint_tables))
+            if names)
         context.log.info(
             f"pipeline '{pipeline.name}': {'full refresh' if config.full_refresh else 'refresh'} of "
-            f"{len(selected)} table(s): {', '.join(selected)}"
+            f"{len(selected)} table(s): {', '.join(selected)}{recovery}"
         )
 
         def tag_update(started: UpdateStarted) -> None:

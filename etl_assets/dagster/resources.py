@@ -132,6 +132,12 @@ class DatabricksPipelinesResource(PipelinesEngineResource):
     retry_timeout_seconds: float = Field(default=120.0, ge=0, description="How long the SDK retries 429 and 503")
     reconnect_seconds: float = Field(
         default=300.0, ge=0, description="How long to keep retrying a lost connection while following an update")
+    connect_seconds: float = Field(
+        default=10.0, ge=0, description="How long the first connection to the host may take; a host that does not "
+                                        "resolve, refuses or accepts nothing within it fails at once")
+    unknown_state_seconds: float = Field(
+        default=600.0, ge=0, description="How long an update may answer without a known state before the step "
+                                         "fails saying its end is unknown")
     landing_volume: str | None = Field(
         default=None,
         description="Volume the landing sensor watches (/Volumes/<catalog>/<schema>/<volume>); default: each "
@@ -163,7 +169,8 @@ class DatabricksPipelinesResource(PipelinesEngineResource):
         return DatabricksSettings(
             poll_seconds=self.poll_seconds, max_poll_seconds=self.max_poll_seconds,
             wait_active_seconds=self.wait_active_seconds, retry_timeout_seconds=self.retry_timeout_seconds,
-            reconnect_seconds=self.reconnect_seconds,
+            reconnect_seconds=self.reconnect_seconds, connect_seconds=self.connect_seconds,
+            unknown_state_seconds=self.unknown_state_seconds,
         )
 
 
@@ -187,7 +194,8 @@ def default_engine_resource(environ: Mapping[str, str] | None = None) -> Pipelin
     if name == "databricks":
         settings = DatabricksSettings.from_env(env)
         fields: dict[str, Any] = {k: getattr(settings, k) for k in (
-            "poll_seconds", "max_poll_seconds", "wait_active_seconds", "retry_timeout_seconds", "reconnect_seconds")}
+            "poll_seconds", "max_poll_seconds", "wait_active_seconds", "retry_timeout_seconds", "reconnect_seconds",
+            "connect_seconds", "unknown_state_seconds")}
         return DatabricksPipelinesResource(landing_volume=env.get("ETL_ASSETS_LANDING_VOLUME") or None,
                                            warehouse_id=env.get("ETL_ASSETS_DATABRICKS_WAREHOUSE_ID") or None, **fields)
     raise ConfigError([ConfigProblem(

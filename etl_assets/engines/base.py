@@ -56,6 +56,9 @@ class RefreshRequest:
         full_refresh: rebuild the tables (and reset streaming checkpoints) instead of refreshing.
         validate_only: a dry run: the pipeline analyzes the tables' definitions and refreshes
             nothing; a table that does not resolve is a `TableFailed` with the analysis error.
+        full_refresh_tables: tables of `tables` to rebuild; the others are refreshed as usual.
+        reset_checkpoint_tables: streaming tables of `tables` that read their whole source again
+            into the rows they keep (their checkpoints start over, their data stays).
     """
 
     config: ProjectConfig
@@ -63,6 +66,8 @@ class RefreshRequest:
     tables: Sequence[str]
     full_refresh: bool = False
     validate_only: bool = False
+    full_refresh_tables: Sequence[str] = ()
+    reset_checkpoint_tables: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         # Both engines take an empty selection as "the whole pipeline": never ask for that by accident.
@@ -71,6 +76,14 @@ class RefreshRequest:
                 f"a refresh of pipeline '{self.pipeline.key}' needs at least one table: an empty selection would "
                 "refresh the whole pipeline. To run only checks, use the engine's evaluate_checks."
             )
+        outside = [t for t in (*self.full_refresh_tables, *self.reset_checkpoint_tables) if t not in self.tables]
+        if outside:
+            raise ValueError(f"recovery of pipeline '{self.pipeline.key}' names tables it does not refresh: "
+                             f"{', '.join(outside)}; select them too (etl_assets.project.recovery checks this first)")
+
+    def fully(self, table: str) -> bool:
+        """Whether the update rebuilds `table` (a full refresh of the step, or of that table)."""
+        return self.full_refresh or table in self.full_refresh_tables
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ class Step:
     `at` seconds of fake time after the update started.
     """
 
-    state: str
+    state: str | None
     events: list[dict] = field(default_factory=list)
     at: float = 0.0
 
@@ -71,13 +71,14 @@ class FakeUpdate:
     ours: bool = True
     started: float = 0.0
     validate_only: bool = False
+    reset_checkpoint_selection: list[str] = field(default_factory=list)
 
     @property
     def tables(self) -> list[str]:
-        return self.full_refresh_selection or self.refresh_selection
+        return self.full_refresh_selection + [t for t in self.refresh_selection if t not in self.full_refresh_selection]
 
     @property
-    def state(self) -> str:
+    def state(self) -> str | None:
         return self.steps[min(self.position, len(self.steps) - 1)].state
 
 
@@ -298,6 +299,19 @@ def analysis(errors: dict[str, str]) -> Script:
     return script
 
 
+def stateless(tables_running: bool = True) -> Script:
+    """An update the workspace answers without a `state`, for ever. `UpdateInfo.state` is
+    optional in the Pipelines API (Databricks REST reference, "Get a pipeline update": no field of
+    `update` is marked required; databricks-sdk `UpdateInfo.state: Optional[UpdateInfoState]`),
+    and the SDK reads a state it has no enum member for as none. Its flows report RUNNING first."""
+
+    def script(update: FakeUpdate) -> list[Step]:
+        return [Step("RUNNING", [flow_event(t, "RUNNING") for t in update.tables] if tables_running else []),
+                Step(None)]
+
+    return script
+
+
 def canceled() -> Script:
     return lambda update: [Step("RUNNING"), Step("CANCELED")]
 
@@ -360,6 +374,11 @@ def _holds(event: dict, clause: tuple[str, str, Any]) -> bool:
         return have in value
     return {"=": have == value, "!=": have != value, ">": have > value, ">=": have >= value,
             "<": have < value, "<=": have <= value}[op]
+
+
+def _without_none(answer: dict) -> dict:
+    # A field the workspace does not know is absent from its answer, not null.
+    return {k: v for k, v in answer.items() if v is not None}
 
 
 def _stamp(moment: datetime) -> str:
@@ -518,7 +537,7 @@ class FakeDatabricks:
     def _pipeline_json(self, pipeline_id: str) -> dict:
         active = self.active_update(pipeline_id)
         latest = [
-            {"update_id": u.update_id, "state": u.state}
+            _without_none({"update_id": u.update_id, "state": u.state})
             for u in reversed(list(self.updates.values())) if u.pipeline_id == pipeline_id
         ][:5]
         return {**self.pipelines[pipeline_id], "state": "RUNNING" if active else "IDLE", "latest_updates": latest}
@@ -548,14 +567,24 @@ class FakeDatabricks:
             return 200, self._pipeline_json(pipeline_id)
         if rest == "/updates" and method == "GET":
             mine = [u for u in reversed(list(self.updates.values())) if u.pipeline_id == pipeline_id]
-            return 200, {"updates": [{"pipeline_id": pipeline_id, "update_id": u.update_id, "state": u.state,
-                                      "cause": "API_CALL" if u.ours else "USER_ACTION"} for u in mine[:25]]}
+            return 200, {"updates": [_without_none({"pipeline_id": pipeline_id, "update_id": u.update_id,
+                                                    "state": u.state, "cause": "API_CALL" if u.ours else "USER_ACTION"})
+                                     for u in mine[:25]]}
         if rest == "/updates" and method == "POST":
             if self.active_update(pipeline_id):
                 return 409, {"error_code": "RESOURCE_CONFLICT", "message": "An active update already exists."}
+            # The documented request (Databricks REST reference, "Start a pipeline update"; databricks-sdk
+            # 0.162+ `start_update`): refresh_selection and full_refresh_selection are lists of tables,
+            # reset_checkpoint_selection a list of flows whose streaming checkpoints are reset (their
+            # tables' data kept), which "may also appear in refresh_selection and full_refresh_selection".
+            for name in ("refresh_selection", "full_refresh_selection", "reset_checkpoint_selection"):
+                value = body.get(name)
+                if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+                    return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"{name} must be a list of strings"}
             update = self._new_update(pipeline_id, body.get("refresh_selection") or [],
                                       body.get("full_refresh_selection") or [], None,
                                       validate_only=bool(body.get("validate_only")))
+            update.reset_checkpoint_selection = list(body.get("reset_checkpoint_selection") or [])
             return 200, {"update_id": update.update_id}
         update_match = re.fullmatch(r"/updates/([^/]+)", rest)
         if update_match and method == "GET":
@@ -563,9 +592,10 @@ class FakeDatabricks:
             if update is None:
                 return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such update"}
             self._tick(update)
-            return 200, {"update": {"pipeline_id": pipeline_id, "update_id": update.update_id, "state": update.state,
-                                    "refresh_selection": update.refresh_selection,
-                                    "full_refresh_selection": update.full_refresh_selection}}
+            return 200, {"update": _without_none({
+                "pipeline_id": pipeline_id, "update_id": update.update_id, "state": update.state,
+                "refresh_selection": update.refresh_selection, "full_refresh_selection": update.full_refresh_selection,
+                "reset_checkpoint_selection": update.reset_checkpoint_selection or None})}
         if rest == "/events" and method == "GET":
             answer = self._events(pipeline_id, query)
             return answer.pop("__status", 200), answer

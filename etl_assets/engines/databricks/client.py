@@ -9,7 +9,7 @@ import socket
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import requests
@@ -37,19 +37,24 @@ def workspace_client(settings: DatabricksSettings, credentials: DatabricksCreden
     host that cannot answer at all fails at once (`check_reachable`).
     """
     given = credentials or DatabricksCredentials()
+    # A field left None is read by the SDK from the environment or the config profile.
+    fields: dict[str, Any] = {"host": given.host or None, "token": given.token or None,
+                              "client_id": given.client_id or None, "client_secret": given.client_secret or None,
+                              "profile": given.profile or None}
     try:
-        # A field left None is read by the SDK from the environment or the config profile.
-        config = Config(retry_timeout_seconds=int(settings.retry_timeout_seconds), host=given.host or None,
-                        token=given.token or None, client_id=given.client_id or None,
-                        client_secret=given.client_secret or None, profile=given.profile or None)
+        # Building a config fetches the host's metadata (/.well-known/databricks-config), retried for
+        # the config's whole retry_timeout_seconds when nothing answers: learn the host on a short
+        # budget first, and check that something answers there before the real config is built.
+        probe = Config(retry_timeout_seconds=1, http_timeout_seconds=max(settings.connect_seconds, 1), **fields)
+        if probe.host:
+            check_reachable(probe.host, settings.connect_seconds, probe)
+        config = Config(retry_timeout_seconds=int(settings.retry_timeout_seconds), **fields)
     except ValueError as exc:  # the SDK raises ValueError when no credentials are configured
         raise DatabricksApiError(
             f"no Databricks credentials: {_first_line(exc, given)}. Set DATABRICKS_HOST and DATABRICKS_TOKEN (or "
             "OAuth: DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET), or a profile in ~/.databrickscfg "
             "(DATABRICKS_CONFIG_PROFILE)"
         ) from None
-    if config.host:
-        check_reachable(config.host, settings.connect_seconds, config)
     return WorkspaceClient(config=config)
 
 

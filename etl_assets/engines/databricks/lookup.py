@@ -13,7 +13,7 @@ def resolve_pipeline_id(w: WorkspaceClient, pipeline: Pipeline) -> str:
     """The workspace id of `pipeline`; an error naming what was found unless exactly one matches."""
     configured = pipeline.id
     if configured:
-        call(w.config, f"reading pipeline '{pipeline.key}' (id {configured} from config.yml)",
+        call(w.config, f"reading pipeline '{pipeline.key}' (id {configured})",
              lambda: w.pipelines.get(configured))
         return configured
     escaped = pipeline.name.replace("'", "''")

@@ -71,6 +71,10 @@ class DatabricksSettings:
     `connect_seconds` bounds the one connection made to the host before the first request: a
     host that does not resolve, refuses the connection or does not accept it within that time
     fails at once, instead of after the SDK's `retry_timeout_seconds` of retries.
+
+    `unknown_state_seconds` bounds how long an update may answer without a state the engine
+    knows (the field missing, or a state it cannot read): past it the step fails saying the
+    update's end is unknown, instead of polling for ever.
     """
 
     poll_seconds: float = 2.0
@@ -79,10 +83,11 @@ class DatabricksSettings:
     retry_timeout_seconds: float = 120.0
     reconnect_seconds: float = 300.0
     connect_seconds: float = 10.0
+    unknown_state_seconds: float = 600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DatabricksSettings:
-        """ETL_ASSETS_DATABRICKS_{POLL,MAX_POLL,WAIT_ACTIVE,RETRY_TIMEOUT,RECONNECT,CONNECT}_SECONDS."""
+        """ETL_ASSETS_DATABRICKS_{POLL,MAX_POLL,WAIT_ACTIVE,RETRY_TIMEOUT,RECONNECT,CONNECT,UNKNOWN_STATE}_SECONDS."""
         env = os.environ if environ is None else environ
         prefix = "ETL_ASSETS_DATABRICKS_"
         return cls(
@@ -92,4 +97,5 @@ class DatabricksSettings:
             retry_timeout_seconds=_seconds(env, f"{prefix}RETRY_TIMEOUT_SECONDS", cls.retry_timeout_seconds),
             reconnect_seconds=_seconds(env, f"{prefix}RECONNECT_SECONDS", cls.reconnect_seconds),
             connect_seconds=_seconds(env, f"{prefix}CONNECT_SECONDS", cls.connect_seconds),
+            unknown_state_seconds=_seconds(env, f"{prefix}UNKNOWN_STATE_SECONDS", cls.unknown_state_seconds),
         )

@@ -123,16 +123,25 @@ class DatabricksEngine(DatabricksTraits):
         flows = FlowNames(t.name for t in request.config.tables_of(request.pipeline.key))
         run_errors: list[str] = []
         tracker = FlowTracker(selected, lambda table, reported: self._completion(
-            table, progress[table], update_id, pipeline_id, link, request.full_refresh))
+            table, progress[table], update_id, pipeline_id, link, request.fully(table)))
         reader = EventReader(w, pipeline_id, update_id)
         finished = False
         settled = False
         state = "UNKNOWN"
+        detail = f"update {update_id}"
+        known_at = time.monotonic()  # when the update last answered a state the engine knows
         try:
             delay = self.settings.poll_seconds
             while True:
                 state = yield from self._reconnecting(w, pipeline_id, update_id, f"reading update {update_id}",
                                                       lambda: self._read_state(w, pipeline_id, update_id))
+                if state in TERMINAL or state in ACTIVE:
+                    known_at = time.monotonic()
+                elif time.monotonic() - known_at >= self.settings.unknown_state_seconds:
+                    detail = unknown_end(update_id, state, self.settings.unknown_state_seconds, link)
+                    state = "UNKNOWN"
+                    finished = True  # what it does is not known: it is left as it is, not stopped
+                    break
                 events = yield from self._reconnecting(w, pipeline_id, update_id,
                                                        f"reading events of update {update_id}", reader.read_new)
                 for event in events:
@@ -157,7 +166,7 @@ class DatabricksEngine(DatabricksTraits):
                                                     {t: progress[t] for t in selected if t not in tracker.completed},
                                                     flows)
         messages = [m for t in selected if progress[t].status is FlowStatus.FAILED for m in progress[t].errors]
-        yield from tracker.finish(UpdateStatus.of(state) or UpdateStatus.UNKNOWN, detail=f"update {update_id}",
+        yield from tracker.finish(UpdateStatus.of(state) or UpdateStatus.UNKNOWN, detail=detail,
                                   error_text="\n".join(dict.fromkeys(messages + run_errors)),
                                   metadata={"update_id": update_id, "update_url": link})
 
@@ -276,7 +285,11 @@ class DatabricksEngine(DatabricksTraits):
     def _start(self, w: WorkspaceClient, pipeline_id: str, request: RefreshRequest,
                selected: list[str]) -> Generator[EngineEvent, None, str]:
         ordered = [t.name for t in request.config.tables_of(request.pipeline.key) if t.name in set(selected)]
-        full, partial = (ordered, None) if request.full_refresh else (None, ordered)
+        full = [t for t in ordered if request.fully(t)] or None
+        partial = [t for t in ordered if not request.fully(t)] or None
+        # A table's default flow carries its name (Databricks docs, "Flows": a flow defined with
+        # its table is named after it); reset_checkpoint_selection takes flows.
+        reset = [t for t in ordered if t in request.reset_checkpoint_tables] or None
         deadline = time.monotonic() + self.settings.wait_active_seconds
         waited = False
         while True:
@@ -285,7 +298,7 @@ class DatabricksEngine(DatabricksTraits):
                 with api_errors(w.config, f"starting an update of pipeline '{request.pipeline.name}'"):
                     try:
                         started = w.pipelines.start_update(pipeline_id, full_refresh_selection=full,
-                                                           refresh_selection=partial,
+                                                           refresh_selection=partial, reset_checkpoint_selection=reset,
                                                            validate_only=request.validate_only or None).update_id
                         return _update_id(started, request.pipeline.name)
                     except (ResourceConflict, InvalidState):
@@ -389,6 +402,14 @@ def _continuous_event(event: EngineEvent) -> EngineEvent:
     if isinstance(event, TableCompleted):
         return replace(event, metadata={**event.metadata, "continuous": True})
     return event
+
+
+def unknown_end(update_id: str, state: str, seconds: float, link: str) -> str:
+    """The failure's detail for an update that answered no state the engine knows for `seconds`."""
+    said = "no state" if state == "UNKNOWN" else f"only the state {state!r}, which the engine does not know"
+    return (f"update {update_id} answered {said} for {seconds:g} s (unknown_state_seconds on the Databricks engine "
+            f"resource, ETL_ASSETS_DATABRICKS_UNKNOWN_STATE_SECONDS); it was not stopped and may still be running: "
+            f"{link}; the end of update {update_id} is")
 
 
 def _update_id(update_id: str | None, pipeline: str) -> str:

@@ -38,6 +38,7 @@ from etl_assets.engines.local.home import LocalHome, home_path
 from etl_assets.engines.local.landing import local_listing
 from etl_assets.engines.local.locks import read_locks, update_locks
 from etl_assets.engines.local.progress import FlowEvent, RunEvent
+from etl_assets.engines.local.recovery import checkpoint_reset
 from etl_assets.engines.local.runner import LocalRunner, RunOutcome
 from etl_assets.engines.local.server import check_server_settings, ensure_warm_spark, recorded_server, stop_warm_spark
 from etl_assets.engines.local.signals import interrupts_held
@@ -151,6 +152,9 @@ class LocalEngine:
             if not request.full_refresh:
                 _refuse_lost_streaming_tables(request, home, graph, selected)
             tracker = ChangeTracker(request.config, home, pipeline)
+            reset = checkpoint_reset(home, pipeline, runner.datasets(request.reset_checkpoint_tables))
+            if request.full_refresh_tables or request.reset_checkpoint_tables:  # recovery always runs
+                tracker.forget([*request.full_refresh_tables, *request.reset_checkpoint_tables])
             decision = tracker.decide(selected, request.full_refresh, graph.upstream)
             yield from unchanged_events(request.config, home, decision, self.name)
             if not decision.run:
@@ -161,6 +165,8 @@ class LocalEngine:
             tracker.forget(writes)
             guard.protect(writes)
             try:
+                for line in reset.apply():
+                    yield Log(line, "warning")
                 yield from self._tracked(tracker, decision, graph, runner, selected,
                                          self._run(request, home, runner, graph, selected, writes, guard))
             except BaseException:
@@ -216,7 +222,8 @@ class LocalEngine:
                 guard.release(dataset)
                 yield from tracker.flow(dataset, FlowStatus.COMPLETED)
 
-        for item in runner.run(request.pipeline.key, selected, request.full_refresh):
+        fully = request.full_refresh or [t for t in selected if request.fully(t)]
+        for item in runner.run(request.pipeline.key, selected, fully):
             if isinstance(item, str):
                 line_log = _line_log(item)
                 if line_log is not None:
@@ -364,7 +371,7 @@ class LocalEngine:
                    end: str | None) -> Iterator[EngineEvent]:
         """The table's one info line (outcome and rows), then its completion."""
         location = home.table_location(table)
-        metadata: dict[str, Any] = {"table_location": location, "full_refresh": request.full_refresh,
+        metadata: dict[str, Any] = {"table_location": location, "full_refresh": request.fully(table),
                                     "engine": self.name}
         version = table_version(location)
         if version is not None:
@@ -430,7 +437,7 @@ def _refuse_lost_streaming_tables(request: RefreshRequest, home: LocalHome, grap
     looked = {t for t in graph.upstream_closure(selected) if request.config.pipeline_of(t).key == pipeline}
     lost = [t for t in sorted(looked)
             if any(any(c.rglob("commits/[0-9]*")) for c in home.checkpoints(pipeline, t))
-            and not (home.table_location(t) / "_spark_metadata").is_dir()]
+            and not (home.table_location(t) / "_spark_metadata").is_dir() and t not in request.full_refresh_tables]
     if lost:
         raise DataError(
             f"the files of streaming table(s) {', '.join(lost)} are gone ({home.table_location(lost[0])}) but their "

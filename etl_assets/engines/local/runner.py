@@ -88,13 +88,15 @@ class LocalRunner:
         companions = [quality_dataset_name(t) for t in tables if self.config.table(t).expectations]
         return [*tables, *companions]
 
-    def command(self, pipeline_key: str, tables: Sequence[str], full_refresh: bool, dry: bool = False) -> list[str]:
-        """The pipeline client command refreshing `tables` (fully with `full_refresh`; with `dry`
-        only analyzing the graph, as `spark-pipelines dry-run` does)."""
+    def command(self, pipeline_key: str, tables: Sequence[str], full_refresh: bool | Sequence[str],
+                dry: bool = False) -> list[str]:
+        """The pipeline client command refreshing `tables` (fully with `full_refresh`, or only
+        those it names; with `dry` only analyzing the graph, as `spark-pipelines dry-run` does)."""
         spec = write_spec(self.config, pipeline_key, self.home)
-        selection = ",".join(self.datasets(tables))
-        flag = "--full-refresh" if full_refresh else "--refresh"
-        command = [sys.executable, "-m", "etl_assets.engines.local.client", "--spec", str(spec), flag, selection]
+        full = self.datasets(tables if full_refresh is True else [t for t in tables if t in (full_refresh or ())])
+        flags = [("--full-refresh", full), ("--refresh", [d for d in self.datasets(tables) if d not in full])]
+        command = [sys.executable, "-m", "etl_assets.engines.local.client", "--spec", str(spec),
+                   *[part for flag, names in flags if names for part in (flag, ",".join(names))]]
         return [*command, "--dry-run"] if dry else command
 
     def environment(self, server: dict[str, object] | None = None) -> dict[str, str]:
@@ -113,7 +115,7 @@ class LocalRunner:
         return env
 
     def run(
-        self, pipeline_key: str, tables: Sequence[str], full_refresh: bool = False, dry: bool = False
+        self, pipeline_key: str, tables: Sequence[str], full_refresh: bool | Sequence[str] = False, dry: bool = False
     ) -> Iterator[str | FlowEvent | RunEvent | RunOutcome]:
         """Start the update and yield each output line (an event's as its message) and each
         flow and run event as it happens, then the `RunOutcome` last."""

@@ -163,7 +163,7 @@ def test_an_id_in_config_skips_the_lookup_and_404_names_it(fake, project):
     engine = DatabricksEngine(settings=FAST_SETTINGS)
     config = load_config(path)
     request = RefreshRequest(config, config.pipelines["orders"], ["orders_bronze"])
-    with pytest.raises(DatabricksApiError, match="reading pipeline 'orders' \\(id 9999-missing from config.yml\\)"):
+    with pytest.raises(DatabricksApiError, match="reading pipeline 'orders' \\(id 9999-missing\\)"):
         list(engine.refresh(request))
     assert [c for c in fake.requests if c[1] == "/api/2.0/pipelines"] == []  # no lookup by name
     assert starts(fake) == []

@@ -67,3 +67,62 @@ def test_throttling_is_waited_for_only_within_retry_timeout_seconds(fake):
     assert len(fake.calls(None, "/api/2.0/pipelines")) > 1  # it did wait and ask again
     assert "raise retry_timeout_seconds" in str(raised.value)
     assert fake.calls("POST", "/updates") == []
+
+
+def materialize_orders_bronze(resource):
+    from dagster import instance_for_test, materialize
+
+    from etl_assets.dagster.assets import build_table_assets
+
+    with instance_for_test() as instance:
+        return materialize(build_table_assets(load_config(SHOP)), instance=instance, selection="orders_bronze",
+                           resources={"engine": resource}, raise_on_error=False)
+
+
+def test_the_resources_connect_seconds_bounds_the_first_connection(fake, monkeypatch):
+    from etl_assets.dagster.resources import DatabricksPipelinesResource, default_engine_resource
+
+    used: list[float | None] = []
+    real = socket.create_connection
+
+    def create_connection(address, timeout=None, *args, **kwargs):
+        if address[0] == "127.0.0.1" and address[1] == int(fake.url.rsplit(":", 1)[1]):
+            used.append(timeout)
+        return real(address, timeout, *args, **kwargs)
+
+    # The OS's connection call is watched, not replaced: the engine's own path runs.
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    result = materialize_orders_bronze(DatabricksPipelinesResource(**FAST, connect_seconds=3.5))
+    assert result.success
+    assert used and used[0] == 3.5
+    assert DatabricksPipelinesResource().connect_seconds == 10.0
+    chosen = default_engine_resource({"ETL_ASSETS_ENGINE": "databricks", "ETL_ASSETS_DATABRICKS_CONNECT_SECONDS": "4"})
+    assert chosen.connect_seconds == 4 and chosen.get_engine().settings.connect_seconds == 4
+
+
+def test_a_host_that_does_not_resolve_fails_the_step_at_once_with_what_to_check(monkeypatch):
+    from etl_assets.dagster.resources import DatabricksPipelinesResource
+
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        # The resolver answers as it does for a name under the reserved .invalid TLD (RFC 6761);
+        # every other name goes to the real resolver.
+        if isinstance(host, str) and host.endswith(".invalid"):
+            asked.append(host)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setenv("DATABRICKS_HOST", "https://adb-1234.typo.invalid")
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-not-a-real-token-5678")
+    began = time.monotonic()
+    result = materialize_orders_bronze(DatabricksPipelinesResource(**{**FAST, "retry_timeout_seconds": 120}))
+    assert time.monotonic() - began < 30  # the SDK alone would retry for retry_timeout_seconds
+    assert not result.success and asked and set(asked) == {"adb-1234.typo.invalid"}
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    text = error.message + (error.cause.message if error.cause else "")
+    assert "the Databricks host https://adb-1234.typo.invalid" in text and "does not resolve" in text
+    assert "Check DATABRICKS_HOST" in text and "DNS" in text and "nothing was started" in text
+    assert "dapi-not-a-real-token-5678" not in text
