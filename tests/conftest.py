@@ -68,6 +68,23 @@ def local_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     stop_warm_spark(home)
 
 
+def current_home():
+    """The home the `local_home` fixture made, from the $ETL_ASSETS_HOME it set (as the default code
+    location reads it), for code that takes the home as an argument."""
+    from etl_assets.engines.local.home import HOME_ENV_VAR, LocalHome
+
+    if not os.environ.get(HOME_ENV_VAR):
+        raise RuntimeError("current_home() needs the local_home fixture")
+    return LocalHome(Path(os.environ[HOME_ENV_VAR]))
+
+
+def local_resource(**fields):
+    """The local engine resource on `current_home()`, with `fields`."""
+    from etl_assets.dagster.resources import LocalPipelinesResource
+
+    return LocalPipelinesResource(home=str(current_home().root), **fields)
+
+
 def tick_sensor(repo, name: str, instance, cursor=None):
     """Evaluate one tick of a sensor of `repo` with the repository's resources (the engine)."""
     from dagster import build_sensor_context

@@ -133,12 +133,12 @@ CACHE_ENV = "ETL_ASSETS_CODE_CACHE"
 
 
 @contextmanager
-def facts_cache(root: Path) -> Iterator[None]:
+def facts_cache(root: Path, setting: str | None = None) -> Iterator[None]:
     """Within the block, `code_facts` uses the disk cache of the project at `root`
-    (`<root>/.etl_assets/cache/code_facts.json`, or the file $ETL_ASSETS_CODE_CACHE names;
-    `off` disables it)."""
+    (`<root>/.etl_assets/cache/code_facts.json`, or the file `setting` names; `off` disables
+    it). The default code location takes `setting` from $ETL_ASSETS_CODE_CACHE."""
     global _current_cache
-    setting = os.environ.get(CACHE_ENV, "")
+    setting = setting or ""
     if setting.lower() in ("off", "0", "false", "no"):
         yield
         return

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import local_resource
 from tests.support import reference
 
 USERS_COLUMNS = ("userId", "name", "city", "operation", "sequenceNum")
@@ -417,7 +418,6 @@ def test_options_in_a_local_pipeline_run(local_home: Any, project: Any) -> None:
     from dagster import instance_for_test, materialize
 
     from etl_assets.dagster.assets import build_table_assets
-    from etl_assets.dagster.resources import LocalPipelinesResource
     from etl_assets.engines.local.tables import read_rows
     from etl_assets.project.load import load_config
 
@@ -443,7 +443,7 @@ def test_options_in_a_local_pipeline_run(local_home: Any, project: Any) -> None:
 
     with instance_for_test() as instance:
         result = materialize(build_table_assets(load_config(config)), instance=instance,
-                             resources={"engine": LocalPipelinesResource()}, raise_on_error=False)
+                             resources={"engine": local_resource()}, raise_on_error=False)
     assert result.success, [f.step_failure_data.error.message for f in result.get_step_failure_events()]
 
     def rows(table: str) -> set[tuple]:

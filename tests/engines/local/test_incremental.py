@@ -10,9 +10,9 @@ import pytest
 from dagster import instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.dagster.resources import LocalPipelinesResource
 from etl_assets.engines.local.server import recorded_server, stop_warm_spark
 from etl_assets.project.load import load_config
+from tests.conftest import local_resource
 
 CONFIG = """
 pipelines:
@@ -83,7 +83,7 @@ def test_an_update_recomputes_only_what_changed(tmp_path, local_home, monkeypatc
         (root / "transformations" / layer / f"{name}.py").write_text(code)
     (root / "config.yml").write_text(textwrap.dedent(CONFIG))
     assets = build_table_assets(load_config(root / "config.yml"))
-    resources = {"engine": LocalPipelinesResource()}
+    resources = {"engine": local_resource()}
     landing = local_home.landing / "events"
     landing.mkdir(parents=True)
     (landing / "a.json").write_text('{"id": 1}\n{"id": 2}\n')
