@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -20,12 +20,17 @@ def scenario(name: str) -> Path:
     return SCENARIOS / name / "config.yml"
 
 
-def write_project(root: Path, config_text: str, *, files: bool = True) -> Path:
-    """Write config.yml (dedented) and, when `files`, a transformation file per readable table."""
+def write_project(root: Path, config_text: str, *, files: bool = True, code: Mapping[str, str] | None = None) -> Path:
+    """Write config.yml (dedented), the transformation files `code` holds (path below
+    transformations/: text) and, when `files`, a placeholder file for each other readable table."""
     root.mkdir(parents=True, exist_ok=True)
     text = textwrap.dedent(config_text).lstrip("\n")
     path = root / "config.yml"
     path.write_text(text)
+    for relative, source in (code or {}).items():
+        file = root / "transformations" / relative
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(source)
     if files:
         try:
             doc = yaml.safe_load(text) or {}
@@ -34,8 +39,9 @@ def write_project(root: Path, config_text: str, *, files: bool = True) -> Path:
         for entry in doc.get("tables") or [] if isinstance(doc, dict) else []:
             if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("layer"), str):
                 file = root / "transformations" / entry["layer"] / f"{entry['name']}.py"
-                file.parent.mkdir(parents=True, exist_ok=True)
-                file.write_text(f"# dataset {entry['name']}\n")
+                if not file.exists():
+                    file.parent.mkdir(parents=True, exist_ok=True)
+                    file.write_text(f"# dataset {entry['name']}\n")
     return path
 
 

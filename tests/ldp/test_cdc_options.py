@@ -37,6 +37,17 @@ USERS = [
     (125, "Mercedes", "Mexicali", "UPDATE", 5),
     (123, "Isabel", "Chihuahua", "UPDATE", 5),
 ]
+# The doc's tables after the feed: SCD type 1, and type 2 with __START_AT and __END_AT.
+USERS_SCD1 = {(124, "Raul", "Oaxaca"), (125, "Mercedes", "Guadalajara"), (126, "Lily", "Cancun")}
+USERS_SCD2 = {
+    (123, "Isabel", "Monterrey", 1, 5),
+    (123, "Isabel", "Chihuahua", 5, 6),
+    (124, "Raul", "Oaxaca", 1, None),
+    (125, "Mercedes", "Tijuana", 2, 5),
+    (125, "Mercedes", "Mexicali", 5, 6),
+    (125, "Mercedes", "Guadalajara", 6, None),
+    (126, "Lily", "Cancun", 2, None),
+}
 # The doc's "Uncomment to test TRUNCATE" row.
 TRUNCATE = (None, None, None, "TRUNCATE", 3)
 
@@ -137,7 +148,7 @@ DOC_OPTIONS = {"except_column_list": ["operation", "sequenceNum"]}
 def test_doc_scd1_deletes(local: Any) -> None:
     columns, rows = run_local(local, USERS, stored_as_scd_type=1, **DOC_OPTIONS)
     assert columns == ["userId", "name", "city"]
-    assert rows == {(124, "Raul", "Oaxaca"), (125, "Mercedes", "Guadalajara"), (126, "Lily", "Cancun")}
+    assert rows == USERS_SCD1
 
 
 @pytest.mark.slow
@@ -154,15 +165,7 @@ def test_doc_scd1_truncate(local: Any) -> None:
 def test_doc_scd2(local: Any) -> None:
     columns, rows = run_local(local, USERS, stored_as_scd_type="2", **DOC_OPTIONS)
     assert columns == ["userId", "name", "city", "__START_AT", "__END_AT"]
-    assert rows == {
-        (123, "Isabel", "Monterrey", 1, 5),
-        (123, "Isabel", "Chihuahua", 5, 6),
-        (124, "Raul", "Oaxaca", 1, None),
-        (125, "Mercedes", "Tijuana", 2, 5),
-        (125, "Mercedes", "Mexicali", 5, 6),
-        (125, "Mercedes", "Guadalajara", 6, None),
-        (126, "Lily", "Cancun", 2, None),
-    }
+    assert rows == USERS_SCD2
 
 
 DOC_SCD2_UNTRACKED_CITY = {
