@@ -38,8 +38,8 @@ USERS = [
     (123, "Isabel", "Chihuahua", "UPDATE", 5),
 ]
 # The doc's tables after the feed: SCD type 1, and type 2 with __START_AT and __END_AT.
-USERS_SCD1 = {(124, "Raul", "Oaxaca"), (125, "Mercedes", "Guadalajara"), (126, "Lily", "Cancun")}
-USERS_SCD2 = {
+DOC_SCD1 = {(124, "Raul", "Oaxaca"), (125, "Mercedes", "Guadalajara"), (126, "Lily", "Cancun")}
+DOC_SCD2 = {
     (123, "Isabel", "Monterrey", 1, 5),
     (123, "Isabel", "Chihuahua", 5, 6),
     (124, "Raul", "Oaxaca", 1, None),
@@ -148,7 +148,7 @@ DOC_OPTIONS = {"except_column_list": ["operation", "sequenceNum"]}
 def test_doc_scd1_deletes(local: Any) -> None:
     columns, rows = run_local(local, USERS, stored_as_scd_type=1, **DOC_OPTIONS)
     assert columns == ["userId", "name", "city"]
-    assert rows == USERS_SCD1
+    assert rows == DOC_SCD1
 
 
 @pytest.mark.slow
@@ -165,7 +165,7 @@ def test_doc_scd1_truncate(local: Any) -> None:
 def test_doc_scd2(local: Any) -> None:
     columns, rows = run_local(local, USERS, stored_as_scd_type="2", **DOC_OPTIONS)
     assert columns == ["userId", "name", "city", "__START_AT", "__END_AT"]
-    assert rows == USERS_SCD2
+    assert rows == DOC_SCD2
 
 
 DOC_SCD2_UNTRACKED_CITY = {

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.engines.local.compat.conftest import Pipelines, pipelines_on_a_new_home
-from tests.ldp.test_cdc_options import USERS, USERS_SCD1, USERS_SCD2
+from tests.ldp.test_cdc_options import DOC_SCD1, DOC_SCD2, USERS
 
 pytestmark = pytest.mark.slow
 
@@ -132,8 +132,8 @@ def test_the_documented_example_in_batches_gives_the_documented_tables(pipelines
         if number < len(batches) - 1:
             return
         scd1 = [(r["id"], r["name"], r["city"]) for r in pipelines.rows(f"{p}_scd1")]
-        assert sorted(scd1, key=str) == sorted(USERS_SCD1, key=str)
+        assert sorted(scd1, key=str) == sorted(DOC_SCD1, key=str)
         scd2 = [(r["id"], r["name"], r["city"], r["__START_AT"], r["__END_AT"]) for r in pipelines.rows(f"{p}_scd2")]
-        assert sorted(scd2, key=str) == sorted(USERS_SCD2, key=str)
+        assert sorted(scd2, key=str) == sorted(DOC_SCD2, key=str)
 
     _feed(pipelines, batches, documented)
