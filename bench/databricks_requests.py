@@ -68,7 +68,7 @@ def main() -> None:
             fake.add_pipeline(pipeline.name, script=ten_minutes)
         os.environ.update({"HOME": tmp, "DATABRICKS_CONFIG_FILE": f"{tmp}/none", "DATABRICKS_HOST": fake.url,
                            "DATABRICKS_TOKEN": fake.token})
-        engine = DatabricksEngine(settings=DatabricksSettings.from_env(), sleep=clock.sleep)
+        engine = DatabricksEngine(settings=DatabricksSettings.from_env(os.environ), sleep=clock.sleep)
         graph = TableGraph(config)
         keys = {t.name: AssetKey(t.name) for t in config.tables}
         lags = []

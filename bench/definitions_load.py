@@ -77,9 +77,10 @@ defs = dg.Definitions(assets=assets, schedules=schedules, resources={"engine": L
 """,
     "etl_assets, 1st load": """
 import os, tempfile
+# The default code location, which takes both variables (earlier revisions' build_definitions read them too).
 os.environ["ETL_ASSETS_CODE_CACHE"] = os.path.join(tempfile.mkdtemp(), "code_facts.json")  # an empty cache
-from etl_assets.dagster.definitions import build_definitions
-defs = build_definitions(config_path)
+os.environ["ETL_ASSETS_CONFIG"] = str(config_path)
+from etl_assets.definitions import defs
 """,
     "etl_assets": """
 from etl_assets.dagster.definitions import build_definitions

@@ -32,5 +32,5 @@ def pipelines_job() -> JobDefinition:
     names = [t.name for key in keys for t in config.tables_of(key)]
     job = define_asset_job("bench_pipelines", selection=AssetSelection.assets(*names))
     defs = Definitions(assets=build_table_assets(config), jobs=[job],
-                       resources={ENGINE_RESOURCE_KEY: default_engine_resource()})
+                       resources={ENGINE_RESOURCE_KEY: default_engine_resource(os.environ)})
     return defs.resolve_job_def("bench_pipelines")

@@ -100,7 +100,7 @@ def dagster_run(config: ProjectConfig, home: LocalHome) -> Row:
     with PeakMemory(home) as memory, instance_for_test() as instance:
         start = time.perf_counter()
         result = materialize(build_table_assets(config), instance=instance,
-                             resources={ENGINE_RESOURCE_KEY: default_engine_resource()})
+                             resources={ENGINE_RESOURCE_KEY: default_engine_resource(os.environ)})
         seconds = time.perf_counter() - start
     assert result.success
     return ("Dagster `materialize` of every asset, warm", seconds, memory.server_mib, memory.client_mib)

@@ -19,7 +19,7 @@ from etl_assets.engines.base import ENGINE_NAMES, Engine
 from etl_assets.errors import ConfigError, ConfigProblem, EtlAssetsError
 from etl_assets.project.config import ProjectConfig
 from etl_assets.project.graph import TableGraph
-from etl_assets.project.load import load_config
+from etl_assets.project.load import CONFIG_ENV_VAR, load_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,12 +125,22 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="PATH", help="config file (default: $ETL_ASSETS_CONFIG or ./config.yml)")
 
 
+def _load(args: argparse.Namespace) -> ProjectConfig:
+    """The config `--config` names, else $ETL_ASSETS_CONFIG's, else ./config.yml."""
+    return load_config(args.config or os.environ.get(CONFIG_ENV_VAR) or None)
+
+
+def _home_setting() -> str | None:
+    """$ETL_ASSETS_HOME: the local engine's state folder (default: .etl_assets/ in the project folder)."""
+    return os.environ.get("ETL_ASSETS_HOME") or None
+
+
 def _validate(args: argparse.Namespace) -> int:
     from etl_assets.project.bundle import BUNDLE_FILE, check_bundle, check_code, resource_fields_checkable
     from etl_assets.project.conditions import check_conditions
     from etl_assets.project.declared import declaration_problems
 
-    config = load_config(args.config)
+    config = _load(args)
     problems = (check_code(config) + declaration_problems(config) + check_conditions(config) + check_bundle(config)
                 + _schedule_problems(config)
                 + _databricks_cli(config))
@@ -292,10 +302,10 @@ def _engine(name: str) -> Engine:
         from etl_assets.engines.databricks.settings import DatabricksSettings
         from etl_assets.engines.databricks.updates import DatabricksEngine
 
-        return DatabricksEngine(settings=DatabricksSettings.from_env())
+        return DatabricksEngine(settings=DatabricksSettings.from_env(os.environ))
     from etl_assets.engines.local.engine import LocalEngine
 
-    return LocalEngine()
+    return LocalEngine(home=_home_setting())
 
 
 def _databricks_cli(config: ProjectConfig) -> list:
@@ -334,7 +344,7 @@ def _schedule_problems(config: ProjectConfig) -> list:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = _load(args)
     graph = TableGraph(config)
     tags = [t.strip() for t in args.tags.split(",") if t.strip()]
     selected = graph.select_by_tags(tags, args.match)
@@ -380,7 +390,7 @@ def _generate(args: argparse.Namespace) -> int:
     from etl_assets.engines.local.home import LocalHome
     from etl_assets.example.datagen import generate
 
-    landing = Path(args.landing) if args.landing else LocalHome.for_project(load_config(args.config).root).landing
+    landing = Path(args.landing) if args.landing else LocalHome.for_project(_load(args).root, _home_setting()).landing
     for written in generate(landing, rows=args.rows, seed=args.seed):
         print(f"{written.path}: {written.rows} rows ({written.malformed} malformed)")
     return 0
@@ -391,7 +401,7 @@ def _explore(args: argparse.Namespace) -> int:
     from etl_assets.example.datagen import DATASETS
     from etl_assets.example.exploration import explore
 
-    landing = Path(args.landing) if args.landing else LocalHome.for_project(load_config(args.config).root).landing
+    landing = Path(args.landing) if args.landing else LocalHome.for_project(_load(args).root, _home_setting()).landing
     blocking = []
     for dataset in DATASETS:
         for finding in explore(landing / dataset, dataset):
@@ -410,11 +420,11 @@ def _show(args: argparse.Namespace) -> int:
     from etl_assets.engines.local.tables import read_rows
     from etl_assets.project.validation import did_you_mean
 
-    config = load_config(args.config)
+    config = _load(args)
     if args.table not in config.table_names:
         hint = did_you_mean(args.table, config.table_names) or f"tables: {', '.join(config.table_names)}"
         raise EtlAssetsError(f"no table '{args.table}' in {config.path.name} ({hint})")
-    columns, rows = read_rows(LocalHome.for_project(config.root).table_location(args.table), args.limit)
+    columns, rows = read_rows(LocalHome.for_project(config.root, _home_setting()).table_location(args.table), args.limit)
     if args.format == "json":
         print(json.dumps(rows, indent=2, default=str))
     elif args.format == "csv":
@@ -430,7 +440,7 @@ def _stop_spark(args: argparse.Namespace) -> int:
     from etl_assets.engines.local.home import LocalHome
     from etl_assets.engines.local.runner import stop_warm_spark
 
-    home = LocalHome.for_project(load_config(args.config).root)
+    home = LocalHome.for_project(_load(args).root, _home_setting())
     print("stopped the warm Spark server" if stop_warm_spark(home) else f"no warm Spark server running for {home.root}")
     return 0
 

@@ -4,7 +4,9 @@ The one place the environment is read (`Settings.from_env`): config.yml from $ET
 or the current folder; the engine local unless $ETL_ASSETS_ENGINE says databricks (see
 `etl_assets.dagster.resources.default_engine_resource`), the local engine's server on the Spark
 master $ETL_ASSETS_SPARK_MASTER names (default local[*]; docs/spark-cluster.md); code links from
-$ETL_ASSETS_GIT_*; alerts to $ETL_ASSETS_ALERT_WEBHOOK_URL.
+$ETL_ASSETS_GIT_*; alerts to $ETL_ASSETS_ALERT_WEBHOOK_URL; local state in $ETL_ASSETS_HOME; the
+code cache in $ETL_ASSETS_CODE_CACHE. Library functions take these as arguments and read no
+variable themselves.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def _short_errors(kind: type[BaseException], error: BaseException, trace: Traceb
 
 try:
     settings = Settings.from_env(os.environ)
-    defs = build_definitions(settings.config, engine=settings.engine, git=settings.git, alerts=settings.alerts)
+    defs = build_definitions(settings.config, engine=settings.engine, git=settings.git, alerts=settings.alerts,
+                             code_cache=settings.code_cache)
 except EtlAssetsError as exc:
     # Code servers catch the error and show its message in the UI; the hook only changes what
     # an uncaught error prints when a command loads this module directly.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -20,12 +20,17 @@ def scenario(name: str) -> Path:
     return SCENARIOS / name / "config.yml"
 
 
-def write_project(root: Path, config_text: str, *, files: bool = True) -> Path:
-    """Write config.yml (dedented) and, when `files`, a transformation file per readable table."""
+def write_project(root: Path, config_text: str, *, files: bool = True, code: Mapping[str, str] | None = None) -> Path:
+    """Write config.yml (dedented), the transformation files `code` holds (path below
+    transformations/: text) and, when `files`, a placeholder file for each other readable table."""
     root.mkdir(parents=True, exist_ok=True)
     text = textwrap.dedent(config_text).lstrip("\n")
     path = root / "config.yml"
     path.write_text(text)
+    for relative, source in (code or {}).items():
+        file = root / "transformations" / relative
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(source)
     if files:
         try:
             doc = yaml.safe_load(text) or {}
@@ -34,8 +39,9 @@ def write_project(root: Path, config_text: str, *, files: bool = True) -> Path:
         for entry in doc.get("tables") or [] if isinstance(doc, dict) else []:
             if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("layer"), str):
                 file = root / "transformations" / entry["layer"] / f"{entry['name']}.py"
-                file.parent.mkdir(parents=True, exist_ok=True)
-                file.write_text(f"# dataset {entry['name']}\n")
+                if not file.exists():
+                    file.parent.mkdir(parents=True, exist_ok=True)
+                    file.write_text(f"# dataset {entry['name']}\n")
     return path
 
 
@@ -66,6 +72,23 @@ def local_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ETL_ASSETS_HOME", str(home.root))
     yield home
     stop_warm_spark(home)
+
+
+def current_home():
+    """The home the `local_home` fixture made, from the $ETL_ASSETS_HOME it set (as the default code
+    location reads it), for code that takes the home as an argument."""
+    from etl_assets.engines.local.home import HOME_ENV_VAR, LocalHome
+
+    if not os.environ.get(HOME_ENV_VAR):
+        raise RuntimeError("current_home() needs the local_home fixture")
+    return LocalHome(Path(os.environ[HOME_ENV_VAR]))
+
+
+def local_resource(**fields):
+    """The local engine resource on `current_home()`, with `fields`."""
+    from etl_assets.dagster.resources import LocalPipelinesResource
+
+    return LocalPipelinesResource(home=str(current_home().root), **fields)
 
 
 def tick_sensor(repo, name: str, instance, cursor=None):

@@ -231,8 +231,11 @@ class EtlAssetsComponent(Component, Resolvable, Model):
         # A component is where a code location is made: what defs.yaml leaves out comes from
         # the environment, as for the default code location.
         settings = Settings.from_env(os.environ)
-        return build_definitions(self.config_path, translator=translator, engine=self.engine or settings.engine,
-                                 git=settings.git, alerts=settings.alerts)
+        engine = self.engine or settings.engine
+        if isinstance(engine, LocalPipelinesResource) and engine.home is None and os.environ.get("ETL_ASSETS_HOME"):
+            engine = LocalPipelinesResource(**{**engine.model_dump(), "home": os.environ["ETL_ASSETS_HOME"]})
+        return build_definitions(self.config_path, translator=translator, engine=engine,
+                                 git=settings.git, alerts=settings.alerts, code_cache=settings.code_cache)
 
 
 class AttributesTranslator(TableTranslator):

@@ -26,11 +26,11 @@ from etl_assets.dagster.resources import (
 from etl_assets.dagster.schedules import build_schedules, check_selections
 from etl_assets.dagster.translator import TableTranslator
 from etl_assets.errors import ConfigError
-from etl_assets.project.code import facts_cache
+from etl_assets.project.code import CACHE_ENV, facts_cache
 from etl_assets.project.config import Freshness, ProjectConfig, Table
 from etl_assets.project.declared import with_declared_expectations
 from etl_assets.project.graph import TableGraph
-from etl_assets.project.load import load_config
+from etl_assets.project.load import CONFIG_ENV_VAR, load_config
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,15 @@ class Settings:
     engine: PipelinesEngineResource | None = None
     git: GitSource | None = None
     alerts: Alerts = Alerts()
+    code_cache: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """$ETL_ASSETS_CONFIG, the engine's variables ($ETL_ASSETS_ENGINE and the rest, see
-        `default_engine_resource`), the git link's and the alerts'."""
-        return cls(config=environ.get("ETL_ASSETS_CONFIG") or None, engine=default_engine_resource(environ),
-                   git=GitSource.from_env(environ), alerts=Alerts.from_env(environ))
+        `default_engine_resource`), the git link's, the alerts' and $ETL_ASSETS_CODE_CACHE."""
+        return cls(config=environ.get(CONFIG_ENV_VAR) or None, engine=default_engine_resource(environ),
+                   git=GitSource.from_env(environ), alerts=Alerts.from_env(environ),
+                   code_cache=environ.get(CACHE_ENV) or None)
 
 
 def build_definitions(
@@ -89,6 +91,7 @@ def build_definitions(
     git: GitSource | None = None,
     alerts: Alerts | None = None,
     job_per_schedule: bool | None = None,
+    code_cache: str | None = None,
 ) -> Definitions:
     """Assets (one per table), checks, schedules and sensors of a project, run by `engine`.
 
@@ -103,6 +106,8 @@ def build_definitions(
         alerts: where failure and freshness alerts are posted (default: nowhere).
         job_per_schedule: give each schedule an asset job of its own, so each asset's page lists
             the schedules running it (default: up to 2,000 tables; see `etl_assets.dagster.schedules`).
+        code_cache: the file caching what was read of the transformation files, or `off`
+            (default: `.etl_assets/cache/code_facts.json` in the project folder).
 
     Raises:
         ConfigError: the config is invalid (every problem listed); nothing runs.
@@ -111,7 +116,7 @@ def build_definitions(
     >>> defs.resolve_asset_graph().get_all_asset_keys()                          # doctest: +SKIP
     """
     with _collector_paused():
-        return _build(config, translator, engine, git, alerts or Alerts(), job_per_schedule)
+        return _build(config, translator, engine, git, alerts or Alerts(), job_per_schedule, code_cache)
 
 
 def _freshness_of(translator: TableTranslator, table: Table, config: ProjectConfig) -> Freshness | None:
@@ -139,9 +144,9 @@ def _collector_paused() -> Iterator[None]:
 
 def _build(config: ProjectConfig | str | os.PathLike[str] | None, translator: TableTranslator | None,
            engine: PipelinesEngineResource | None, git: GitSource | None, alerts: Alerts,
-           job_per_schedule: bool | None) -> Definitions:
+           job_per_schedule: bool | None, code_cache: str | None = None) -> Definitions:
     project = config if isinstance(config, ProjectConfig) else load_config(config or "config.yml")
-    with facts_cache(project.root):  # files unchanged since the last load are not read again
+    with facts_cache(project.root, code_cache):  # files unchanged since the last load are not read again
         project = with_declared_expectations(project)  # rules declared in code are checks too
         problems = check_selections(project)
         if problems:

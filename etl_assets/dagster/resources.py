@@ -13,7 +13,6 @@ cannot be used), and it cannot bound the SDK's retries.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,7 +61,7 @@ class LocalPipelinesResource(PipelinesEngineResource):
     home: str | None = Field(
         default=None,
         description="Folder of all local state (warehouse, metastore, checkpoints, landing files). "
-                    "Default: $ETL_ASSETS_HOME, else .etl_assets/ in the project folder.",
+                    "Default: .etl_assets/ in the project folder (the default code location takes $ETL_ASSETS_HOME).",
     )
     warm_spark: bool = Field(
         default=True,
@@ -174,11 +173,12 @@ class DatabricksPipelinesResource(PipelinesEngineResource):
         )
 
 
-def default_engine_resource(environ: Mapping[str, str] | None = None) -> PipelinesEngineResource:
-    """The engine of the default code location, from the environment.
+def default_engine_resource(env: Mapping[str, str]) -> PipelinesEngineResource:
+    """The engine of the default code location, from its environment `env`.
 
     `ETL_ASSETS_ENGINE` (`local`, the default, or `databricks`) picks the engine;
-    `ETL_ASSETS_WARM_SPARK=0` turns the warm Spark server off; `ETL_ASSETS_SPARK_MASTER` names the
+    `ETL_ASSETS_HOME` names the local engine's home; `ETL_ASSETS_WARM_SPARK=0` turns the warm Spark
+    server off; `ETL_ASSETS_SPARK_MASTER` names the
     Spark master it runs on (default local[*]); `ETL_ASSETS_DATABRICKS_*_SECONDS`
     and `ETL_ASSETS_LANDING_VOLUME` set the Databricks engine's bounds and landing volume.
     Code locations of your own pass a resource to `build_definitions` instead.
@@ -186,11 +186,11 @@ def default_engine_resource(environ: Mapping[str, str] | None = None) -> Pipelin
     >>> default_engine_resource({"ETL_ASSETS_ENGINE": "databricks"}).engine_name
     'databricks'
     """
-    env = os.environ if environ is None else environ
     name = (env.get(ENGINE_ENV_VAR) or "local").strip().lower() or "local"
     if name == "local":
         warm = env.get("ETL_ASSETS_WARM_SPARK", "1").strip().lower() not in ("0", "false", "no", "off")
-        return LocalPipelinesResource(warm_spark=warm, master=env.get("ETL_ASSETS_SPARK_MASTER", "").strip() or None)
+        return LocalPipelinesResource(home=env.get("ETL_ASSETS_HOME") or None, warm_spark=warm,
+                                      master=env.get("ETL_ASSETS_SPARK_MASTER", "").strip() or None)
     if name == "databricks":
         settings = DatabricksSettings.from_env(env)
         fields: dict[str, Any] = {k: getattr(settings, k) for k in (

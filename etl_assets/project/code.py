@@ -139,12 +139,12 @@ CACHE_ENV = "ETL_ASSETS_CODE_CACHE"
 
 
 @contextmanager
-def facts_cache(root: Path) -> Iterator[None]:
+def facts_cache(root: Path, setting: str | None = None) -> Iterator[None]:
     """Within the block, `code_facts` uses the disk cache of the project at `root`
-    (`<root>/.etl_assets/cache/code_facts.json`, or the file $ETL_ASSETS_CODE_CACHE names;
-    `off` disables it)."""
+    (`<root>/.etl_assets/cache/code_facts.json`, or the file `setting` names; `off` disables
+    it). The default code location takes `setting` from $ETL_ASSETS_CODE_CACHE."""
     global _current_cache
-    setting = os.environ.get(CACHE_ENV, "")
+    setting = setting or ""
     if setting.lower() in ("off", "0", "false", "no"):
         yield
         return
@@ -289,20 +289,30 @@ def _helpers_fingerprint(imported: frozenset[str]) -> bytes:
                     for module in sorted(_helper_closure(set(imported))))
 
 
-def _imported_helpers(tree: ast.AST, package: str) -> set[str]:
-    """Helper modules an `import` or `from ... import` of the tree names (relative ones from `package`)."""
-    found: set[str] = set()
-    for node in ast.walk(tree) if package else getattr(tree, "body", []):  # a transformation imports at the top
-        names: list[str] = []
+def imported_names(tree: ast.AST, package: str, *, nested: bool = True) -> Iterator[str]:
+    """What each `import` or `from ... import` of the tree may import: `a.b` for `import a.b`; `a`
+    and `a.x` for `from a import x` (`x` may be a module or a name in `a`), relative ones resolved
+    from `package`. With `nested` false, only the statements at the top of a module.
+
+    >>> sorted(imported_names(ast.parse("from .b import c"), "pkg.a"))
+    ['pkg.a.b', 'pkg.a.b.c']
+    """
+    for node in ast.walk(tree) if nested else getattr(tree, "body", []):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], base]).strip(".")
-            names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
-        found.update(n for n in names if n.startswith(_HELPERS) and _module_file(n) is not None)
-    return found
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+def _imported_helpers(tree: ast.AST, package: str) -> set[str]:
+    """Helper modules an `import` or `from ... import` of the tree names (relative ones from `package`)."""
+    # A transformation (no package) imports at the top.
+    return {n for n in imported_names(tree, package, nested=bool(package))
+            if n.startswith(_HELPERS) and _module_file(n) is not None}
 
 
 def _helper_closure(modules: set[str]) -> set[str]:

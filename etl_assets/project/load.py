@@ -14,16 +14,16 @@ CONFIG_ENV_VAR = "ETL_ASSETS_CONFIG"
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Locate config.yml: `explicit`, else $ETL_ASSETS_CONFIG, else ./config.yml.
+    """Locate config.yml: `explicit`, else ./config.yml.
 
     Falls back to the config.yml beside the package's source tree (an editable install run
-    from elsewhere). Raises `ConfigError` naming the places looked in when none exists.
+    from elsewhere). Raises `ConfigError` naming the places looked in when none exists. The
+    environment is not read here: the command line and the default code location pass
+    $ETL_ASSETS_CONFIG as `explicit`.
     """
     candidates: list[Path]
     if explicit:
         candidates = [Path(explicit)]
-    elif os.environ.get(CONFIG_ENV_VAR):
-        candidates = [Path(os.environ[CONFIG_ENV_VAR])]
     else:
         candidates = [Path.cwd() / "config.yml", Path(__file__).resolve().parents[2] / "config.yml"]
     for candidate in candidates:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from tests.conftest import local_resource
 from tests.corpus._data.standin import BUILDERS, write_stand_in
 from tests.corpus.corpus import (
     CORPUS,
@@ -46,13 +47,12 @@ def _materialize(config_path: Path) -> dict[str, dict[str, Any]]:
     from dagster import instance_for_test, materialize
 
     from etl_assets.dagster.assets import build_table_assets
-    from etl_assets.dagster.resources import LocalPipelinesResource
     from etl_assets.project.load import load_config
 
     assets = build_table_assets(load_config(config_path))
     with instance_for_test() as instance:
         result = materialize(assets, instance=instance, raise_on_error=False,
-                             resources={"engine": LocalPipelinesResource()})
+                             resources={"engine": local_resource()})
     if not result.success:
         errors = [e.step_failure_data.error.message for e in result.get_step_failure_events()
                   if e.step_failure_data.error is not None]

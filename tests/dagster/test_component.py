@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import textwrap
 import tomllib
@@ -11,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from dagster import AssetKey, Definitions, EnvVar
-from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster.components.core.package_entry import discover_package_objects
 from dagster.components.testing import DefsFolderSandbox
 
@@ -19,6 +20,7 @@ from etl_assets import EtlAssetsComponent
 from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource
 from etl_assets.errors import ConfigError
 from tests.conftest import REPO, write_project
+from tests.support.webserver import webserver
 
 CONFIG = """
     pipelines:
@@ -105,25 +107,27 @@ def test_attributes_set_keys_groups_tags_deps_and_local_engine(sandbox: DefsFold
     assert engine.warm_spark is False
 
 
-def test_databricks_engine_keeps_secrets_out_of_the_ui(sandbox: DefsFolderSandbox,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-very-secret")
-    monkeypatch.setenv("WORKSPACE", "adb-123")
-    monkeypatch.setenv("ETL_MAX_POLL", "30")
-    folder = write_defs_yaml(sandbox, """
-        type: etl_assets.dagster.component.EtlAssetsComponent
-        attributes:
-          config_path: "{{ context.project_root }}/config.yml"
-          engine:
-            type: databricks
-            host: "https://{{ env.WORKSPACE }}.azuredatabricks.net"
-            token: "{{ env.DATABRICKS_TOKEN }}"
-            profile: prod
-            poll_seconds: 0.5
-            max_poll_seconds: "{{ env.ETL_MAX_POLL }}"
-            landing_volume: /Volumes/main/etl/landing
-    """)
-    _, defs = load(sandbox, folder)
+DATABRICKS_DEFS = """
+    type: etl_assets.dagster.component.EtlAssetsComponent
+    attributes:
+      config_path: "{{ context.project_root }}/config.yml"
+      engine:
+        type: databricks
+        host: "https://{{ env.WORKSPACE }}.azuredatabricks.net"
+        token: "{{ env.DATABRICKS_TOKEN }}"
+        profile: prod
+        poll_seconds: 0.5
+        max_poll_seconds: "{{ env.ETL_MAX_POLL }}"
+        landing_volume: /Volumes/main/etl/landing
+"""
+DATABRICKS_ENV = {"DATABRICKS_TOKEN": "dapi-very-secret", "WORKSPACE": "adb-123", "ETL_MAX_POLL": "30"}
+
+
+def test_databricks_engine_keeps_secrets_out_of_the_resource(sandbox: DefsFolderSandbox,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in DATABRICKS_ENV.items():
+        monkeypatch.setenv(name, value)
+    _, defs = load(sandbox, write_defs_yaml(sandbox, DATABRICKS_DEFS))
 
     engine = defs.resources["engine"]
     assert isinstance(engine, DatabricksPipelinesResource)
@@ -133,10 +137,42 @@ def test_databricks_engine_keeps_secrets_out_of_the_ui(sandbox: DefsFolderSandbo
     assert engine.landing_volume == "/Volumes/main/etl/landing"
     assert AssetKey("numbers_gold") in defs.resolve_asset_graph().get_all_asset_keys()
 
-    # What the UI shows of the resource: the variable's name, never its value.
-    snapshot = str(RepositorySnap.from_def(defs.get_repository_def()).resources)
-    assert "DATABRICKS_TOKEN" in snapshot
-    assert "dapi-very-secret" not in snapshot
+
+RESOURCE = """
+query($selector: ResourceSelector!) { topLevelResourceDetailsOrError(resourceSelector: $selector) {
+  __typename ... on ResourceDetails { configuredValues { key value type } } } }
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_ui_shows_the_tokens_variable_never_its_value(sandbox: DefsFolderSandbox, tmp_path: Path) -> None:
+    write_defs_yaml(sandbox, DATABRICKS_DEFS)
+    # A code location of the sandbox's defs folder, served by a real webserver.
+    for folder in (sandbox.defs_folder_path.parent, sandbox.defs_folder_path):
+        (folder / "__init__.py").touch()
+    location = sandbox.project_root / "location.py"
+    location.write_text(textwrap.dedent(f"""
+        import importlib
+        import sys
+        from pathlib import Path
+
+        from dagster.components import load_defs
+
+        sys.path.insert(0, str(Path(__file__).parent / "src"))
+        defs = load_defs(importlib.import_module("{sandbox.project_name}.defs"), project_root=Path(__file__).parent)
+    """))
+    env = {**os.environ, **DATABRICKS_ENV,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    with webserver(["-f", str(location)], cwd=sandbox.project_root, env=env, log=tmp_path / "webserver.log") as ui:
+        selector = {"repositoryLocationName": ui.location_name(), "repositoryName": "__repository__",
+                    "resourceName": "engine"}
+        details = ui.query(RESOURCE, selector=selector)["topLevelResourceDetailsOrError"]
+    assert details["__typename"] == "ResourceDetails", details
+    shown = {v["key"]: (v["type"], v["value"]) for v in details["configuredValues"]}
+    assert shown["token"] == ("ENV_VAR", "DATABRICKS_TOKEN")
+    assert shown["host"] == ("VALUE", json.dumps("https://adb-123.azuredatabricks.net"))
+    assert "dapi-very-secret" not in json.dumps(details)
 
 
 def test_engine_defaults_to_the_environment(sandbox: DefsFolderSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,6 +185,18 @@ def test_engine_defaults_to_the_environment(sandbox: DefsFolderSandbox, monkeypa
     _, defs = load(sandbox, folder)
     assert isinstance(defs.resources["engine"], DatabricksPipelinesResource)
     assert defs.resolve_asset_graph().get(AssetKey("numbers_silver")).group_name == "silver"
+
+
+def test_a_local_engine_without_a_home_takes_the_environments(sandbox: DefsFolderSandbox, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ETL_ASSETS_HOME", str(tmp_path / "state"))
+    folder = write_defs_yaml(sandbox, """
+        type: etl_assets.EtlAssetsComponent
+        attributes: {config_path: ../../../../config.yml, engine: {type: local, warm_spark: false}}
+    """)
+    engine = load(sandbox, folder)[1].resources["engine"]
+    assert isinstance(engine, LocalPipelinesResource)
+    assert (engine.home, engine.warm_spark) == (str(tmp_path / "state"), False)
 
 
 def test_unknown_engine_type_names_the_choices_and_the_line(sandbox: DefsFolderSandbox) -> None:

@@ -8,10 +8,9 @@ from dagster import AssetKey, AssetSpec, instance_for_test, materialize
 
 from etl_assets.dagster.definitions import build_definitions
 from etl_assets.dagster.landing import build_landing_definitions
-from etl_assets.dagster.resources import LocalPipelinesResource
 from etl_assets.errors import ConfigError
 from etl_assets.project.load import load_config
-from tests.conftest import REPO, scenario
+from tests.conftest import REPO, local_resource, scenario
 
 SHOP = scenario("shop")
 EXAMPLE = REPO / "config.yml"  # the example project: its sources ask for example_data
@@ -21,7 +20,7 @@ def test_generator_asset_and_exploration_checks(local_home):
     config = load_config(EXAMPLE)
     assets, checks = build_landing_definitions(config)
     with instance_for_test() as instance:
-        result = materialize([*assets, *checks], instance=instance, resources={"engine": LocalPipelinesResource()},
+        result = materialize([*assets, *checks], instance=instance, resources={"engine": local_resource()},
                              run_config={"ops": {"example_data": {"config": {"rows": 300, "seed": 2}}}})
         assert result.success
         files = {e.materialization.asset_key: e.materialization.metadata["rows_written"].value
@@ -41,7 +40,7 @@ def test_exploration_fails_on_an_empty_landing(local_home):
     assets, checks = build_landing_definitions(load_config(EXAMPLE))
     with instance_for_test() as instance:
         result = materialize([*assets, *checks], instance=instance, raise_on_error=False,
-                             resources={"engine": LocalPipelinesResource()}, selection=AssetSelection.all_asset_checks())
+                             resources={"engine": local_resource()}, selection=AssetSelection.all_asset_checks())
         evaluations = {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
     assert result.get_asset_materialization_events() == []
     assert not evaluations[("raw_customers", "row_count")].passed

@@ -14,7 +14,7 @@ from etl_assets.dagster.definitions import build_definitions
 from etl_assets.dagster.landing_sensor import WINDOW_MS, new_files
 from etl_assets.dagster.resources import DatabricksPipelinesResource
 from etl_assets.example.datagen import generate
-from tests.conftest import scenario, tick_sensor
+from tests.conftest import local_resource, scenario, tick_sensor
 from tests.support.fake_databricks import FAST, LANDING_VOLUME
 
 SHOP = scenario("shop")
@@ -115,7 +115,7 @@ def tick_local(repo, instance, cursor=None):
 
 
 def test_landing_sensor_triggers_once_per_new_file(local_home):
-    repo = build_definitions(SHOP).get_repository_def()
+    repo = build_definitions(SHOP, engine=local_resource()).get_repository_def()
     with instance_for_test() as instance:
         first = tick_local(repo, instance)
         assert first.run_requests == [] and "no new landing files" in first.skip_message
@@ -140,7 +140,7 @@ def test_landing_sensor_can_refresh_downstream(local_home, project):
     (local_home.landing / "things").mkdir(parents=True)
     (local_home.landing / "things" / "a.json").write_text("{}\n")
     (local_home.landing / "things" / ".b.json.tmp").write_text("{}\n")  # not landed yet
-    repo = build_definitions(path).get_repository_def()
+    repo = build_definitions(path, engine=local_resource()).get_repository_def()
     with instance_for_test() as instance:
         (request,) = tick_local(repo, instance).run_requests
     assert {k.path[-1] for k in request.asset_selection} == {"raw", "clean"}
@@ -148,7 +148,7 @@ def test_landing_sensor_can_refresh_downstream(local_home, project):
 
 
 def test_a_file_moved_in_with_an_old_modification_time_still_counts(local_home):
-    repo = build_definitions(SHOP).get_repository_def()
+    repo = build_definitions(SHOP, engine=local_resource()).get_repository_def()
     folder = local_home.landing / "orders"
     folder.mkdir(parents=True)
     (folder / "first.json").write_text("{}\n")

@@ -18,9 +18,9 @@ from dagster import (
 
 from etl_assets.dagster.assets import build_table_assets
 from etl_assets.dagster.definitions import build_definitions
-from etl_assets.dagster.resources import DatabricksPipelinesResource, LocalPipelinesResource
+from etl_assets.dagster.resources import DatabricksPipelinesResource
 from etl_assets.project.load import load_config
-from tests.conftest import scenario, tick_sensor
+from tests.conftest import current_home, local_resource, scenario, tick_sensor
 from tests.support.fake_databricks import FAST, continuous, successful
 
 SHOP = scenario("shop")
@@ -165,7 +165,7 @@ def run_outside_dagster(config, tables):
     """What `spark-pipelines run` by hand does: an update no Dagster run knows of."""
     from etl_assets.engines.local.runner import LocalRunner
 
-    outcome = list(LocalRunner(config).run("numbers", tables))[-1]
+    outcome = list(LocalRunner(config, current_home()).run("numbers", tables))[-1]
     assert outcome.run_status == "COMPLETED", outcome.error_text()
 
 
@@ -174,18 +174,18 @@ def test_local_tables_changed_outside_dagster_are_reported_once(local_home):
     config = load_config(PLAIN)
     run_outside_dagster(config, ["numbers_bronze", "numbers_silver"])
     with instance_for_test() as instance:
-        first = observe(instance, config=PLAIN, engine=LocalPipelinesResource())
+        first = observe(instance, config=PLAIN, engine=local_resource())
         rows = reported(first)
         assert set(rows) == {"numbers_bronze", "numbers_silver"}
         assert rows["numbers_silver"]["dagster/row_count"] == 5 and rows["numbers_silver"]["observed"] is True
         assert rows["numbers_silver"]["table_location"] == str(local_home.table_location("numbers_silver"))
-        assert observe(instance, first.cursor, config=PLAIN, engine=LocalPipelinesResource()).asset_events == []
+        assert observe(instance, first.cursor, config=PLAIN, engine=local_resource()).asset_events == []
 
         # What a Dagster run writes, it records itself.
         ours = materialize(build_table_assets(config), instance=instance, selection="numbers_silver",
-                           resources={"engine": LocalPipelinesResource()})
+                           resources={"engine": local_resource()})
         assert ours.success
-        after_ours = observe(instance, first.cursor, config=PLAIN, engine=LocalPipelinesResource())
+        after_ours = observe(instance, first.cursor, config=PLAIN, engine=local_resource())
         assert after_ours.asset_events == []
 
         # While a run that may write the table is in progress, the observer waits for it.
@@ -196,9 +196,9 @@ def test_local_tables_changed_outside_dagster_are_reported_once(local_home):
         busy = DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED,
                           asset_selection=frozenset({AssetKey("numbers_silver")}))
         instance.add_run(busy)
-        waiting = observe(instance, after_ours.cursor, config=PLAIN, engine=LocalPipelinesResource())
+        waiting = observe(instance, after_ours.cursor, config=PLAIN, engine=local_resource())
         assert waiting.asset_events == []
         instance.delete_run(busy.run_id)
-        last = observe(instance, waiting.cursor, config=PLAIN, engine=LocalPipelinesResource())
+        last = observe(instance, waiting.cursor, config=PLAIN, engine=local_resource())
         assert set(reported(last)) == {"numbers_silver"}
         assert reported(last)["numbers_silver"]["table_version"] != rows["numbers_silver"]["table_version"]

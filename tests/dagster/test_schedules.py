@@ -49,21 +49,6 @@ def test_schedules_from_config_run_a_job_of_their_selection(repo):
     assert repo.get_schedule_def("weekly_gold").execution_timezone == "Europe/Paris"
 
 
-def test_full_refresh_schedule_sets_run_config_for_each_pipeline_step(project):
-    path = project("""
-        pipelines: {a: {}, b: {}}
-        schedules:
-          - {name: rebuild, cron: "0 1 * * 0", selection: "tag:x", full_refresh: true}
-        tables:
-          - {name: a_raw, layer: bronze, pipeline: a, tags: [x]}
-          - {name: b_raw, layer: bronze, pipeline: b}
-    """)
-    repo = build_definitions(path).get_repository_def()
-    with instance_for_test() as instance:
-        result = repo.get_schedule_def("rebuild").evaluate_tick(build_schedule_context(instance=instance, repository_def=repo))
-    assert result.run_requests[0].run_config == {"ops": {"a": {"config": {"full_refresh": True}}}}
-
-
 @pytest.mark.parametrize(
     ("cron", "selection", "message"),
     [
@@ -128,8 +113,9 @@ def test_past_the_size_limit_schedules_name_their_assets_at_each_tick():
     assert request.tags["etl_assets/schedule"] == "daily_critical"
 
 
-@pytest.mark.parametrize("job_per_schedule", [True, False])
-def test_full_refresh_schedule_config_either_way(project, job_per_schedule):
+@pytest.mark.parametrize("job_per_schedule", [None, True, False])
+def test_full_refresh_schedule_sets_run_config_for_each_pipeline_step(project, job_per_schedule):
+    # None: the default for the project's size; True and False: a job per schedule or none.
     path = project("""
         pipelines: {a: {}, b: {}}
         schedules:

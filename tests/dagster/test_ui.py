@@ -3,41 +3,18 @@ GraphQL API as the UI's own pages are, with a real run on Spark."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, SCENARIOS
+from tests.support.webserver import webserver
 
 LOCATION = "etl_assets.definitions"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Ui:
-    def __init__(self, port: int):
-        self.url = f"http://127.0.0.1:{port}/graphql"
-
-    def query(self, text: str, **variables) -> dict:
-        body = json.dumps({"query": text, "variables": variables}).encode()
-        request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            result = json.loads(answer.read())
-        assert "errors" not in result, result["errors"]
-        return result["data"]
 
 
 @pytest.fixture
@@ -52,40 +29,14 @@ def ui(tmp_path: Path, local_home):
     # The project's instance settings, plus runs launched at once (no daemon in a test).
     (dagster_home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text() + (
         "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n"))
-    port = free_port()
     env = {**os.environ, "ETL_ASSETS_CONFIG": str(project / "config.yml"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    log = (tmp_path / "webserver.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
-        cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    client = Ui(port)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (tmp_path / "webserver.log").read_text()
-            try:
-                entries = client.query("{ workspaceOrError { ... on Workspace { locationEntries { name "
-                                       "loadStatus locationOrLoadError { __typename } } } } }")
-                (entry,) = entries["workspaceOrError"]["locationEntries"]
-                if entry["loadStatus"] == "LOADED":
-                    assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the webserver did not load the code location in time"
-            time.sleep(1)
+    log = tmp_path / "webserver.log"
+    with webserver(["-m", LOCATION], cwd=project, env=env, log=log) as client:
         yield client
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-        # No Python warning and no "no dagster.yaml found" at start or during the run.
-        said = (tmp_path / "webserver.log").read_text().splitlines()
-        assert not [line for line in said if re.search(r"\w+Warning: |dagster\.yaml\) found", line)]
+    # No Python warning and no "no dagster.yaml found" at start or during the run.
+    said = log.read_text().splitlines()
+    assert not [line for line in said if re.search(r"\w+Warning: |dagster\.yaml\) found", line)]
 
 
 REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}

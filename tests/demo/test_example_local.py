@@ -8,12 +8,11 @@ import pytest
 from dagster import instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.dagster.resources import LocalPipelinesResource
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.engines.local.tables import read_rows
 from etl_assets.example.datagen import generate
 from etl_assets.project.load import load_config
-from tests.conftest import REPO
+from tests.conftest import REPO, local_resource
 from tests.support import reference
 
 pytestmark = pytest.mark.slow
@@ -41,7 +40,7 @@ def run(selection: str = "*", run_config: dict | None = None):
     assets = build_table_assets(load_config(REPO / "config.yml"))
     with instance_for_test() as instance:
         result = materialize(assets, instance=instance, selection=selection, run_config=run_config,
-                             resources={"engine": LocalPipelinesResource()}, raise_on_error=False)
+                             resources={"engine": local_resource()}, raise_on_error=False)
     failures = [f.step_failure_data.error.message for f in result.get_step_failure_events()]
     assert result.success, failures
     CHECKS.clear()

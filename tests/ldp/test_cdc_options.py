@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import local_resource
 from tests.support import reference
 
 USERS_COLUMNS = ("userId", "name", "city", "operation", "sequenceNum")
@@ -36,6 +37,17 @@ USERS = [
     (125, "Mercedes", "Mexicali", "UPDATE", 5),
     (123, "Isabel", "Chihuahua", "UPDATE", 5),
 ]
+# The doc's tables after the feed: SCD type 1, and type 2 with __START_AT and __END_AT.
+DOC_SCD1 = {(124, "Raul", "Oaxaca"), (125, "Mercedes", "Guadalajara"), (126, "Lily", "Cancun")}
+DOC_SCD2 = {
+    (123, "Isabel", "Monterrey", 1, 5),
+    (123, "Isabel", "Chihuahua", 5, 6),
+    (124, "Raul", "Oaxaca", 1, None),
+    (125, "Mercedes", "Tijuana", 2, 5),
+    (125, "Mercedes", "Mexicali", 5, 6),
+    (125, "Mercedes", "Guadalajara", 6, None),
+    (126, "Lily", "Cancun", 2, None),
+}
 # The doc's "Uncomment to test TRUNCATE" row.
 TRUNCATE = (None, None, None, "TRUNCATE", 3)
 
@@ -136,7 +148,7 @@ DOC_OPTIONS = {"except_column_list": ["operation", "sequenceNum"]}
 def test_doc_scd1_deletes(local: Any) -> None:
     columns, rows = run_local(local, USERS, stored_as_scd_type=1, **DOC_OPTIONS)
     assert columns == ["userId", "name", "city"]
-    assert rows == {(124, "Raul", "Oaxaca"), (125, "Mercedes", "Guadalajara"), (126, "Lily", "Cancun")}
+    assert rows == DOC_SCD1
 
 
 @pytest.mark.slow
@@ -153,15 +165,7 @@ def test_doc_scd1_truncate(local: Any) -> None:
 def test_doc_scd2(local: Any) -> None:
     columns, rows = run_local(local, USERS, stored_as_scd_type="2", **DOC_OPTIONS)
     assert columns == ["userId", "name", "city", "__START_AT", "__END_AT"]
-    assert rows == {
-        (123, "Isabel", "Monterrey", 1, 5),
-        (123, "Isabel", "Chihuahua", 5, 6),
-        (124, "Raul", "Oaxaca", 1, None),
-        (125, "Mercedes", "Tijuana", 2, 5),
-        (125, "Mercedes", "Mexicali", 5, 6),
-        (125, "Mercedes", "Guadalajara", 6, None),
-        (126, "Lily", "Cancun", 2, None),
-    }
+    assert rows == DOC_SCD2
 
 
 DOC_SCD2_UNTRACKED_CITY = {
@@ -417,7 +421,6 @@ def test_options_in_a_local_pipeline_run(local_home: Any, project: Any) -> None:
     from dagster import instance_for_test, materialize
 
     from etl_assets.dagster.assets import build_table_assets
-    from etl_assets.dagster.resources import LocalPipelinesResource
     from etl_assets.engines.local.tables import read_rows
     from etl_assets.project.load import load_config
 
@@ -443,7 +446,7 @@ def test_options_in_a_local_pipeline_run(local_home: Any, project: Any) -> None:
 
     with instance_for_test() as instance:
         result = materialize(build_table_assets(load_config(config)), instance=instance,
-                             resources={"engine": LocalPipelinesResource()}, raise_on_error=False)
+                             resources={"engine": local_resource()}, raise_on_error=False)
     assert result.success, [f.step_failure_data.error.message for f in result.get_step_failure_events()]
 
     def rows(table: str) -> set[tuple]:

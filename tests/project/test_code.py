@@ -137,13 +137,12 @@ def test_sql_files_have_dataset_lines_and_broken_files_none(tmp_path):
     assert code_facts(tmp_path / "gone.py").version == "missing"
 
 
-def test_the_disk_cache_serves_unchanged_files_and_rereads_changed_ones(tmp_path, monkeypatch):
+def test_the_disk_cache_serves_unchanged_files_and_rereads_changed_ones(tmp_path):
     import json
     import os
 
     from etl_assets.project.code import facts_cache
 
-    monkeypatch.delenv("ETL_ASSETS_CODE_CACHE", raising=False)
     source = tmp_path / "t.py"
     source.write_text('import dlt\n\n@dlt.table(name="t")\n@dlt.expect("ok", "x > 0")\ndef t():\n    return 1\n')
     with facts_cache(tmp_path):
@@ -170,11 +169,15 @@ def test_the_disk_cache_serves_unchanged_files_and_rereads_changed_ones(tmp_path
     cache_file.write_text(json.dumps(data))
     with facts_cache(tmp_path):
         assert code_facts(source).datasets == {"t": 3}
-    monkeypatch.setenv("ETL_ASSETS_CODE_CACHE", "off")
     cache_file.unlink()
-    with facts_cache(tmp_path):
+    with facts_cache(tmp_path, "off"):
         code_facts(source)
     assert not cache_file.exists()
+    # Another file, when one is named.
+    named = tmp_path / "elsewhere" / "facts.json"
+    with facts_cache(tmp_path, str(named)):
+        code_facts(source)
+    assert named.is_file() and not cache_file.exists()
 
 
 def test_an_unwritable_or_corrupt_cache_is_no_cache(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from etl_assets.errors import ConfigError
-from etl_assets.project.load import load_config
+from etl_assets.project.load import find_config_path, load_config
 
 GOOD_TABLE = "  - name: raw\n    layer: bronze\n"
 
@@ -292,9 +292,18 @@ def test_every_problem_is_reported_at_once(project):
 
 def test_config_not_found_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ETL_ASSETS_CONFIG", str(tmp_path / "nope.yml"))
-    with pytest.raises(ConfigError, match="config file not found"):
-        load_config()
+    with pytest.raises(ConfigError, match="config file not found") as raised:
+        load_config(tmp_path / "nope.yml")
+    assert str(tmp_path / "nope.yml") in str(raised.value) and "set ETL_ASSETS_CONFIG" in str(raised.value)
+
+
+def test_the_library_reads_no_config_variable(tmp_path, monkeypatch):
+    # $ETL_ASSETS_CONFIG is the command line's and the default code location's to pass.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "elsewhere.yml").write_text("tables: []\n")
+    monkeypatch.setenv("ETL_ASSETS_CONFIG", str(tmp_path / "elsewhere.yml"))
+    assert find_config_path(tmp_path / "elsewhere.yml") == (tmp_path / "elsewhere.yml").resolve()
+    assert find_config_path() != (tmp_path / "elsewhere.yml").resolve()
 
 
 def test_every_problem_is_reported_at_once_with_its_line(project):

@@ -6,6 +6,8 @@ import ast
 from pathlib import Path
 
 import etl_assets
+from etl_assets.project.code import imported_names
+from etl_assets.project.graph import find_cycles
 
 PACKAGE = Path(etl_assets.__file__).parent
 
@@ -20,56 +22,20 @@ def _imports() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-                targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
-            for target in targets:
-                # A module's own packages are imported before it whatever it says: no edge.
-                if target in modules and target != name and not name.startswith(target + "."):
-                    graph[name].add(target)
+        for target in imported_names(ast.parse(path.read_text(), str(path)), package):
+            # A module's own packages are imported before it whatever it says: no edge.
+            if target in modules and target != name and not name.startswith(target + "."):
+                graph[name].add(target)
     return graph
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        for nxt in sorted(graph[node]):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                item = stack.pop()
-                component.append(item)
-                if item == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return found
+    """One closed import path per set of modules importing each other (the config's cycle finder)."""
+    return find_cycles(sorted(graph), {name: sorted(targets) for name, targets in graph.items()})
 
 
 def test_the_cycle_finder_finds_a_cycle():
-    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
 
 
 def test_no_module_of_etl_assets_imports_one_that_imports_it_back():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -86,16 +85,16 @@ class DatabricksSettings:
     unknown_state_seconds: float = 600.0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> DatabricksSettings:
-        """ETL_ASSETS_DATABRICKS_{POLL,MAX_POLL,WAIT_ACTIVE,RETRY_TIMEOUT,RECONNECT,CONNECT,UNKNOWN_STATE}_SECONDS."""
-        env = os.environ if environ is None else environ
+    def from_env(cls, environ: Mapping[str, str]) -> DatabricksSettings:
+        """ETL_ASSETS_DATABRICKS_{POLL,MAX_POLL,WAIT_ACTIVE,RETRY_TIMEOUT,RECONNECT,CONNECT,UNKNOWN_STATE}_SECONDS
+        of `environ` (the caller passes `os.environ` where a code location or command is made)."""
         prefix = "ETL_ASSETS_DATABRICKS_"
         return cls(
-            poll_seconds=_seconds(env, f"{prefix}POLL_SECONDS", cls.poll_seconds),
-            max_poll_seconds=_seconds(env, f"{prefix}MAX_POLL_SECONDS", cls.max_poll_seconds),
-            wait_active_seconds=_seconds(env, f"{prefix}WAIT_ACTIVE_SECONDS", cls.wait_active_seconds),
-            retry_timeout_seconds=_seconds(env, f"{prefix}RETRY_TIMEOUT_SECONDS", cls.retry_timeout_seconds),
-            reconnect_seconds=_seconds(env, f"{prefix}RECONNECT_SECONDS", cls.reconnect_seconds),
-            connect_seconds=_seconds(env, f"{prefix}CONNECT_SECONDS", cls.connect_seconds),
-            unknown_state_seconds=_seconds(env, f"{prefix}UNKNOWN_STATE_SECONDS", cls.unknown_state_seconds),
+            poll_seconds=_seconds(environ, f"{prefix}POLL_SECONDS", cls.poll_seconds),
+            max_poll_seconds=_seconds(environ, f"{prefix}MAX_POLL_SECONDS", cls.max_poll_seconds),
+            wait_active_seconds=_seconds(environ, f"{prefix}WAIT_ACTIVE_SECONDS", cls.wait_active_seconds),
+            retry_timeout_seconds=_seconds(environ, f"{prefix}RETRY_TIMEOUT_SECONDS", cls.retry_timeout_seconds),
+            reconnect_seconds=_seconds(environ, f"{prefix}RECONNECT_SECONDS", cls.reconnect_seconds),
+            connect_seconds=_seconds(environ, f"{prefix}CONNECT_SECONDS", cls.connect_seconds),
+            unknown_state_seconds=_seconds(environ, f"{prefix}UNKNOWN_STATE_SECONDS", cls.unknown_state_seconds),
         )

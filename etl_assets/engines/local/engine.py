@@ -64,8 +64,8 @@ class LocalEngine:
     """Runs updates on Apache Spark Declarative Pipelines on this machine.
 
     Args:
-        home: the folder holding all local state; None means $ETL_ASSETS_HOME, else
-            `.etl_assets/` in the project folder.
+        home: the folder holding all local state; None means `.etl_assets/` in the project
+            folder (the default code location passes $ETL_ASSETS_HOME).
         warm_spark: keep one Spark Connect server per home running between runs.
         master: the Spark master the server (the driver) runs on; None means `local[*]`. On a
             cluster the home must be a folder every node sees at the same path (see

@@ -137,10 +137,10 @@ class LocalHome:
         return cls(root, chosen, tuple(sorted(given.items())))
 
     @classmethod
-    def for_project(cls, project_root: Path) -> LocalHome:
-        """$ETL_ASSETS_HOME if set, else `.etl_assets/` in the project folder."""
-        configured = os.environ.get(HOME_ENV_VAR)
-        return cls(Path(configured).resolve() if configured else (project_root / ".etl_assets").resolve())
+    def for_project(cls, project_root: Path, home: str | os.PathLike[str] | None = None) -> LocalHome:
+        """`home` if given, else `.etl_assets/` in the project folder. The environment is read
+        where a code location or command is made: those pass $ETL_ASSETS_HOME as `home`."""
+        return cls(Path(home).resolve() if home else (project_root / ".etl_assets").resolve())
 
     @property
     def warehouse(self) -> Path:

@@ -23,6 +23,7 @@ from etl_assets.engines.local.changes import (
 )
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.project.load import load_config
+from tests.conftest import write_project
 
 CONFIG = """
 pipelines:
@@ -72,13 +73,7 @@ class Project:
     and the reads file as the pipeline client does."""
 
     def __init__(self, root: Path, config_text: str = CONFIG):
-        (root / "project").mkdir(parents=True)
-        (root / "project" / "config.yml").write_text(config_text)
-        for relative, text in CODE.items():
-            path = root / "project" / "transformations" / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        self.config = load_config(root / "project" / "config.yml")
+        self.config = load_config(write_project(root / "project", config_text, files=False, code=CODE))
         self.home = LocalHome(root / "home")
         self.landing = self.home.landing / "raw"
         self.landing.mkdir(parents=True)
@@ -104,15 +99,19 @@ class Project:
         later = time.time_ns() + 1_000_000 * (1 + len(list(location.iterdir())))
         os.utime(marker, ns=(later, later))
 
+    def save_reads(self, tracker: ChangeTracker, tables) -> None:
+        """The reads file of an update of `tables`, as the client writes it before any flow runs."""
+        recorder = ReadRecorder()
+        for table in tables:
+            recorder.command(flow(table, self.plans[table]))
+        recorder.save(str(tracker.reads_path))
+
     def update(self, tables=ORDER, full_refresh: bool = False) -> dict[str, str]:
         """One completed update: what it refreshed (table -> why)."""
         decision = self.decide(tables, full_refresh)
         tracker = self.tracker()
         tracker.forget(decision.run)
-        recorder = ReadRecorder()
-        for table in decision.run:
-            recorder.command(flow(table, self.plans[table]))
-        recorder.save(str(tracker.reads_path))
+        self.save_reads(tracker, decision.run)
         for table in decision.run:
             self.write(table)
         tracker.record(list(decision.run), {t: [t] for t in decision.run}, set(decision.run), "now")
@@ -215,10 +214,7 @@ def test_a_table_that_started_before_its_upstream_completed_gets_no_record(made)
     tracker = made.tracker()
     decision = made.decide()
     tracker.forget(decision.run)
-    recorder = ReadRecorder()
-    for table in decision.run:
-        recorder.command(flow(table, made.plans[table]))
-    recorder.save(str(tracker.reads_path))
+    made.save_reads(tracker, decision.run)
     assert tracker.record(ORDER, {t: [t] for t in ORDER}, {"raw", "report"}, "now") == ["raw", "report"]
     assert made.decide(["clean"]).run == {"clean": "no earlier completed refresh is recorded"}
 

@@ -9,13 +9,11 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.dagster.resources import LocalPipelinesResource
 from etl_assets.engines.local.tables import count_rows, table_version
 from etl_assets.project.load import load_config
-from tests.conftest import scenario
+from tests.conftest import local_resource, scenario
 
 CHECKS = scenario("checks")
-LOCAL = {"engine": LocalPipelinesResource()}
 
 
 def land(home, name: str, ids: list[int | None]) -> None:
@@ -29,7 +27,7 @@ def land(home, name: str, ids: list[int | None]) -> None:
 def run(selection=None, **kwargs):
     with instance_for_test() as instance:
         result = materialize(build_table_assets(load_config(CHECKS)), instance=instance, selection=selection,
-                             resources=LOCAL, raise_on_error=False, **kwargs)
+                             resources={"engine": local_resource()}, raise_on_error=False, **kwargs)
         logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
     return result, logs
 

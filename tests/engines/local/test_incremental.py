@@ -4,53 +4,19 @@ after a failed one are recomputed."""
 
 from __future__ import annotations
 
-import textwrap
+import shutil
 
 import pytest
 from dagster import instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.dagster.resources import LocalPipelinesResource
 from etl_assets.engines.local.server import recorded_server, stop_warm_spark
 from etl_assets.project.load import load_config
+from tests.conftest import SCENARIOS, local_resource
 
-CONFIG = """
-pipelines:
-  events: {name: events}
-tables:
-  - {name: events_bronze, layer: bronze, source: {type: files, format: json, path: events}}
-  - {name: events_count, layer: gold, depends_on: [events_bronze]}
-  - {name: events_stamped, layer: gold, depends_on: [events_bronze]}
-"""
-BRONZE = '''
-import os
-
-from pyspark import pipelines as dp
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
-
-spark = SparkSession.active()
-
-
-@dp.table(name="events_bronze")
-def events_bronze():
-    folder = spark.conf.get("etl_assets.landing_path") + "/events"
-    stream = spark.readStream.format("json").schema("id BIGINT").load(folder)
-    if os.environ.get("ETL_ASSETS_TEST_BREAK_BRONZE"):
-        return stream.select(F.raise_error(F.lit("broke on purpose")).cast("bigint").alias("id"))
-    return stream
-'''
-COUNT = '''
-from pyspark import pipelines as dp
-from pyspark.sql import SparkSession
-
-spark = SparkSession.active()
-
-
-@dp.materialized_view(name="events_count")
-def events_count():
-    return spark.read.table("events_bronze").groupBy().count()
-'''
+# The stream scenario (a streaming table over landing files and a view of it), plus a view that
+# is not deterministic.
+STREAM = SCENARIOS / "stream"
 STAMPED = '''
 from pyspark import pipelines as dp
 from pyspark.sql import SparkSession
@@ -77,13 +43,12 @@ def refreshes(result) -> dict[str, tuple[str, str, int]]:
 @pytest.mark.slow
 def test_an_update_recomputes_only_what_changed(tmp_path, local_home, monkeypatch):
     root = tmp_path / "project"
-    for layer, name, code in (("bronze", "events_bronze", BRONZE), ("gold", "events_count", COUNT),
-                              ("gold", "events_stamped", STAMPED)):
-        (root / "transformations" / layer).mkdir(parents=True, exist_ok=True)
-        (root / "transformations" / layer / f"{name}.py").write_text(code)
-    (root / "config.yml").write_text(textwrap.dedent(CONFIG))
+    shutil.copytree(STREAM, root, ignore=shutil.ignore_patterns(".etl_assets", "__pycache__"))
+    with (root / "config.yml").open("a") as config:
+        config.write("  - {name: events_stamped, layer: gold, depends_on: [events_bronze]}\n")
+    (root / "transformations" / "gold" / "events_stamped.py").write_text(STAMPED)
     assets = build_table_assets(load_config(root / "config.yml"))
-    resources = {"engine": LocalPipelinesResource()}
+    resources = {"engine": local_resource()}
     landing = local_home.landing / "events"
     landing.mkdir(parents=True)
     (landing / "a.json").write_text('{"id": 1}\n{"id": 2}\n')

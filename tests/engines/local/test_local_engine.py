@@ -8,12 +8,10 @@ import pytest
 from dagster import instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.dagster.resources import LocalPipelinesResource
 from etl_assets.project.load import load_config
-from tests.conftest import scenario
+from tests.conftest import local_resource, scenario
 
 SCENARIO = scenario("plain")
-LOCAL = {"engine": LocalPipelinesResource()}
 
 
 def materialized(result) -> dict[str, dict]:
@@ -27,7 +25,7 @@ def materialized(result) -> dict[str, dict]:
 def test_selected_tables_run_on_spark_and_report_row_counts(local_home, tmp_path):
     assets = build_table_assets(load_config(SCENARIO))
     with instance_for_test() as instance:
-        result = materialize(assets, instance=instance, selection="tag:daily", resources=LOCAL)
+        result = materialize(assets, instance=instance, selection="tag:daily", resources={"engine": local_resource()})
         logs = [(logging.getLevelName(e.level), e.message) for e in instance.all_logs(result.run_id) if e.message]
     assert result.success
     found = materialized(result)
@@ -56,10 +54,10 @@ def test_a_failing_table_fails_the_step_and_keeps_what_completed(local_home, mon
 
     assets = build_table_assets(load_config(SCENARIO))
     with instance_for_test() as instance:
-        assert materialize(assets, instance=instance, resources=LOCAL).success
+        assert materialize(assets, instance=instance, resources={"engine": local_resource()}).success
     monkeypatch.setenv("ETL_ASSETS_TEST_BREAK_SILVER", "1")
     with instance_for_test() as instance:
-        result = materialize(assets, instance=instance, raise_on_error=False, resources=LOCAL)
+        result = materialize(assets, instance=instance, raise_on_error=False, resources={"engine": local_resource()})
     assert not result.success
     message = result.get_step_failure_events()[0].step_failure_data.error.message
     assert "pipeline 'numbers' failed" in message

@@ -17,12 +17,11 @@ import pytest
 from dagster import instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.dagster.resources import LocalPipelinesResource
 from etl_assets.engines.local.guard import UpdateGuard
 from etl_assets.engines.local.server import ensure_warm_spark, server_pids, stop_warm_spark
 from etl_assets.engines.local.tables import count_rows, read_rows
 from etl_assets.project.load import load_config
-from tests.conftest import REPO
+from tests.conftest import REPO, local_resource
 
 PLAIN = REPO / "tests" / "scenarios" / "plain" / "config.yml"
 STREAM = REPO / "tests" / "scenarios" / "stream" / "config.yml"
@@ -84,7 +83,7 @@ def settled(home, pipeline: str, tables: list[str], timeout: float = 180) -> Non
 def local_materialize(config: Path, run_config: dict | None = None):
     with instance_for_test() as instance:
         return materialize(build_table_assets(load_config(config)), instance=instance, raise_on_error=False,
-                           resources={"engine": LocalPipelinesResource()}, run_config=run_config)
+                           resources={"engine": local_resource()}, run_config=run_config)
 
 
 def land(home, name: str, ids: range) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,10 +75,18 @@ class Pipelines:
         return names
 
 
+@contextmanager
+def pipelines_on_a_new_home(root: Path) -> Iterator[Pipelines]:
+    """`Pipelines` in `root` on a new home there; its warm server is stopped at the end."""
+    home = LocalHome(root / "home")
+    try:
+        yield Pipelines(root, home)
+    finally:
+        stop_warm_spark(home)
+
+
 @pytest.fixture(scope="module")
 def pipelines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipelines]:
     """A home shared by the module's tests; its server is stopped at the end."""
-    root = tmp_path_factory.mktemp("compat")
-    home = LocalHome(root / "home")
-    yield Pipelines(root, home)
-    stop_warm_spark(home)
+    with pipelines_on_a_new_home(tmp_path_factory.mktemp("compat")) as shared:
+        yield shared
