@@ -93,7 +93,7 @@ def _description(schedule: Schedule) -> str:
 
 def _full_refresh_config(keys: set[AssetKey], op_names: Mapping[AssetKey, str]) -> dict:
     ops = sorted({op_names[k] for k in keys if k in op_names})
-    return {"ops": {op: {"config": RefreshConfig(full_refresh=True).model_dump()} for op in ops}}
+    return {"ops": {op: {"config": RefreshConfig(full_refresh=True).model_dump(exclude_defaults=True)} for op in ops}}
 
 
 def _tick_time_schedule(schedule: Schedule, op_names: Mapping[AssetKey, str]) -> ScheduleDefinition:
