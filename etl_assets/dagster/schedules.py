@@ -6,7 +6,7 @@ schedules that run it. A tick runs that job; a `full_refresh` schedule also pass
 pipeline's step its run config.
 
 Dagster builds each such job when the code location loads, and a job over big pipelines costs
-seconds: about 2 s of CPU per schedule at 10,000 tables, nearly all of it Dagster copying every
+seconds: about 1.6 s of CPU per schedule at 10,000 tables, most of it Dagster copying every
 unselected asset of each pipeline the selection touches into the job's own asset graph (see
 docs/automation.md; bench/schedule_jobs_profile.py measures it). No public construction avoids
 it: precomputed keys, `define_asset_job`, leaving checks out or one multi-asset for all tables
