@@ -99,6 +99,7 @@ FLOOR = "dagster floor"
 
 
 BEFORE: dict[str, Path] = {}  # variant name -> folder holding the package of an earlier revision
+PYTHONS: dict[str, str] = {}  # variant name -> the interpreter it runs in (default: this one)
 
 
 def export_revision(rev: str, into: Path) -> str:
@@ -120,8 +121,10 @@ def run_once(variant: str, config: Path, code_rules: bool = True) -> dict[str, f
     if variant in BEFORE:  # the earlier package first on the path, and no current one from the folder
         cwd = str(BEFORE[variant])
         env = {**os.environ, "PYTHONPATH": cwd}
-    out = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True,
-                         env=env, cwd=cwd)
+    python = PYTHONS.get(variant, sys.executable)
+    out = subprocess.run([python, "-c", code, str(config)], capture_output=True, text=True, env=env, cwd=cwd)
+    if out.returncode != 0:
+        raise SystemExit(f"variant '{variant}' failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -134,6 +137,24 @@ def measure(variants: list[str], config: Path, repeat: int, code_rules: bool) ->
     return {v: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for v, rs in runs.items()}
 
 
+def print_header(baseline: str, width: int = 17) -> None:
+    """The column titles of `print_results`, ratios against the variant called `baseline`."""
+    ratio = f"x {baseline}"
+    rw = max(7, len(ratio))
+    print(f"{'tables':>7}  {'variant':<{width}} {'seconds':>8}  {ratio:>{rw}}  {'cpu s':>7}  {ratio:>{rw}}")
+
+
+def print_results(count: int, results: dict[str, dict[str, float]], baseline: str, label: str | None = None,
+                  width: int = 17) -> None:
+    """One line per variant: wall and CPU seconds, each with its ratio to `baseline`'s (titled
+    `label` in `print_header`, default the baseline's name)."""
+    base, rw = results[baseline], max(7, len(label or baseline) + 2)
+    for variant, r in results.items():
+        print(f"{count:>7}  {variant:<{width}} {r['seconds']:>8.2f}  {r['seconds'] / base['seconds']:>{rw}.2f}"
+              f"  {r['cpu']:>7.2f}  {r['cpu'] / base['cpu']:>{rw}.2f}")
+    print(f"{'':>7}  (import dagster: {base['import']:.2f} s, not included)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", type=int, nargs="+", default=[1000, 10000])
@@ -143,7 +164,7 @@ def main() -> None:
                         help="the variants to run (the Dagster floor always runs: it is the baseline)")
     parser.add_argument("--before", metavar="REV", help="also load with the package of git revision REV")
     args = parser.parse_args()
-    print(f"{'tables':>7}  {'variant':<17} {'seconds':>8}  {'x floor':>7}  {'cpu s':>7}  {'x floor':>7}")
+    print_header("floor")
     with tempfile.TemporaryDirectory() as tmp:
         before = [export_revision(args.before, Path(tmp) / "before")] if args.before else []
         variants = [v for v in VARIANTS if v in args.variants or v == FLOOR] + before
@@ -153,11 +174,7 @@ def main() -> None:
                 if variant in variants:
                     run_once(variant, config)  # fills the project's code-facts cache
             results = measure(variants, config, args.repeat, args.code == "ldp")
-            floor = results[FLOOR]
-            for variant, r in results.items():
-                print(f"{count:>7}  {variant:<17} {r['seconds']:>8.2f}  {r['seconds'] / floor['seconds']:>7.2f}"
-                      f"  {r['cpu']:>7.2f}  {r['cpu'] / floor['cpu']:>7.2f}")
-            print(f"{'':>7}  (import dagster: {floor['import']:.2f} s, not included)")
+            print_results(count, results, FLOOR, "floor")
 
 
 if __name__ == "__main__":

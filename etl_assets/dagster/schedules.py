@@ -6,10 +6,13 @@ schedules that run it. A tick runs that job; a `full_refresh` schedule also pass
 pipeline's step its run config.
 
 Dagster builds each such job when the code location loads, and a job over big pipelines costs
-seconds (about 2 s of CPU per schedule at 10,000 tables, see bench/definitions_load.py). Past
-`JOB_PER_SCHEDULE_MAX_TABLES` tables (or when asked), a schedule runs Dagster's implicit asset job
-instead and names its assets at each tick (milliseconds); the UI then lists no schedule on the
-asset pages.
+seconds: about 1.6 s of CPU per schedule at 10,000 tables, most of it Dagster copying every
+unselected asset of each pipeline the selection touches into the job's own asset graph (see
+docs/automation.md; bench/schedule_jobs_profile.py measures it). No public construction avoids
+it: precomputed keys, `define_asset_job`, leaving checks out or one multi-asset for all tables
+cost the same. Past `JOB_PER_SCHEDULE_MAX_TABLES` tables (or when asked), a schedule runs
+Dagster's implicit asset job instead and names its assets at each tick (milliseconds); the UI
+then lists no schedule on the asset pages.
 """
 
 from __future__ import annotations
