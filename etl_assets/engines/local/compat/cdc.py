@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from etl_assets.engines.local.compat.cdc_incremental import Plan, incremental_query, plan, state_dataset_name, state_query
+from etl_assets.engines.local.compat.cdc_incremental import Plan, expect_state, incremental_query, plan
 from etl_assets.engines.local.compat.definitions import Definitions, _column_name
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
 from etl_assets.ldp.cdc import LocalTarget
@@ -79,14 +79,11 @@ def local_targets(defs: Definitions) -> Callable[[LocalTarget], bool]:
 
 
 def define_target(defs: Definitions, target: LocalTarget) -> None:
-    """Define an AUTO CDC target and its kept state (`cdc_incremental`): each run applies the new
-    change rows to the kept target when it can, and recomputes the whole target otherwise."""
+    """Define an AUTO CDC target; a completed run keeps its state (`cdc_incremental`): each run
+    applies the new change rows to the kept target when it can, and recomputes the whole target
+    otherwise."""
     from pyspark import pipelines as dp
     from pyspark.pipelines.logging_utils import log_with_curr_timestamp
-    from pyspark.sql.types import StringType, StructField, StructType
-
-    state = state_dataset_name(target.target)
-    defs.companions[target.target] = state
 
     def feed_is_table() -> bool:
         dataset = defs.datasets.get(target.source)
@@ -97,6 +94,8 @@ def define_target(defs: Definitions, target: LocalTarget) -> None:
         chosen = plan(defs.names.home, target.target, target.source, target.keys, target.column_list,
                       target.except_column_list, full) if feed_is_table() else \
             Plan(False, f"the change feed '{target.source}' is a view")
+        if feed_is_table() and defs.names.home is not None and "." not in target.source:
+            expect_state(defs.names.home, target.target, target.source)
         if chosen.incremental:
             log_with_curr_timestamp(f"AUTO CDC target '{target.target}': applying the new change rows of "
                                     f"'{target.source}' to the kept target")
@@ -106,14 +105,7 @@ def define_target(defs: Definitions, target: LocalTarget) -> None:
                                 f"({chosen.reason})")
         return target.recompute(defs.spark.read.table(target.source))
 
-    def kept_state() -> Any:
-        if feed_is_table():
-            return state_query(defs.spark, target.target, target.source)
-        schema = StructType([StructField("kind", StringType()), StructField("file", StringType())])
-        return defs.spark.createDataFrame([], schema)
-
     dp.materialized_view(name=target.target, comment=target.comment)(query)
-    dp.materialized_view(name=state, comment=f"Kept state of the AUTO CDC target {target.target} (local engine)")(kept_state)
 
 
 def create_auto_cdc_from_snapshot_flow(defs: Definitions) -> Callable[..., None]:

@@ -12,17 +12,20 @@ target from scratch. Late rows (an older sequence value arriving later), deletes
 recompute: the touched keys' rows are the full recompute of those keys. A new truncate touches
 every key.
 
-What is kept, next to the target, in the pipeline's own hidden materialized view
-`etl_cdc_state__<target>` (written by Spark in the same run, after the target):
+What is kept, beside the target, in `<home>/cdc/<target>/state.json` (written by the pipeline
+client once the run has completed, so never for a run that did not):
 
-- `source` rows: the names of the change feed's data files the target has applied;
-- `target` rows: the names of the target's data files that this state describes.
+- `applied`: the names of the change feed's data files the target has applied;
+- `target`: the names of the target's data files that this state describes.
 
 New change rows are the feed's rows in files not applied yet. The state is used only when the
 target's files are exactly those it names and every applied feed file is still there; anything
-else (a failed or interrupted run that kept one and not the other, a feed rebuilt by a full
-refresh, a first run) recomputes the whole target, and the state is written afresh. Using more
-rows than needed costs time only: recomputing a key from all its changes is exact.
+else (a failed or interrupted run that completed the target and not the state, a target put
+back as it was, a feed rebuilt by a full refresh, a first run) recomputes the whole target, and
+the state is written afresh. Using more rows than needed costs time only: recomputing a key
+from all its changes is exact. Both lists are file listings (no Spark job reads them): the feed
+is refreshed before the target in the same run and nothing else writes it meanwhile (the
+pipeline's locks), so the feed's files when the run ends are the files the target read.
 
 The old target is read from hard links of its files taken when the pipeline is defined
 (`<home>/cdc/<target>/base/`): Spark empties a materialized view's folder before computing it.
@@ -30,21 +33,22 @@ The old target is read from hard links of its files taken when the pipeline is d
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-STATE_PREFIX = "etl_cdc_state__"
-_KIND = "kind"
-_FILE = "file"
+_FORMAT = 1
+# Targets defined in this process whose state a completed run keeps: target -> (home, feed).
+_PENDING: dict[str, tuple[Path, str]] = {}
 
 
-def state_dataset_name(target: str) -> str:
-    """The hidden dataset holding the kept state of the AUTO CDC target `target`."""
-    return f"{STATE_PREFIX}{target}"
+def state_file(home: Path, target: str) -> Path:
+    """Where the kept state of the AUTO CDC target `target` is."""
+    return home / "cdc" / target.lower() / "state.json"
 
 
 @dataclass(frozen=True)
@@ -93,20 +97,19 @@ def plan(home: Path | None, target: str, source: str, keys: Sequence[str], colum
                            "told apart as new)")
     try:
         return _match(home, warehouse, source_location, target, source)
-    except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors: a file that cannot be read
+    except OSError as exc:
         return Plan(False, f"a kept file cannot be read ({exc})")
 
 
 def _match(home: Path, warehouse: Path, source_location: Path, target: str, source: str) -> Plan:
     from etl_assets.engines.local.tables import data_files
 
-    state = read_state(warehouse / state_dataset_name(target).lower())
+    state = read_state(home, target, source)
     if state is None:
         return Plan(False, "no kept state")
     applied, described = state
     target_location = warehouse / target.lower()
-    # A file without rows names no row's file (the state is made from the rows): it holds nothing to keep.
-    target_files = [f for f in data_files(target_location) if _rows(f)]
+    target_files = data_files(target_location)
     if not (target_location / "_SUCCESS").is_file() or {f.name for f in target_files} != described:
         return Plan(False, "the kept state does not describe the target's current files")
     present = {f.name for f in data_files(source_location)}
@@ -119,29 +122,48 @@ def _match(home: Path, warehouse: Path, source_location: Path, target: str, sour
     return Plan(True, "", tuple(sorted(applied)), base)
 
 
-def _rows(file: Path) -> int:
-    import pyarrow.parquet as pq
+def read_state(home: Path, target: str, source: str) -> tuple[set[str], set[str]] | None:
+    """(applied feed files, described target files) of the target's kept state, or None when there
+    is none readable or it was kept for another change feed."""
+    try:
+        data = json.loads(state_file(home, target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != _FORMAT or data.get("source") != source.lower():
+        return None
+    return set(data.get("applied", ())), set(data.get("target", ()))
 
-    return int(pq.read_metadata(file).num_rows)
+
+def expect_state(home: Path, target: str, source: str) -> None:
+    """Note that a completed run of this process keeps the state of `target` (see `keep_states`)."""
+    _PENDING[target] = (home, source)
 
 
-def read_state(location: Path) -> tuple[set[str], set[str]] | None:
-    """(applied feed files, described target files) of a state table, or None when there is none
-    readable (never written, or cut short)."""
+def keep_states(refreshed: Callable[[str], bool]) -> list[str]:
+    """After a completed run: write the state of each target defined in this process that the run
+    refreshed (`refreshed(target)`), from the files its feed and itself hold now. Returns them."""
     from etl_assets.engines.local.tables import data_files
 
-    if not (location / "_SUCCESS").is_file():
-        return None
-    files = data_files(location)
-    try:
-        import pyarrow.parquet as pq
+    kept = []
+    for target, (home, source) in sorted(_PENDING.items()):
+        if not refreshed(target):
+            continue
+        warehouse = home / "warehouse"
+        data = {"format": _FORMAT, "source": source.lower(),
+                "applied": sorted(f.name for f in data_files(warehouse / source.lower())),
+                "target": sorted(f.name for f in data_files(warehouse / target.lower()))}
+        path = state_file(home, target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        staged.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(staged, path)
+        kept.append(target)
+    return kept
 
-        rows = [row for f in files for row in pq.read_table(f, columns=[_KIND, _FILE]).to_pylist()]
-    except Exception:  # noqa: BLE001 (an unreadable state is no state: the target is recomputed)
-        return None
-    applied = {r[_FILE] for r in rows if r[_KIND] == "source" and r[_FILE]}
-    described = {r[_FILE] for r in rows if r[_KIND] == "target" and r[_FILE]}
-    return applied, described
+
+def forget_state(home: Path, target: str) -> None:
+    """Drop the kept state of `target`: its next run recomputes it from the whole feed."""
+    state_file(home, target).unlink(missing_ok=True)
 
 
 def _link_files(files: list[Path], folder: Path) -> None:
@@ -160,19 +182,6 @@ def file_name() -> Any:
     from pyspark.sql import functions as F
 
     return F.regexp_extract(F.input_file_name(), r"([^/]*)$", 1)
-
-
-def state_query(spark: Any, target: str, source: str) -> Any:
-    """The state the run leaves: the feed files read and the target files written.
-
-    It reads the target, so Spark runs it after the target: a state is never newer than the
-    target it describes."""
-    from pyspark.sql import functions as F
-
-    def files(table: str, kind: str) -> Any:
-        return spark.read.table(table).select(F.lit(kind).alias(_KIND), file_name().alias(_FILE))
-
-    return files(source, "source").unionByName(files(target, "target")).distinct()
 
 
 def incremental_query(spark: Any, plan: Plan, source: str, keys: Sequence[str], apply_as_truncates: Any,
