@@ -42,8 +42,11 @@ from pathlib import Path
 from typing import Any
 
 _FORMAT = 1
-# Targets defined in this process whose state a completed run keeps: target -> (home, feed).
-_PENDING: dict[str, tuple[Path, str]] = {}
+SNAPSHOTS = "<snapshots>"
+"""The `source` of the kept state of a target computed from snapshots (`create_auto_cdc_from_snapshot_flow`)."""
+# Targets defined in this process whose state a completed run keeps: target -> (home, feed or
+# SNAPSHOTS, the last snapshot version).
+_PENDING: dict[str, tuple[Path, str, Any]] = {}
 
 
 def state_file(home: Path, target: str) -> Path:
@@ -60,12 +63,14 @@ class Plan:
         reason: why the target is recomputed in full (empty when incremental).
         applied: names of the feed's files the kept target has applied.
         base: the folder holding hard links of the kept target's files (None: the target is empty).
+        version: from snapshots, the last snapshot version the kept target has applied.
     """
 
     incremental: bool
     reason: str
     applied: tuple[str, ...] = ()
     base: Path | None = None
+    version: Any = None
 
 
 def output_keeps_keys(keys: Sequence[str], column_list: Sequence[str] | None,
@@ -107,36 +112,77 @@ def _match(home: Path, warehouse: Path, source_location: Path, target: str, sour
     state = read_state(home, target, source)
     if state is None:
         return Plan(False, "no kept state")
-    applied, described = state
-    target_location = warehouse / target.lower()
-    target_files = data_files(target_location)
-    if not (target_location / "_SUCCESS").is_file() or {f.name for f in target_files} != described:
-        return Plan(False, "the kept state does not describe the target's current files")
+    applied = set(state.get("applied", ()))
+    kept = _kept_target(home, warehouse, target, state)
+    if isinstance(kept, str):
+        return Plan(False, kept)
     present = {f.name for f in data_files(source_location)}
     if not applied <= present:
         return Plan(False, f"files of the change feed '{source}' the target applied are gone (the feed was rebuilt)")
+    return Plan(True, "", tuple(sorted(applied)), kept)
+
+
+def _kept_target(home: Path, warehouse: Path, target: str, state: dict[str, Any]) -> Path | None | str:
+    """The folder of hard links to the target's files when they are those the state describes
+    (None: the target has no file), else why not."""
+    from etl_assets.engines.local.tables import data_files
+
+    target_location = warehouse / target.lower()
+    target_files = data_files(target_location)
+    if not (target_location / "_SUCCESS").is_file() or {f.name for f in target_files} != set(state.get("target", ())):
+        return "the kept state does not describe the target's current files"
     if not target_files:  # an empty target (Spark wrote no file): nothing to keep
-        return Plan(True, "", tuple(sorted(applied)))
+        return None
     base = home / "cdc" / target.lower() / "base"
     _link_files(target_files, base)
-    return Plan(True, "", tuple(sorted(applied)), base)
+    return base
 
 
-def read_state(home: Path, target: str, source: str) -> tuple[set[str], set[str]] | None:
-    """(applied feed files, described target files) of the target's kept state, or None when there
-    is none readable or it was kept for another change feed."""
+def snapshot_plan(home: Path | None, target: str, full_refresh: bool) -> Plan:
+    """Whether this run of `target` (from a snapshot function) can start from the kept target:
+    then only the snapshots after `Plan.version` are asked for."""
+    if full_refresh:
+        return Plan(False, "full refresh")
+    if home is None:
+        return Plan(False, "no local home")
+    state = read_state(home, target, SNAPSHOTS)
+    if state is None or "version" not in state:
+        return Plan(False, "no kept state")
+    try:
+        kept = _kept_target(home, home / "warehouse", target, state)
+    except OSError as exc:
+        return Plan(False, f"a kept file cannot be read ({exc})")
+    if isinstance(kept, str):
+        return Plan(False, kept)
+    if kept is None:
+        return Plan(False, "the kept target has no rows (its columns are not known)")
+    return Plan(True, "", (), kept, state["version"])
+
+
+def kept_version(version: Any) -> bool:
+    """Whether a snapshot version can be kept (and given back to the snapshot function as it was)."""
+    try:
+        return type(json.loads(json.dumps(version))) is type(version) and json.loads(json.dumps(version)) == version
+    except (TypeError, ValueError):
+        return False
+
+
+def read_state(home: Path, target: str, source: str) -> dict[str, Any] | None:
+    """The target's kept state (`applied` feed files or the snapshot `version`, and the `target`
+    files it describes), or None when there is none readable or it was kept for another source."""
     try:
         data = json.loads(state_file(home, target).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("format") != _FORMAT or data.get("source") != source.lower():
         return None
-    return set(data.get("applied", ())), set(data.get("target", ()))
+    return data
 
 
-def expect_state(home: Path, target: str, source: str) -> None:
-    """Note that a completed run of this process keeps the state of `target` (see `keep_states`)."""
-    _PENDING[target] = (home, source)
+def expect_state(home: Path, target: str, source: str, version: Any = None) -> None:
+    """Note that a completed run of this process keeps the state of `target` (see `keep_states`):
+    the files of its change feed `source`, or with `source` SNAPSHOTS the last snapshot `version`."""
+    _PENDING[target] = (home, source, version)
 
 
 def keep_states(refreshed: Callable[[str], bool]) -> list[str]:
@@ -145,13 +191,16 @@ def keep_states(refreshed: Callable[[str], bool]) -> list[str]:
     from etl_assets.engines.local.tables import data_files
 
     kept = []
-    for target, (home, source) in sorted(_PENDING.items()):
+    for target, (home, source, version) in sorted(_PENDING.items()):
         if not refreshed(target):
             continue
         warehouse = home / "warehouse"
-        data = {"format": _FORMAT, "source": source.lower(),
-                "applied": sorted(f.name for f in data_files(warehouse / source.lower())),
-                "target": sorted(f.name for f in data_files(warehouse / target.lower()))}
+        data: dict[str, Any] = {"format": _FORMAT, "source": source.lower(),
+                                "target": sorted(f.name for f in data_files(warehouse / target.lower()))}
+        if source == SNAPSHOTS:
+            data["version"] = version
+        else:
+            data["applied"] = sorted(f.name for f in data_files(warehouse / source.lower()))
         path = state_file(home, target)
         path.parent.mkdir(parents=True, exist_ok=True)
         staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
