@@ -20,14 +20,13 @@ incremental / full recompute as ratios (the baseline is run 3, in the same proce
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from local_common import REPO, RunTiming, fresh_home, load, run_pipelines, write_example_landing
 
-from etl_assets.engines.local.compat.cdc_incremental import state_dataset_name
+from etl_assets.engines.local.compat.cdc_incremental import forget_state
 from etl_assets.engines.local.server import ensure_warm_spark, stop_warm_spark
 from etl_assets.example.datagen import generate
 from etl_assets.project.load import load_config
@@ -59,7 +58,7 @@ def main() -> None:
             taken = {t: (home.root / "cdc" / t / "base").is_dir() for t in TARGETS}
             generate(home.landing, rows=args.new_rows, seed=2, datasets=("customers",))
             for target in TARGETS:
-                shutil.rmtree(home.table_location(state_dataset_name(target)), ignore_errors=True)
+                forget_state(home.root, target)
             run_pipelines(config, home, [PIPELINE], timing=full)
         finally:
             stop_warm_spark(home)

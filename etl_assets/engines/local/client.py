@@ -110,6 +110,7 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
 
     from etl_assets.engines.local import compat
     from etl_assets.engines.local.changes import ReadRecorder
+    from etl_assets.engines.local.compat.cdc_incremental import keep_states
 
     log_with_curr_timestamp(f"Loading pipeline spec from {spec_path}...")
     spec = load_pipeline_spec(spec_path)
@@ -144,15 +145,20 @@ def run(spec_path: Path, refresh: Sequence[str], full_refresh: Sequence[str], dr
         log_with_curr_timestamp("Starting run...")
         events = start_run(spark, graph_id, full_refresh=full_refresh, full_refresh_all=False, refresh=refresh,
                            dry=dry, storage=spec.storage)
-        print_events(events)
+        if print_events(events) == "COMPLETED" and not dry:
+            # Only now that every flow of the run is done: the kept AUTO CDC states describe it.
+            chosen = {name.lower() for name in [*refresh, *full_refresh]}
+            keep_states(lambda target: not chosen or target.lower() in chosen)
     finally:
         spark.stop()
 
 
-def print_events(results: Iterator[dict[str, Any]]) -> None:
-    """One JSON line per event of the run stream (what `handle_pipeline_events` prints as text)."""
+def print_events(results: Iterator[dict[str, Any]]) -> str | None:
+    """One JSON line per event of the run stream (what `handle_pipeline_events` prints as text);
+    returns the run's last state (`COMPLETED`, `FAILED`, ...), None when none was reported."""
     from etl_assets.engines.local.progress import classify, encode
 
+    status = None
     for result in results:
         if "pipeline_command_result" in result:
             continue  # the answer to StartRun itself
@@ -160,7 +166,11 @@ def print_events(results: Iterator[dict[str, Any]]) -> None:
             raise SystemExit(f"the pipeline run's event stream sent an unexpected result: {sorted(result)}")
         event = result["pipeline_event_result"].event
         moment = event.timestamp.ToDatetime().replace(tzinfo=timezone.utc)
-        print(encode(classify(event.message, moment)), flush=True)
+        message = classify(event.message, moment)
+        if message.run is not None:
+            status = message.run.status.value
+        print(encode(message), flush=True)
+    return status
 
 
 def _table_list(value: str) -> list[str]:

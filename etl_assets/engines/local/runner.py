@@ -17,6 +17,7 @@ from etl_assets.conventions import quality_dataset_name
 from etl_assets.engines.events import FlowStatus, UpdateStatus
 from etl_assets.engines.local.changes import READS_ENV, reads_file
 from etl_assets.engines.local.client import PORT_ENV, TOKEN_ENV
+from etl_assets.engines.local.client_host import CLIENT_MODULE, HostedClient, host_key, socket_path, spawn_host, start_client
 from etl_assets.engines.local.home import HOME_ENV_VAR, LocalHome
 from etl_assets.engines.local.progress import FlowEvent, RunEvent, decode
 from etl_assets.engines.local.server import ensure_warm_spark, recorded_server, server_alive, stop_warm_spark
@@ -136,13 +137,28 @@ class LocalRunner:
             if not self.warm_spark:
                 stop_warm_spark(self.home)
 
-    def _client(self, command: list[str], server: int,
-                environment: dict[str, str]) -> Iterator[str | FlowEvent | RunEvent | RunOutcome]:
-        outcome = RunOutcome()
-        process = subprocess.Popen(
+    def _start(self, command: list[str], server: int, environment: dict[str, str]) -> subprocess.Popen[str] | HostedClient:
+        """The pipeline client: forked by the home's warm client host when one serves (its imports
+        are done), else a new Python process (and a host is started for the next updates)."""
+        if self.warm_spark:
+            host = socket_path(self.home.root / "connect")
+            hosted = start_client(host, host_key(), command, environment, self.config.root)
+            if hosted is not None:
+                return hosted
+            if command[:3] == [sys.executable, "-m", CLIENT_MODULE]:
+                try:
+                    spawn_host(host, server, host_key(), self.home.root / "connect" / "logs" / "client-host.log")
+                except OSError:
+                    pass  # no host: every update starts its client as a new process
+        return subprocess.Popen(
             command, cwd=self.config.root, env=environment, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, bufsize=1,
         )
+
+    def _client(self, command: list[str], server: int,
+                environment: dict[str, str]) -> Iterator[str | FlowEvent | RunEvent | RunOutcome]:
+        outcome = RunOutcome()
+        process = self._start(command, server, environment)
         assert process.stdout is not None
         done = threading.Event()
         # Without its server the client retries the port for many minutes, silently.
@@ -176,7 +192,7 @@ class LocalRunner:
         yield outcome
 
     @staticmethod
-    def _watch(server: int, process: subprocess.Popen[str], outcome: RunOutcome, done: threading.Event) -> None:
+    def _watch(server: int, process: subprocess.Popen[str] | HostedClient, outcome: RunOutcome, done: threading.Event) -> None:
         while not done.wait(1.0):
             if not server_alive(server):
                 outcome.server_lost = server

@@ -13,6 +13,9 @@ expectations (`Definitions.cdc_source`), and recomputed in full each run. From s
   snapshot becomes upserts at its version plus deletes of the keys it no longer has, and the
   history is computed from those events. A table `source` keeps only its current state (the
   snapshots it had on earlier runs are gone), so SCD type 2 from a table is refused.
+
+A target from a snapshot function keeps the last version it applied (`cdc_incremental`): the
+next run asks the function only for the snapshots after it and applies them to the kept target.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from etl_assets.engines.local.compat.cdc_incremental import Plan, incremental_query, plan, state_dataset_name, state_query
+from etl_assets.engines.local.compat.cdc_incremental import (
+    SNAPSHOTS,
+    Plan,
+    expect_state,
+    incremental_query,
+    kept_version,
+    plan,
+    snapshot_plan,
+)
 from etl_assets.engines.local.compat.definitions import Definitions, _column_name
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
 from etl_assets.ldp.cdc import LocalTarget
@@ -79,14 +90,11 @@ def local_targets(defs: Definitions) -> Callable[[LocalTarget], bool]:
 
 
 def define_target(defs: Definitions, target: LocalTarget) -> None:
-    """Define an AUTO CDC target and its kept state (`cdc_incremental`): each run applies the new
-    change rows to the kept target when it can, and recomputes the whole target otherwise."""
+    """Define an AUTO CDC target; a completed run keeps its state (`cdc_incremental`): each run
+    applies the new change rows to the kept target when it can, and recomputes the whole target
+    otherwise."""
     from pyspark import pipelines as dp
     from pyspark.pipelines.logging_utils import log_with_curr_timestamp
-    from pyspark.sql.types import StringType, StructField, StructType
-
-    state = state_dataset_name(target.target)
-    defs.companions[target.target] = state
 
     def feed_is_table() -> bool:
         dataset = defs.datasets.get(target.source)
@@ -97,6 +105,8 @@ def define_target(defs: Definitions, target: LocalTarget) -> None:
         chosen = plan(defs.names.home, target.target, target.source, target.keys, target.column_list,
                       target.except_column_list, full) if feed_is_table() else \
             Plan(False, f"the change feed '{target.source}' is a view")
+        if feed_is_table() and defs.names.home is not None and "." not in target.source:
+            expect_state(defs.names.home, target.target, target.source)
         if chosen.incremental:
             log_with_curr_timestamp(f"AUTO CDC target '{target.target}': applying the new change rows of "
                                     f"'{target.source}' to the kept target")
@@ -106,14 +116,7 @@ def define_target(defs: Definitions, target: LocalTarget) -> None:
                                 f"({chosen.reason})")
         return target.recompute(defs.spark.read.table(target.source))
 
-    def kept_state() -> Any:
-        if feed_is_table():
-            return state_query(defs.spark, target.target, target.source)
-        schema = StructType([StructField("kind", StringType()), StructField("file", StringType())])
-        return defs.spark.createDataFrame([], schema)
-
     dp.materialized_view(name=target.target, comment=target.comment)(query)
-    dp.materialized_view(name=state, comment=f"Kept state of the AUTO CDC target {target.target} (local engine)")(kept_state)
 
 
 def create_auto_cdc_from_snapshot_flow(defs: Definitions) -> Callable[..., None]:
@@ -149,30 +152,62 @@ def create_auto_cdc_from_snapshot_flow(defs: Definitions) -> Callable[..., None]
             # The snapshot function is called here, not inside the query function: Databricks
             # lets it run queries (`spark.sql(...).collect()` for the next version), which
             # open-source Spark refuses inside a query function.
-            snapshots = None if isinstance(source, str) else _snapshots(source, target)
+            result = None if isinstance(source, str) else snapshot_result()
 
             def query() -> Any:
-                if snapshots is None:
+                if result is None:
                     return defs.spark.read.table(source)
-                if scd_type == 1:
-                    return snapshots[-1][0]
-                return _history(snapshots, key_names, tracked, untracked)
+                return result
 
             dp.materialized_view(name=local_target, comment=defs.datasets[local_target].comment)(query)
+
+        def snapshot_result() -> Any:
+            from pyspark.pipelines.logging_utils import log_with_curr_timestamp
+
+            home = defs.names.home
+            chosen = snapshot_plan(home, local_target, local_target in defs.full_refresh)
+            if chosen.incremental:
+                assert chosen.base is not None
+                kept = defs.spark.read.parquet(str(chosen.base))
+                snapshots = _snapshots(source, target, after=chosen.version)
+                log_with_curr_timestamp(f"AUTO CDC target '{local_target}': applying {len(snapshots)} new snapshot(s) "
+                                        f"after version {chosen.version!r} to the kept target")
+                last = snapshots[-1][1] if snapshots else chosen.version
+                if not snapshots:
+                    result = kept
+                elif scd_type == 1:
+                    result = snapshots[-1][0]
+                else:
+                    result = _history(snapshots, key_names, tracked, untracked, kept=kept)
+            else:
+                log_with_curr_timestamp(f"AUTO CDC target '{local_target}': recomputed from every snapshot "
+                                        f"({chosen.reason})")
+                snapshots = _snapshots(source, target)
+                last = snapshots[-1][1]
+                result = snapshots[-1][0] if scd_type == 1 else _history(snapshots, key_names, tracked, untracked)
+            if home is not None and kept_version(last):
+                expect_state(home, local_target, SNAPSHOTS, last)
+            return result
+
         defs.cdc[local_target] = define
     return create_auto_cdc_from_snapshot_flow
 
 
-def _snapshots(source: Callable[[Any], Any], target: str) -> list[tuple[Any, Any]]:
+_FIRST = object()
+
+
+def _snapshots(source: Callable[[Any], Any], target: str, after: Any = _FIRST) -> list[tuple[Any, Any]]:
+    """The snapshots the function returns, from the first (`after` not given) or those after the
+    version `after` (maybe none)."""
     found: list[tuple[Any, Any]] = []
-    version = None
+    version = None if after is _FIRST else after
     for _ in range(_MAX_SNAPSHOTS):
         result = source(version)
         if result is None:
             break
         df, version = result
         found.append((df, version))
-    if not found:
+    if not found and after is _FIRST:
         raise UnsupportedConstructError(
             f"the snapshot function of '{target}' returned no snapshot: the local engine computes the table from "
             "the snapshots, so it needs at least one (return (DataFrame, version) for the first call, with None)")
@@ -180,13 +215,32 @@ def _snapshots(source: Callable[[Any], Any], target: str) -> list[tuple[Any, Any
 
 
 def _history(snapshots: list[tuple[Any, Any]], keys: list[str], tracked: list[str] | None,
-             untracked: list[str] | None) -> Any:
+             untracked: list[str] | None, kept: Any = None) -> Any:
+    """The SCD type 2 table of the snapshots in order; with `kept` (the table as an earlier run
+    left it), of those snapshots applied after it.
+
+    The kept table stands for the events of the snapshots before: each row is an upsert at its
+    `__START_AT` with its values, and a row whose `__END_AT` no row of its key starts at is
+    followed by a delete then; its open rows are the last snapshot. These events give the same
+    rows as the snapshots they came from (a row's values are its version's last, and an upsert
+    that changes no tracked column updates the open row in place), so the result is the full
+    recompute's."""
     from pyspark.sql import functions as F
 
     from etl_assets.ldp.cdc import scd
 
     events: Any = None
     previous: Any = None
+    if kept is not None:
+        columns = [c for c in kept.columns if c not in ("__START_AT", "__END_AT")]
+        starts = kept.select(*(F.col(k).alias(f"__etl_key_{i}") for i, k in enumerate(keys)),
+                             F.col("__START_AT").alias("__etl_start"))
+        ended = kept.where(F.col("__END_AT").isNotNull())
+        same = [ended[k].eqNullSafe(starts[f"__etl_key_{i}"]) for i, k in enumerate(keys)]
+        deletes = ended.join(starts, on=[*same, ended["__END_AT"] == starts["__etl_start"]], how="left_anti")
+        events = kept.select(*columns, F.col("__START_AT").alias(_SEQ), F.lit(False).alias(_DEL)).unionByName(
+            deletes.select(*columns, F.col("__END_AT").alias(_SEQ), F.lit(True).alias(_DEL)))
+        previous = kept.where(F.col("__END_AT").isNull()).select(*columns)
     for df, version in snapshots:
         upserts = df.select("*", F.lit(version).alias(_SEQ), F.lit(False).alias(_DEL))
         parts = [upserts]

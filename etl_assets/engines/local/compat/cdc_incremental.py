@@ -12,17 +12,20 @@ target from scratch. Late rows (an older sequence value arriving later), deletes
 recompute: the touched keys' rows are the full recompute of those keys. A new truncate touches
 every key.
 
-What is kept, next to the target, in the pipeline's own hidden materialized view
-`etl_cdc_state__<target>` (written by Spark in the same run, after the target):
+What is kept, beside the target, in `<home>/cdc/<target>/state.json` (written by the pipeline
+client once the run has completed, so never for a run that did not):
 
-- `source` rows: the names of the change feed's data files the target has applied;
-- `target` rows: the names of the target's data files that this state describes.
+- `applied`: the names of the change feed's data files the target has applied;
+- `target`: the names of the target's data files that this state describes.
 
 New change rows are the feed's rows in files not applied yet. The state is used only when the
 target's files are exactly those it names and every applied feed file is still there; anything
-else (a failed or interrupted run that kept one and not the other, a feed rebuilt by a full
-refresh, a first run) recomputes the whole target, and the state is written afresh. Using more
-rows than needed costs time only: recomputing a key from all its changes is exact.
+else (a failed or interrupted run that completed the target and not the state, a target put
+back as it was, a feed rebuilt by a full refresh, a first run) recomputes the whole target, and
+the state is written afresh. Using more rows than needed costs time only: recomputing a key
+from all its changes is exact. Both lists are file listings (no Spark job reads them): the feed
+is refreshed before the target in the same run and nothing else writes it meanwhile (the
+pipeline's locks), so the feed's files when the run ends are the files the target read.
 
 The old target is read from hard links of its files taken when the pipeline is defined
 (`<home>/cdc/<target>/base/`): Spark empties a materialized view's folder before computing it.
@@ -30,21 +33,25 @@ The old target is read from hard links of its files taken when the pipeline is d
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-STATE_PREFIX = "etl_cdc_state__"
-_KIND = "kind"
-_FILE = "file"
+_FORMAT = 1
+SNAPSHOTS = "<snapshots>"
+"""The `source` of the kept state of a target computed from snapshots (`create_auto_cdc_from_snapshot_flow`)."""
+# Targets defined in this process whose state a completed run keeps: target -> (home, feed or
+# SNAPSHOTS, the last snapshot version).
+_PENDING: dict[str, tuple[Path, str, Any]] = {}
 
 
-def state_dataset_name(target: str) -> str:
-    """The hidden dataset holding the kept state of the AUTO CDC target `target`."""
-    return f"{STATE_PREFIX}{target}"
+def state_file(home: Path, target: str) -> Path:
+    """Where the kept state of the AUTO CDC target `target` is."""
+    return home / "cdc" / target.lower() / "state.json"
 
 
 @dataclass(frozen=True)
@@ -56,12 +63,14 @@ class Plan:
         reason: why the target is recomputed in full (empty when incremental).
         applied: names of the feed's files the kept target has applied.
         base: the folder holding hard links of the kept target's files (None: the target is empty).
+        version: from snapshots, the last snapshot version the kept target has applied.
     """
 
     incremental: bool
     reason: str
     applied: tuple[str, ...] = ()
     base: Path | None = None
+    version: Any = None
 
 
 def output_keeps_keys(keys: Sequence[str], column_list: Sequence[str] | None,
@@ -93,55 +102,117 @@ def plan(home: Path | None, target: str, source: str, keys: Sequence[str], colum
                            "told apart as new)")
     try:
         return _match(home, warehouse, source_location, target, source)
-    except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors: a file that cannot be read
+    except OSError as exc:
         return Plan(False, f"a kept file cannot be read ({exc})")
 
 
 def _match(home: Path, warehouse: Path, source_location: Path, target: str, source: str) -> Plan:
     from etl_assets.engines.local.tables import data_files
 
-    state = read_state(warehouse / state_dataset_name(target).lower())
+    state = read_state(home, target, source)
     if state is None:
         return Plan(False, "no kept state")
-    applied, described = state
-    target_location = warehouse / target.lower()
-    # A file without rows names no row's file (the state is made from the rows): it holds nothing to keep.
-    target_files = [f for f in data_files(target_location) if _rows(f)]
-    if not (target_location / "_SUCCESS").is_file() or {f.name for f in target_files} != described:
-        return Plan(False, "the kept state does not describe the target's current files")
+    applied = set(state.get("applied", ()))
+    kept = _kept_target(home, warehouse, target, state)
+    if isinstance(kept, str):
+        return Plan(False, kept)
     present = {f.name for f in data_files(source_location)}
     if not applied <= present:
         return Plan(False, f"files of the change feed '{source}' the target applied are gone (the feed was rebuilt)")
-    if not target_files:  # an empty target (Spark wrote no file): nothing to keep
-        return Plan(True, "", tuple(sorted(applied)))
-    base = home / "cdc" / target.lower() / "base"
-    _link_files(target_files, base)
-    return Plan(True, "", tuple(sorted(applied)), base)
+    return Plan(True, "", tuple(sorted(applied)), kept)
 
 
-def _rows(file: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return int(pq.read_metadata(file).num_rows)
-
-
-def read_state(location: Path) -> tuple[set[str], set[str]] | None:
-    """(applied feed files, described target files) of a state table, or None when there is none
-    readable (never written, or cut short)."""
+def _kept_target(home: Path, warehouse: Path, target: str, state: dict[str, Any]) -> Path | None | str:
+    """The folder of hard links to the target's files when they are those the state describes
+    (None: the target has no file), else why not."""
     from etl_assets.engines.local.tables import data_files
 
-    if not (location / "_SUCCESS").is_file():
+    target_location = warehouse / target.lower()
+    target_files = data_files(target_location)
+    if not (target_location / "_SUCCESS").is_file() or {f.name for f in target_files} != set(state.get("target", ())):
+        return "the kept state does not describe the target's current files"
+    if not target_files:  # an empty target (Spark wrote no file): nothing to keep
         return None
-    files = data_files(location)
-    try:
-        import pyarrow.parquet as pq
+    base = home / "cdc" / target.lower() / "base"
+    _link_files(target_files, base)
+    return base
 
-        rows = [row for f in files for row in pq.read_table(f, columns=[_KIND, _FILE]).to_pylist()]
-    except Exception:  # noqa: BLE001 (an unreadable state is no state: the target is recomputed)
+
+def snapshot_plan(home: Path | None, target: str, full_refresh: bool) -> Plan:
+    """Whether this run of `target` (from a snapshot function) can start from the kept target:
+    then only the snapshots after `Plan.version` are asked for."""
+    if full_refresh:
+        return Plan(False, "full refresh")
+    if home is None:
+        return Plan(False, "no local home")
+    state = read_state(home, target, SNAPSHOTS)
+    if state is None or "version" not in state:
+        return Plan(False, "no kept state")
+    try:
+        kept = _kept_target(home, home / "warehouse", target, state)
+    except OSError as exc:
+        return Plan(False, f"a kept file cannot be read ({exc})")
+    if isinstance(kept, str):
+        return Plan(False, kept)
+    if kept is None:
+        return Plan(False, "the kept target has no rows (its columns are not known)")
+    return Plan(True, "", (), kept, state["version"])
+
+
+def kept_version(version: Any) -> bool:
+    """Whether a snapshot version can be kept (and given back to the snapshot function as it was)."""
+    try:
+        return type(json.loads(json.dumps(version))) is type(version) and json.loads(json.dumps(version)) == version
+    except (TypeError, ValueError):
+        return False
+
+
+def read_state(home: Path, target: str, source: str) -> dict[str, Any] | None:
+    """The target's kept state (`applied` feed files or the snapshot `version`, and the `target`
+    files it describes), or None when there is none readable or it was kept for another source."""
+    try:
+        data = json.loads(state_file(home, target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    applied = {r[_FILE] for r in rows if r[_KIND] == "source" and r[_FILE]}
-    described = {r[_FILE] for r in rows if r[_KIND] == "target" and r[_FILE]}
-    return applied, described
+    if not isinstance(data, dict) or data.get("format") != _FORMAT or data.get("source") != source.lower():
+        return None
+    return data
+
+
+def expect_state(home: Path, target: str, source: str, version: Any = None) -> None:
+    """Note that a completed run of this process keeps the state of `target` (see `keep_states`):
+    the files of its change feed `source`, or with `source` SNAPSHOTS the last snapshot `version`."""
+    _PENDING[target] = (home, source, version)
+
+
+def keep_states(refreshed: Callable[[str], bool]) -> list[str]:
+    """After a completed run: write the state of each target defined in this process that the run
+    refreshed (`refreshed(target)`), from the files its feed and itself hold now. Returns them."""
+    from etl_assets.engines.local.tables import data_files
+
+    kept = []
+    for target, (home, source, version) in sorted(_PENDING.items()):
+        if not refreshed(target):
+            continue
+        warehouse = home / "warehouse"
+        data: dict[str, Any] = {"format": _FORMAT, "source": source.lower(),
+                                "target": sorted(f.name for f in data_files(warehouse / target.lower()))}
+        if source == SNAPSHOTS:
+            data["version"] = version
+        else:
+            data["applied"] = sorted(f.name for f in data_files(warehouse / source.lower()))
+        path = state_file(home, target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        staged.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(staged, path)
+        kept.append(target)
+    return kept
+
+
+def forget_state(home: Path, target: str) -> None:
+    """Drop the kept state of `target`: its next run recomputes it from the whole feed."""
+    state_file(home, target).unlink(missing_ok=True)
 
 
 def _link_files(files: list[Path], folder: Path) -> None:
@@ -160,19 +231,6 @@ def file_name() -> Any:
     from pyspark.sql import functions as F
 
     return F.regexp_extract(F.input_file_name(), r"([^/]*)$", 1)
-
-
-def state_query(spark: Any, target: str, source: str) -> Any:
-    """The state the run leaves: the feed files read and the target files written.
-
-    It reads the target, so Spark runs it after the target: a state is never newer than the
-    target it describes."""
-    from pyspark.sql import functions as F
-
-    def files(table: str, kind: str) -> Any:
-        return spark.read.table(table).select(F.lit(kind).alias(_KIND), file_name().alias(_FILE))
-
-    return files(source, "source").unionByName(files(target, "target")).distinct()
 
 
 def incremental_query(spark: Any, plan: Plan, source: str, keys: Sequence[str], apply_as_truncates: Any,
