@@ -45,6 +45,7 @@ ENVIRONMENT_EDGES = {
     "engines/local/compat/names.py": "pipeline code inside the client process: the home its runner set",
     "engines/local/changes.py": "the client process's reads file; the variables pipeline code reads are its inputs",
     "engines/local/runner.py": "hands the environment on to the client process it starts",
+    "engines/local/client_host.py": "the warm client host process: gives each forked client the environment its runner sent",
     "engines/local/server.py": "hands the environment on to the Spark server it starts",
     "engines/local/engine.py": "puts back pyspark's own Spark Connect variables after an in-process session",
     "engines/databricks/client.py": "names (never shows) the DATABRICKS_* variables the SDK's default chain took",
