@@ -12,14 +12,13 @@ import pytest
 from dagster import instance_for_test, materialize
 
 from etl_assets.dagster.assets import build_table_assets
-from etl_assets.dagster.resources import LocalPipelinesResource
 from etl_assets.engines.local.guard import UpdateGuard
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.engines.local.recovery import checkpoint_reset, current_checkpoints
 from etl_assets.engines.local.tables import read_rows
 from etl_assets.errors import DataError
 from etl_assets.project.load import load_config
-from tests.conftest import REPO
+from tests.conftest import REPO, local_resource
 
 STREAM = REPO / "tests" / "scenarios" / "stream" / "config.yml"
 
@@ -27,7 +26,7 @@ STREAM = REPO / "tests" / "scenarios" / "stream" / "config.yml"
 def local_materialize(run_config: dict | None = None):
     with instance_for_test() as instance:
         return materialize(build_table_assets(load_config(STREAM)), instance=instance, raise_on_error=False,
-                           resources={"engine": LocalPipelinesResource()}, run_config=run_config)
+                           resources={"engine": local_resource()}, run_config=run_config)
 
 
 def land(home, name: str, ids: range) -> None:
