@@ -9,32 +9,22 @@ import os
 from pathlib import Path
 
 import pytest
-from dagster import instance_for_test, materialize
 
-from etl_assets.dagster.assets import build_table_assets
 from etl_assets.engines.local.guard import UpdateGuard
 from etl_assets.engines.local.home import LocalHome
 from etl_assets.engines.local.recovery import checkpoint_reset, current_checkpoints
 from etl_assets.engines.local.tables import read_rows
 from etl_assets.errors import DataError
 from etl_assets.project.load import load_config
-from tests.conftest import REPO, local_resource
+from tests.conftest import REPO
+from tests.engines.local.test_reliability import land
+from tests.engines.local.test_reliability import local_materialize as materialize_config
 
 STREAM = REPO / "tests" / "scenarios" / "stream" / "config.yml"
 
 
 def local_materialize(run_config: dict | None = None):
-    with instance_for_test() as instance:
-        return materialize(build_table_assets(load_config(STREAM)), instance=instance, raise_on_error=False,
-                           resources={"engine": local_resource()}, run_config=run_config)
-
-
-def land(home, name: str, ids: range) -> None:
-    folder = home.landing / "events"
-    folder.mkdir(parents=True, exist_ok=True)
-    staged = folder / f".{name}"
-    staged.write_text("".join(json.dumps({"id": i, "batch": name}) + "\n" for i in ids))
-    staged.rename(folder / name)
+    return materialize_config(STREAM, run_config)
 
 
 def ids(home) -> list[int]:
