@@ -17,6 +17,7 @@ builds what `build_definitions` builds, with a translator made from the attribut
 
 # No `from __future__ import annotations`: Dagster derives the defs.yaml schema from these
 # annotations at run time, including the `Resolver` objects inside `Annotated`.
+import inspect
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -206,10 +207,11 @@ class EtlAssetsComponent(Component, Resolvable, Model):
     @classmethod
     def get_spec(cls) -> ComponentTypeSpec:
         """What `dg list components` shows of this component: its tags and what it produces."""
-        return ComponentTypeSpec(
-            tags=["etl_assets", "lakeflow", "spark"],
-            produces=["asset", "asset_check", "schedule", "sensor", "resource"],
-        )
+        spec: dict[str, Any] = {"tags": ["etl_assets", "lakeflow", "spark"]}
+        # `produces` is newer than Dagster 1.13.0, the lowest release supported.
+        if "produces" in inspect.signature(ComponentTypeSpec.__new__).parameters:
+            spec["produces"] = ["asset", "asset_check", "schedule", "sensor", "resource"]
+        return ComponentTypeSpec(**spec)
 
     def build_defs(self, context: ComponentLoadContext) -> Definitions:
         """What `build_definitions` builds from `config_path`, keyed, grouped and tagged as the
