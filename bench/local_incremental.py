@@ -58,6 +58,8 @@ GOALS = {
 
 FIRST_FLOW: list[float] = []
 """Per pipeline update that ran a flow: seconds from the step's start to its first flow running."""
+FLOW_SECONDS: dict[str, float] = {}
+"""Per table recomputed in the last `refresh_all`: seconds from its flow starting to its completion."""
 
 
 def refresh_all(config: ProjectConfig, home: LocalHome) -> tuple[float, int, int, dict[str, str]]:
@@ -69,14 +71,20 @@ def refresh_all(config: ProjectConfig, home: LocalHome) -> tuple[float, int, int
     reasons: dict[str, str] = {}
     start = time.perf_counter()
     FIRST_FLOW.clear()
+    FLOW_SECONDS.clear()
+    started: dict[str, float] = {}
     for key, pipeline in config.pipelines.items():
         step = time.perf_counter()
         first = True
         for event in engine.refresh(RefreshRequest(config, pipeline, [t.name for t in config.tables_of(key)])):
-            if isinstance(event, TableStarted) and first:
-                FIRST_FLOW.append(time.perf_counter() - step)
-                first = False
+            if isinstance(event, TableStarted):
+                started[event.table] = time.perf_counter()
+                if first:
+                    FIRST_FLOW.append(time.perf_counter() - step)
+                    first = False
             if isinstance(event, TableCompleted):
+                if event.table in started:
+                    FLOW_SECONDS[event.table] = time.perf_counter() - started[event.table]
                 if event.metadata.get("refresh") == "recomputed":
                     recomputed += 1
                     reasons[event.table] = str(event.metadata.get("refresh_reason"))
@@ -97,6 +105,8 @@ def report(label: str, run: tuple[float, int, int, dict[str, str]], base: float 
     if FIRST_FLOW:
         print(f"    step start to first flow running: {', '.join(f'{s:.2f}' for s in FIRST_FLOW)} s "
               f"(goal <= 1 s on a warm server)", flush=True)
+    if FLOW_SECONDS and os.environ.get("BENCH_FLOWS"):
+        print("    flows: " + ", ".join(f"{t} {s:.1f}" for t, s in FLOW_SECONDS.items()) + " s", flush=True)
     if 0 < len(reasons) <= 4:
         print("    recomputed: " + "; ".join(f"{t} ({why})" for t, why in reasons.items()), flush=True)
 

@@ -15,7 +15,9 @@
 - `cloudFiles.maxFilesPerTrigger`, `maxBytesPerTrigger` and `maxFileAge` become the file
   source's options; the options about notifications, listing, schema tracking and evolution
   (`schemaLocation`, `schemaEvolutionMode`, `useNotifications`, ...) change nothing here and are
-  accepted; options whose effect cannot be had locally are refused by name.
+  accepted (the inferred schema is kept in the home between runs as a schema location keeps it,
+  `kept_schemas`, and is always the schema of every file in the folder); options whose effect
+  cannot be had locally are refused by name.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from etl_assets.engines.local.compat import kept_schemas
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
 
 _PREFIX = "cloudfiles."
 RESCUED = "_rescued_data"
-# Options whose effect is the same here or has no meaning locally (no notifications, no schema
-# store: the schema is inferred each time the pipeline is defined).
+# Options whose effect is the same here or has no meaning locally (no notifications; the schema
+# is kept in the home, `kept_schemas`, wherever a schema location points).
 _ACCEPTED = {
     "format", "schemalocation", "schemaevolutionmode", "schemahints", "infercolumntypes",
     "usenotifications", "useincrementallisting", "usemanagedfileevents", "backfillinterval",
@@ -91,9 +94,11 @@ def _strings(data_type: Any) -> str:
     return "string"
 
 
-def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any, side_session: Any) -> Any:
+def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any, side_session: Any,
+         home: Path | None = None) -> Any:
     """The DataFrame Auto Loader would give for `reader` (its options and schema) over `path`;
-    the schema is inferred on `side_session()`, outside the pipeline's analysis context."""
+    the schema is inferred on `side_session()`, outside the pipeline's analysis context, and
+    kept in `home` between runs (`kept_schemas`)."""
     options: dict[str, str] = dict(reader._options)
     auto = {k[len(_PREFIX):].lower(): v for k, v in options.items() if k.lower().startswith(_PREFIX)}
     passed = {k: v for k, v in options.items() if not k.lower().startswith(_PREFIX) and k.lower() != "rescueddatacolumn"}
@@ -142,8 +147,11 @@ def load(reader: Any, path: Any, streaming: bool, original_batch_load: Any, side
             # A malformed line would otherwise add Spark's `_corrupt_record` column to the
             # inferred schema; Auto Loader has only the rescued data column.
             sampling["columnNameOfCorruptRecord"] = rescue
+        def read_schema(files: list[str]) -> Any:
+            return original_batch_load(side_session().read.format(fmt).options(**sampling), files).schema
+
         try:
-            inferred = original_batch_load(side_session().read.format(fmt).options(**sampling), paths).schema
+            inferred = kept_schemas.infer(home, fmt, paths, sampling, read_schema)
         except Exception as exc:
             raise UnsupportedConstructError(
                 f"Auto Loader could not infer the schema of the {fmt} files in {', '.join(paths)} "

@@ -56,7 +56,7 @@ def install(names: Names, side_session: Any) -> list[tuple[Any, str, Any]]:
                 if schema is not None:
                     self.schema(schema)
                 self.options(**options)
-                return autoloader.load(self, path, streaming, original_batch_load, side_session)
+                return autoloader.load(self, path, streaming, original_batch_load, side_session, names.home)
             return original(self, path, None, schema, **options)
         return load
 

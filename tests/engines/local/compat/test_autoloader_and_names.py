@@ -299,3 +299,40 @@ def test_auto_loader_reads_subfolders_skips_underscore_files_and_gives_file_meta
     assert [(r["l_orderkey"], str(r["l_quantity"]), str(r["l_shipdate"])) for r in rows] == [
         (1, "2.50", "2024-01-02"), (2, "3.00", "2024-01-03")]
     assert all(r["_source_file_path"].endswith("/round1/part-00000.csv") for r in rows)
+
+
+def test_auto_loader_keeps_its_inferred_schema_and_reads_new_columns(pipelines):
+    landed = pipelines.landed("al_kept", {"1.json": json.dumps({"id": 1, "name": "a"}) + "\n"})
+    config = pipelines.project("al_kept", {
+        "al_kept_stream": """
+            import dlt
+
+            @dlt.table
+            def al_kept_stream():
+                return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "json")
+                        .load(spark.conf.get("etl_assets.landing_path") + "/al_kept"))
+            """,
+        "al_kept_batch": """
+            import dlt
+
+            @dlt.table
+            def al_kept_batch():
+                return (spark.read.format("cloudFiles").option("cloudFiles.format", "json")
+                        .option("cloudFiles.inferColumnTypes", "true")
+                        .load(spark.conf.get("etl_assets.landing_path") + "/al_kept"))
+            """,
+    })
+    others = set((pipelines.home.root / "autoloader").glob("*.json"))
+    pipelines.ok(config)
+    # One kept schema: both read the same files with the same reader options (typing comes after).
+    assert len(set((pipelines.home.root / "autoloader").glob("*.json")) - others) == 1
+    (landed / "2.json").write_text(json.dumps({"id": 2}) + "\n")
+    pipelines.ok(config)
+    assert [r["id"] for r in pipelines.rows("al_kept_stream")] == ["1", "2"]
+    # A new column in a new file: the schema is inferred again over every file.
+    (landed / "3.json").write_text(json.dumps({"id": 3, "email": "c@x"}) + "\n")
+    pipelines.ok(config, ["al_kept_batch"])
+    # (the table keeps its columns' order and adds the new one)
+    assert pipelines.columns("al_kept_batch") == ["id", "name", "_rescued_data", "email"]
+    assert sorted((r["id"], r["email"]) for r in pipelines.rows("al_kept_batch")) == [
+        (1, None), (2, None), (3, "c@x")]
