@@ -41,6 +41,7 @@ from local_common import (
     REPO,
     PeakMemory,
     RunTiming,
+    bare_shop,
     fmt_mib,
     fresh_home,
     load,
@@ -106,11 +107,8 @@ def dagster_run(config: ProjectConfig, home: LocalHome) -> Row:
     return ("Dagster `materialize` of every asset, warm", seconds, memory.server_mib, memory.client_mib)
 
 
-SHOP = REPO / "tests" / "scenarios" / "shop" / "config.yml"
-
-
 def example(rows: int, base: Path, cold_runner: bool) -> None:
-    config = load_config(SHOP)
+    config = load_config(bare_shop(base))
     landing = base / f"landing_{rows}"
     generate(landing, rows=rows, seed=1)
     print(f"\n{rows:,} raw rows per source; {load()}", flush=True)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from gen_local_project import _landing as generated_landing
 from gen_local_project import generate as generate_project
-from local_common import REPO, PeakMemory, fresh_home, load, write_example_landing
+from local_common import REPO, PeakMemory, bare_shop, fresh_home, load, write_example_landing
 
 from etl_assets.engines.base import RefreshRequest
 from etl_assets.engines.events import RunFinished, TableCompleted, TableStarted
@@ -165,7 +165,7 @@ def many(base: Path, tables: int, pipelines: int, rows: int) -> None:
 def bare(base: Path, rows: int) -> None:
     from local_engine import bare_cli
 
-    shop = load_config(REPO / "tests" / "scenarios" / "shop" / "config.yml")
+    shop = load_config(bare_shop(base))
     landing = base / "bare_landing"
     generate_example(landing, rows=rows, seed=1)
     print(f"bare CLI against our engine: the shop scenario, {rows:,} raw rows per source; {load()}", flush=True)
