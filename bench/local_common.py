@@ -254,5 +254,7 @@ def bare_shop(base: Path) -> Path:
     silver = folder / "transformations" / "silver"
     (silver / "customers_history.sql").unlink()
     (silver / "customers_history.py").write_text(SHOP_TWIN_SCD2)
+    for text_file in (folder / "config.yml", folder / "resources" / "pipelines.yml"):
+        text_file.write_text(text_file.read_text().replace("customers_history.sql", "customers_history.py"))
     return folder / "config.yml"
 

@@ -18,7 +18,7 @@ from typing import Any
 from etl_assets.conventions import by_config_name
 from etl_assets.project.config import Expectation
 from etl_assets.project.source_facts import DatasetFacts
-from etl_assets.translation.sources import datasets_defined, datasets_in_python, reads_in_python
+from etl_assets.translation.sources import datasets_defined, datasets_in_python, reads_in_python, statement_levels
 
 _PACKAGE = "etl_assets"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -245,25 +245,10 @@ def _lines(tree: ast.Module) -> dict[str, int]:
 
 
 def _decorated_functions(tree: ast.Module) -> list[ast.stmt]:
-    """The decorated functions of a module at any depth, in `ast.walk`'s (breadth first) order,
-    each reduced to its name and decorators.
-
-    Expressions never hold statements, so visiting statements only keeps each at its depth and
-    the order among them (which decides the first definition of a repeated name).
-    """
-    found: list[ast.stmt] = []
-    level: list[ast.AST] = [tree]
-    while level:
-        below: list[ast.AST] = []
-        for node in level:
-            for name in node._fields:
-                value = getattr(node, name, None)
-                if isinstance(value, list):
-                    below.extend(v for v in value if isinstance(v, _STATEMENT_LIKE))
-        found.extend(_name_and_decorators(n) for n in below
-                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.decorator_list)
-        level = below
-    return found
+    """The decorated functions of a module at any depth, in `ast.walk`'s (breadth first) order
+    (`statement_levels`), each reduced to its name and decorators."""
+    return [_name_and_decorators(n) for below in statement_levels(tree) for n in below
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.decorator_list]
 
 
 def _name_and_decorators(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.stmt:
@@ -275,10 +260,6 @@ def _name_and_decorators(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.st
 
 
 _NO_ARGUMENTS = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
-
-
-# What holds statements: statements themselves, `except` clauses and `case` blocks.
-_STATEMENT_LIKE = (ast.stmt, ast.excepthandler, ast.match_case)
 
 
 @lru_cache(maxsize=None)

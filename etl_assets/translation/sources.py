@@ -18,6 +18,7 @@ import importlib.metadata
 import importlib.util
 import os
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -437,14 +438,7 @@ def reads_in_python(tree: ast.Module) -> dict[str, tuple[str, ...]]:
     module; only the statements and those functions' bodies are walked."""
     constants = _module_constants(tree)
     found: dict[str, tuple[str, ...]] = {}
-    level: list[ast.AST] = [tree]
-    while level:
-        below: list[ast.AST] = []
-        for parent in level:
-            for field_name in parent._fields:
-                value = getattr(parent, field_name, None)
-                if isinstance(value, list):
-                    below.extend(v for v in value if isinstance(v, (ast.stmt, ast.excepthandler, ast.match_case)))
+    for below in statement_levels(tree):
         for node in below:
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
                     and _name_of(node.value.func) in _CDC_CALLS:  # an AUTO CDC target reads its source
@@ -466,8 +460,29 @@ def reads_in_python(tree: ast.Module) -> dict[str, tuple[str, ...]]:
                 if name and reads:
                     found[name] = tuple(dict.fromkeys(found.get(name, ()) + reads))
                 break
-        level = below
     return found
+
+
+# What holds statements: statements themselves, `except` clauses and `case` blocks.
+STATEMENT_LIKE = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def statement_levels(tree: ast.AST) -> Iterator[list[ast.AST]]:
+    """The statements of `tree` level by level (those directly in it, then those in them, ...),
+    each level in source order. Expressions never hold statements, so only statements (and
+    `except` and `case` blocks) are visited: each keeps its depth and its order among the others
+    (which decides the first definition of a repeated name)."""
+    level: list[ast.AST] = [tree]
+    while level:
+        below: list[ast.AST] = []
+        for parent in level:
+            for field_name in parent._fields:
+                value = getattr(parent, field_name, None)
+                if isinstance(value, list):
+                    below.extend(v for v in value if isinstance(v, STATEMENT_LIKE))
+        if below:
+            yield below
+        level = below
 
 
 def _cdc_source(call: ast.Call, constants: dict[str, ast.expr]) -> tuple[str, ...]:

@@ -56,6 +56,11 @@ NONDETERMINISTIC_FUNCTIONS = frozenset({
     "input_file_name", "input_file_block_start", "input_file_block_length", "reflect", "java_method",
     "try_reflect", "unix_timestamp", "current_timezone",
 })
+# The pattern of the local AUTO CDC's own `regexp_extract(input_file_name(), ...)`, which tells
+# the change feed's files apart: the result depends only on the feed's files, whose commit is
+# tracked, so this one use of `input_file_name` does not make a query nondeterministic. (A Java
+# regex in comments mode: what follows `#` is not part of the pattern.)
+ENGINE_FILE_NAME_PATTERN = "(?x)([^/]*)$ # etl_assets: the name of the change feed's file"
 # Sources that name files: anything else (jdbc, kafka, socket, rate, ...) is not tracked.
 _FILE_FORMATS = frozenset({"json", "csv", "parquet", "text", "orc", "avro", "xml", "binaryfile", "cloudfiles"})
 
@@ -105,6 +110,8 @@ def plan_reads(message: Any, reads: Reads | None = None) -> Reads:
     elif kind == "spark.connect.SQL":
         sql_reads(message.query, reads)
     elif kind == "spark.connect.Expression.UnresolvedFunction":
+        if _engine_file_name(message):
+            return reads
         if message.function_name.lower() in NONDETERMINISTIC_FUNCTIONS:
             reads.nondeterministic.add(message.function_name.lower())
     elif kind == "spark.connect.Expression.ExpressionString":
@@ -125,6 +132,19 @@ def plan_reads(message: Any, reads: Reads | None = None) -> Reads:
         for item in values:
             plan_reads(item, reads)
     return reads
+
+
+def _engine_file_name(function: Any) -> bool:
+    """Whether an unresolved function is the local AUTO CDC's file name of a change feed row."""
+    if function.function_name.lower() != "regexp_extract" or len(function.arguments) != 3:
+        return False
+    source, pattern = function.arguments[0], function.arguments[1]
+    return (source.WhichOneof("expr_type") == "unresolved_function"
+            and source.unresolved_function.function_name.lower() == "input_file_name"
+            and not source.unresolved_function.arguments
+            and pattern.WhichOneof("expr_type") == "literal"
+            and pattern.literal.WhichOneof("literal_type") == "string"
+            and pattern.literal.string == ENGINE_FILE_NAME_PATTERN)
 
 
 def _data_source(source: Any, reads: Reads) -> None:

@@ -14,6 +14,7 @@ import pyspark.sql.connect.proto as pb2
 import pytest
 
 from etl_assets.engines.local.changes import (
+    ENGINE_FILE_NAME_PATTERN,
     ChangeTracker,
     ReadRecorder,
     Reads,
@@ -255,6 +256,23 @@ def test_plans_name_what_they_read():
     assert plan_reads(cloud).paths == {"/h/landing/x": ""}
     assert plan_reads(pb2.Relation(read=pb2.Read(data_source=pb2.Read.DataSource(format="kafka")))).untracked == {
         "a kafka read"}
+
+
+def test_the_local_auto_cdc_file_names_do_not_make_a_query_nondeterministic():
+    def literal(value) -> pb2.Expression:
+        kind = "string" if isinstance(value, str) else "integer"
+        return pb2.Expression(literal=pb2.Expression.Literal(**{kind: value}))
+
+    def extract(pattern: str) -> pb2.Expression:
+        return pb2.Expression(unresolved_function=pb2.Expression.UnresolvedFunction(
+            function_name="regexp_extract", arguments=[function("input_file_name"), literal(pattern), literal(1)]))
+
+    assert plan_reads(selecting(read_table("feed"), extract(ENGINE_FILE_NAME_PATTERN))).nondeterministic == set()
+    # The same function over the file name with any other pattern, or the file name alone, is
+    # the user's own: it depends on how the files are laid out.
+    assert plan_reads(selecting(read_table("feed"), extract(r"([^/]*)$"))).nondeterministic == {"input_file_name"}
+    assert plan_reads(selecting(read_table("feed"), function("input_file_name"))).nondeterministic == {
+        "input_file_name"}
 
 
 def test_sql_text_names_its_tables_but_not_its_ctes():

@@ -230,7 +230,11 @@ def file_name() -> Any:
     at the scan.)"""
     from pyspark.sql import functions as F
 
-    return F.regexp_extract(F.input_file_name(), r"([^/]*)$", 1)
+    from etl_assets.engines.local.changes import ENGINE_FILE_NAME_PATTERN
+
+    # The change tracker knows this expression: it does not make the target's query count as
+    # nondeterministic (the feed's files, whose commit is tracked, decide it).
+    return F.regexp_extract(F.input_file_name(), ENGINE_FILE_NAME_PATTERN, 1)
 
 
 def incremental_query(spark: Any, plan: Plan, source: str, keys: Sequence[str], apply_as_truncates: Any,

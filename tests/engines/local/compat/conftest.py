@@ -38,6 +38,16 @@ class Pipelines:
         (folder / "config.yml").write_text(f"pipelines:\n  {name}: {{name: {name}}}\ntables:\n" + "\n".join(tables) + "\n")
         return folder / "config.yml"
 
+    def files_project(self, name: str, files: dict[str, str], config: str) -> Path:
+        """A project `name` of the given files (`relative path: text`, dedented) and config.yml
+        text; the config's path."""
+        folder = self.root / name
+        for relative, text in {**files, "config.yml": config}.items():
+            path = folder / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip())
+        return folder / "config.yml"
+
     def landed(self, folder: str, files: dict[str, str]) -> Path:
         """Raw files (`name: text`) written to the landing folder `folder`, where
         `spark.conf.get("etl_assets.landing_path") + "/<folder>"` reads them; the folder."""

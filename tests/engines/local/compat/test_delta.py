@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,12 +107,8 @@ def test_delta_tables_by_path_in_a_pipeline(pipelines):
     _two_versions(pipelines.home.root / "volumes" / "main" / "shop" / "ref" / "rates")
     DeltaTable.create(str(pipelines.home.root / "volumes" / "main" / "shop" / "ref" / "nothing_yet"),
                       pa.schema([("id", pa.int64()), ("t", pa.string())]))
-    folder = pipelines.root / "delta_project"
-    (folder / "transformations").mkdir(parents=True)
-    (folder / "transformations" / "reads.py").write_text(textwrap.dedent(_DELTA_READS).lstrip())
-    (folder / "transformations" / "reads.sql").write_text(textwrap.dedent(_DELTA_SQL).lstrip())
-    config = folder / "config.yml"
-    config.write_text(textwrap.dedent("""
+    config = pipelines.files_project("delta_project", {
+        "transformations/reads.py": _DELTA_READS, "transformations/reads.sql": _DELTA_SQL}, """
         pipelines:
           dl: {libraries: [transformations/reads.py, transformations/reads.sql]}
         tables:
@@ -121,7 +116,7 @@ def test_delta_tables_by_path_in_a_pipeline(pipelines):
           - {name: delta_default_format, layer: bronze, pipeline: dl, file: transformations/reads.py}
           - {name: delta_sql, layer: bronze, pipeline: dl, file: transformations/reads.sql}
           - {name: delta_empty, layer: bronze, pipeline: dl, file: transformations/reads.py}
-        """).lstrip())
+        """)
     pipelines.ok(config)
     for table in ("delta_py", "delta_default_format", "delta_sql"):
         assert pipelines.rows(table) == [{"id": 1, "t": "a"}, {"id": 2, "t": "b"}], table

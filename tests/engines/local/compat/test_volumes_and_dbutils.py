@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -86,12 +85,8 @@ def test_volume_reads_and_dbutils_in_a_pipeline(pipelines):
                           }.items():
         (raw / name).mkdir(parents=True)
         (raw / name / "part-0.json").write_text("".join(json.dumps(r) + "\n" for r in records))
-    folder = pipelines.root / "volumes_project"
-    (folder / "transformations").mkdir(parents=True)
-    (folder / "transformations" / "landing.py").write_text(textwrap.dedent(_PYTHON).lstrip())
-    (folder / "transformations" / "customers.sql").write_text(textwrap.dedent(_SQL).lstrip())
-    config = folder / "config.yml"
-    config.write_text(textwrap.dedent("""
+    config = pipelines.files_project("volumes_project", {
+        "transformations/landing.py": _PYTHON, "transformations/customers.sql": _SQL}, """
         pipelines:
           vol:
             libraries: [transformations/landing.py, transformations/customers.sql]
@@ -101,7 +96,7 @@ def test_volume_reads_and_dbutils_in_a_pipeline(pipelines):
           - {name: vol_orders, layer: bronze, pipeline: vol, file: transformations/landing.py}
           - {name: vol_batch, layer: bronze, pipeline: vol, file: transformations/landing.py}
           - {name: vol_sql, layer: bronze, pipeline: vol, file: transformations/customers.sql}
-        """).lstrip())
+        """)
     pipelines.ok(config)
     assert [r["id"] for r in pipelines.rows("vol_customers")] == [1, 2]
     assert [r["amount"] for r in pipelines.rows("vol_orders")] == [1.0, 2.5, 4.0]
