@@ -56,11 +56,11 @@ NONDETERMINISTIC_FUNCTIONS = frozenset({
     "input_file_name", "input_file_block_start", "input_file_block_length", "reflect", "java_method",
     "try_reflect", "unix_timestamp", "current_timezone",
 })
-# The pattern of the local AUTO CDC's own `regexp_extract(input_file_name(), ...)`, which tells
-# the change feed's files apart: the result depends only on the feed's files, whose commit is
-# tracked, so this one use of `input_file_name` does not make a query nondeterministic. (A Java
-# regex in comments mode: what follows `#` is not part of the pattern.)
-ENGINE_FILE_NAME_PATTERN = "(?x)([^/]*)$ # etl_assets: the name of the change feed's file"
+# The local AUTO CDC's own `coalesce(substring_index(input_file_name(), '/', -1), <this>)`, which
+# tells the change feed's files apart: its result depends only on the feed's files, whose commit
+# is tracked, so this one use of `input_file_name` does not make a query nondeterministic. (The
+# literal marks it; a file scan's file name is never null, so it is never the value.)
+ENGINE_FILE_NAME_MARK = "etl_assets: the name of the change feed's file"
 # Sources that name files: anything else (jdbc, kafka, socket, rate, ...) is not tracked.
 _FILE_FORMATS = frozenset({"json", "csv", "parquet", "text", "orc", "avro", "xml", "binaryfile", "cloudfiles"})
 
@@ -136,15 +136,20 @@ def plan_reads(message: Any, reads: Reads | None = None) -> Reads:
 
 def _engine_file_name(function: Any) -> bool:
     """Whether an unresolved function is the local AUTO CDC's file name of a change feed row."""
-    if function.function_name.lower() != "regexp_extract" or len(function.arguments) != 3:
+    if function.function_name.lower() != "coalesce" or len(function.arguments) != 2:
         return False
-    source, pattern = function.arguments[0], function.arguments[1]
+    name, mark = function.arguments
+    if name.WhichOneof("expr_type") != "unresolved_function" or mark.WhichOneof("expr_type") != "literal":
+        return False
+    if mark.literal.WhichOneof("literal_type") != "string" or mark.literal.string != ENGINE_FILE_NAME_MARK:
+        return False
+    split = name.unresolved_function
+    if split.function_name.lower() != "substring_index" or len(split.arguments) != 3:
+        return False
+    source = split.arguments[0]
     return (source.WhichOneof("expr_type") == "unresolved_function"
             and source.unresolved_function.function_name.lower() == "input_file_name"
-            and not source.unresolved_function.arguments
-            and pattern.WhichOneof("expr_type") == "literal"
-            and pattern.literal.WhichOneof("literal_type") == "string"
-            and pattern.literal.string == ENGINE_FILE_NAME_PATTERN)
+            and not source.unresolved_function.arguments)
 
 
 def _data_source(source: Any, reads: Reads) -> None:

@@ -14,7 +14,7 @@ import pyspark.sql.connect.proto as pb2
 import pytest
 
 from etl_assets.engines.local.changes import (
-    ENGINE_FILE_NAME_PATTERN,
+    ENGINE_FILE_NAME_MARK,
     ChangeTracker,
     ReadRecorder,
     Reads,
@@ -263,14 +263,18 @@ def test_the_local_auto_cdc_file_names_do_not_make_a_query_nondeterministic():
         kind = "string" if isinstance(value, str) else "integer"
         return pb2.Expression(literal=pb2.Expression.Literal(**{kind: value}))
 
-    def extract(pattern: str) -> pb2.Expression:
+    def call(name: str, *arguments: pb2.Expression) -> pb2.Expression:
         return pb2.Expression(unresolved_function=pb2.Expression.UnresolvedFunction(
-            function_name="regexp_extract", arguments=[function("input_file_name"), literal(pattern), literal(1)]))
+            function_name=name, arguments=list(arguments)))
 
-    assert plan_reads(selecting(read_table("feed"), extract(ENGINE_FILE_NAME_PATTERN))).nondeterministic == set()
-    # The same function over the file name with any other pattern, or the file name alone, is
-    # the user's own: it depends on how the files are laid out.
-    assert plan_reads(selecting(read_table("feed"), extract(r"([^/]*)$"))).nondeterministic == {"input_file_name"}
+    def file_name(mark: str) -> pb2.Expression:
+        return call("coalesce", call("substring_index", function("input_file_name"), literal("/"), literal(-1)),
+                    literal(mark))
+
+    assert plan_reads(selecting(read_table("feed"), file_name(ENGINE_FILE_NAME_MARK))).nondeterministic == set()
+    # The same expression with another literal, or the file name alone, is the user's own: it
+    # depends on how the files are laid out.
+    assert plan_reads(selecting(read_table("feed"), file_name("x"))).nondeterministic == {"input_file_name"}
     assert plan_reads(selecting(read_table("feed"), function("input_file_name"))).nondeterministic == {
         "input_file_name"}
 

@@ -227,14 +227,15 @@ def _link_files(files: list[Path], folder: Path) -> None:
 def file_name() -> Any:
     """The name of the data file a row was read from. (A pipeline dataset read by name is not a
     bare file scan, so its `_metadata` column cannot be selected; `input_file_name` is evaluated
-    at the scan.)"""
+    at the scan. `substring_index` rather than a regular expression: at 200,000 rows the regular
+    expression took 1.4 s of CPU, four times the rest of the scan.)"""
     from pyspark.sql import functions as F
 
-    from etl_assets.engines.local.changes import ENGINE_FILE_NAME_PATTERN
+    from etl_assets.engines.local.changes import ENGINE_FILE_NAME_MARK
 
-    # The change tracker knows this expression: it does not make the target's query count as
-    # nondeterministic (the feed's files, whose commit is tracked, decide it).
-    return F.regexp_extract(F.input_file_name(), ENGINE_FILE_NAME_PATTERN, 1)
+    # The change tracker knows this expression by its mark: it does not make the target's query
+    # count as nondeterministic (the feed's files, whose commit is tracked, decide it).
+    return F.coalesce(F.substring_index(F.input_file_name(), "/", -1), F.lit(ENGINE_FILE_NAME_MARK))
 
 
 def incremental_query(spark: Any, plan: Plan, source: str, keys: Sequence[str], apply_as_truncates: Any,
