@@ -226,34 +226,21 @@ def fmt_mib(value: float) -> str:
     return f"{value:,.0f}" if value else "-"
 
 
-SHOP_TWIN_SCD2 = """\
-from pyspark.sql import functions as F
-
-from etl_assets.ldp import auto_cdc
-
-auto_cdc(
-    target="customers_history",
-    source="customers_cdc_clean",
-    keys=["id"],
-    sequence_by=F.to_timestamp(F.col("operation_date"), "MM-dd-yyyy HH:mm:ss"),
-    apply_as_deletes=F.expr("operation = 'DELETE'"),
-    except_column_list=["operation", "operation_date", "_rescued_data"],
-    stored_as_scd_type=2,
-    comment="Every version of each customer, with __START_AT and __END_AT",
-)
-"""
-
-
 def bare_shop(base: Path) -> Path:
     """A copy of the `shop` test scenario (the example's tables in the `etl_assets.ldp` style)
     that the bare `spark-pipelines` CLI runs: its SQL `AUTO CDC INTO` (Databricks syntax, which
-    bare Spark does not parse) becomes the same SCD type 2 table in Python; its config.yml."""
+    bare Spark does not parse) becomes the same SCD type 2 table in Python (the scenario's SCD type 1
+    file with the target and type changed); its config.yml."""
     folder = base / "shop_bare"
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(REPO / "tests" / "scenarios" / "shop", folder)
     silver = folder / "transformations" / "silver"
     (silver / "customers_history.sql").unlink()
-    (silver / "customers_history.py").write_text(SHOP_TWIN_SCD2)
+    scd1 = (silver / "customers.py").read_text()
+    scd2 = scd1.replace('target="customers"', 'target="customers_history"').replace(
+        "stored_as_scd_type=1", "stored_as_scd_type=2")
+    assert scd2.count("customers_history") == 1 and "stored_as_scd_type=2" in scd2, "the shop's customers.py changed"
+    (silver / "customers_history.py").write_text(scd2)
     for text_file in (folder / "config.yml", folder / "resources" / "pipelines.yml"):
         text_file.write_text(text_file.read_text().replace("customers_history.sql", "customers_history.py"))
     return folder / "config.yml"

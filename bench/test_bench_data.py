@@ -13,7 +13,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from gen_local_project import generate as generate_project  # noqa: E402
-from local_common import PeakMemory, write_example_landing  # noqa: E402
+from local_common import PeakMemory, bare_shop, write_example_landing  # noqa: E402
 
 from etl_assets.engines.local.home import LocalHome  # noqa: E402
 from etl_assets.example.datagen import generate  # noqa: E402
@@ -68,3 +68,13 @@ def test_peak_memory_sees_a_child_process(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-c", "import time; x = bytearray(200 * 2**20); time.sleep(1)"], check=True)
     assert memory.client_mib >= 200
     assert memory.server_mib == 0  # no server of this home runs
+
+
+def test_the_bare_baseline_runs_the_shop_tables_without_databricks_syntax(tmp_path: Path) -> None:
+    config = load_config(bare_shop(tmp_path))
+    shop = load_config(BENCH.parent / "tests" / "scenarios" / "shop" / "config.yml")
+    assert [t.name for t in config.tables] == [t.name for t in shop.tables]
+    code = [p.read_text() for p in (config.root / "transformations").rglob("*") if p.is_file()]
+    assert not any("AUTO CDC" in text for text in code)
+    history = (config.root / "transformations" / "silver" / "customers_history.py").read_text()
+    assert 'target="customers_history"' in history and "stored_as_scd_type=2" in history
