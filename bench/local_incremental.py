@@ -136,6 +136,7 @@ def example(base: Path, rows: int, repeats: int) -> None:
         if peaks:
             print(f"  {repeats} more runs, each after a 100-line file per source: server peak {peaks[0]:,.0f} MiB "
                   f"after the first, {peaks[-1]:,.0f} MiB after the last; {load()}", flush=True)
+            print("    server peak after each: " + ", ".join(f"{p:,.0f}" for p in peaks) + " MiB", flush=True)
     finally:
         stop_warm_spark(home)
 

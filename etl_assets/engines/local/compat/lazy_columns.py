@@ -11,11 +11,12 @@ is refreshed (reading old data). The same results are built here from lazily res
 - `withColumnRenamed(a, b)` / `withColumnsRenamed`: `struct("*").withField(b, a).dropFields(a)`:
   the same columns, names and values, but the renamed column comes last (no lazily resolved
   expression renames a field in place); renaming a name that is not a column fails at analysis
-  (Spark's method ignores it).
+  (Spark's method ignores it). Names that are not plain identifiers (`count(1)`, `sum(id)`, the
+  names an aggregate gives) are quoted with backticks, which `withField` and `dropFields` read
+  as one name rather than a path.
 
 Expressions the struct cannot hold (generators such as `explode`), `drop` of Column objects and
-names that are not plain identifiers (dots, parentheses, spaces: `count(1)`, which `withField`
-and `dropFields` would parse as a path) keep Spark's own method.
+names that are not plain identifiers in `withColumn(s)` and `drop` keep Spark's own method.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def install() -> list[tuple[Any, str, Any]]:
         return self.select(F.struct("*").dropFields(*cols).alias(_STRUCT)).select(f"{_STRUCT}.*")
 
     def lazy_renamed_many(self: Any, colsMap: dict[str, str]) -> Any:
-        if not isinstance(colsMap, dict) or any(not _plain(a) or not _plain(b) for a, b in colsMap.items()):
+        if not isinstance(colsMap, dict) or any(not isinstance(a, str) or not isinstance(b, str) or not a or not b
+                                                for a, b in colsMap.items()):
             return renamed_many(self, colsMap)
         result = self
         for existing, new in colsMap.items():
@@ -111,5 +113,10 @@ def _rename(df: Any, existing: str, new: str) -> Any:
     from pyspark.sql import functions as F
 
     row = F.struct("*")
-    renamed = row.withField(new, row.getField(existing)).dropFields(existing)
+    renamed = row.withField(_quoted(new), row.getField(existing)).dropFields(_quoted(existing))
     return df.select(renamed.alias(_STRUCT)).select(f"{_STRUCT}.*")
+
+
+def _quoted(name: str) -> str:
+    """A field name as one part of a path (`withField` and `dropFields` parse their names)."""
+    return name if _plain(name) else "`" + name.replace("`", "``") + "`"

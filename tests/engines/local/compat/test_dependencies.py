@@ -88,8 +88,8 @@ def test_withcolumn_drop_and_rename_keep_the_dependency(pipelines):
 
 
 def test_a_generated_column_name_is_renamed_as_spark_renames_it(pipelines):
-    """`count(1)` is not a struct field path: renaming it keeps Spark's own method (the lazy
-    rename would parse it and fail with PARSE_SYNTAX_ERROR)."""
+    """`count(1)` is not a plain name: the lazy rename quotes it, so the view keeps its dependency
+    and reads its input as this run left it."""
     config = pipelines.project("agg", {
         "agg_src": """
             from pyspark import pipelines as dp
@@ -112,3 +112,8 @@ def test_a_generated_column_name_is_renamed_as_spark_renames_it(pipelines):
     pipelines.ok(config)
     assert sorted(pipelines.rows("agg_out"), key=lambda r: r["label"]) == [
         {"label": "l0", "n": 3, "total": 6}, {"label": "l1", "n": 2, "total": 4}]
+    assert pipelines.columns("agg_out") == ["label", "n", "total"]
+    pipelines.landed("agg", {"2.json": json.dumps({"id": 10, "label": "l1"}) + "\n"})
+    pipelines.ok(config)
+    assert sorted(pipelines.rows("agg_out"), key=lambda r: r["label"]) == [
+        {"label": "l0", "n": 3, "total": 6}, {"label": "l1", "n": 3, "total": 14}]
