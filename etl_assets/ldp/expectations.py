@@ -100,4 +100,28 @@ def _define_quality(name: str, query: QueryFunction, rules: Sequence[Rule], stre
         dp.create_streaming_table(name=target, comment=comment)
         dp.append_flow(target=target, name=target)(flags)
     else:
-        dp.materialized_view(name=target, comment=comment)(flags)
+        dp.materialized_view(name=target, comment=comment)(lambda: view_flags(name, query, rules))
+
+
+def view_flags(name: str, query: QueryFunction, rules: Sequence[Rule]) -> DataFrame:
+    """The per-row rule results of a materialized view, without computing its query twice.
+
+    The rows the view kept are the query's rows that pass every `drop` rule: their results are
+    read from the view as this update wrote it (each rule is a condition on the view's columns,
+    and a `drop` rule holds on each of them). Only the rows a `drop` rule took out come from the
+    query again, filtered by the negation of the `drop` rules, which Spark pushes down to the
+    query's inputs where it can (a join then sees only those rows). A view without `drop` rules
+    reads only itself.
+    """
+    from functools import reduce
+
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    kept = SparkSession.active().read.table(name).select(
+        *((F.lit(True) if r.action == "drop" else _holds(r)).alias(r.name) for r in rules))
+    drops = [_holds(r) for r in rules if r.action == "drop"]
+    if not drops:
+        return kept
+    dropped = query().where(~reduce(lambda a, b: a & b, drops))
+    return kept.unionByName(dropped.select(*(_holds(r).alias(r.name) for r in rules)))

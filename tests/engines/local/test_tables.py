@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl_assets.engines.local.tables import columns, count_rows, data_files, describe_version, read_rows
+from etl_assets.engines.local.tables import columns, count_rows, data_files, describe_version, read_rows, rule_counts
 from etl_assets.errors import DataError
 
 
@@ -113,3 +113,15 @@ def test_columns_without_sparks_schema_use_the_parquet_types_and_none_without_da
 def test_a_table_version_reads_as_what_it_is():
     assert describe_version("batch:3:1796032800000000000") == "batch 3 at 2026-11-30 10:00:00 UTC"
     assert describe_version("commit:1796032800000000000") == "written at 2026-11-30 10:00:00 UTC"
+
+
+def test_rule_counts_count_true_as_passed_and_false_or_null_as_failed_in_new_files_only(tmp_path):
+    table = tmp_path / "etl_quality__t"
+    table.mkdir()
+    old = table / "part-00000-old.parquet"
+    pq.write_table(pa.table({"r": [True, True]}), old)
+    before = {old: old.stat().st_mtime_ns}
+    pq.write_table(pa.table({"r": [True, False, None], "s": pa.array([None, None, None], pa.bool_())}),
+                   table / "part-00001-new.parquet")
+    counts, rows, known = rule_counts(table, before)
+    assert (counts, rows, known) == ({"r": (1, 2), "s": (0, 3)}, 3, True)
