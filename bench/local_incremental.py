@@ -9,7 +9,9 @@ pipeline selected, on the home's warm Spark server (its cold start is timed apar
 - example: the root config.yml with `--rows` raw lines per source (customers, orders): first
   run, a run with nothing new, a run after one new 1,000-line file per source; then `--repeats`
   runs each after a new 100-line file per source, with the server's peak memory after the first
-  and the last of them (it must not grow);
+  and the last of them (it must not grow); then the floor under a run with something new in
+  every source on Parquet tables: every table that is not a streaming table read and written
+  once by the warm server, nothing computed;
 - many: a generated project (`gen_local_project.py`) of `--tables` tables in `--pipelines`
   pipelines: first run, nothing new, one new file in one source;
 - bare: the `shop` test scenario (the example's tables in the `etl_assets.ldp` style, which bare
@@ -36,7 +38,7 @@ from pathlib import Path
 
 from gen_local_project import _landing as generated_landing
 from gen_local_project import generate as generate_project
-from local_common import REPO, PeakMemory, bare_shop, fresh_home, load, write_example_landing
+from local_common import REPO, PeakMemory, bare_shop, fresh_home, load, rewrite_floor, write_example_landing
 
 from etl_assets.engines.base import RefreshRequest
 from etl_assets.engines.events import RunFinished, TableCompleted, TableStarted
@@ -50,6 +52,7 @@ from etl_assets.project.load import load_config
 GOALS = {
     "example, nothing new": 0.08,
     "example, one 1,000-line file per source": 0.15,
+    "example at 10M rows or more, one 1,000-line file per source": 0.05,
     "many tables, nothing new": 0.05,
     "many tables, one new file in one source": 0.10,
     "bare: new files / bare spark-pipelines run": 0.05,
@@ -126,7 +129,8 @@ def example(base: Path, rows: int, repeats: int) -> None:
         report("nothing new", refresh_all(config, home), first[0], GOALS["example, nothing new"])
         generate_example(home.landing, rows=1000, seed=1001)
         report("one 1,000-line file per source", refresh_all(config, home), first[0],
-               GOALS["example, one 1,000-line file per source"])
+               GOALS["example at 10M rows or more, one 1,000-line file per source" if rows >= 10_000_000
+                     else "example, one 1,000-line file per source"])
         peaks = []
         for n in range(repeats):
             generate_example(home.landing, rows=100, seed=2000 + n)
@@ -137,6 +141,10 @@ def example(base: Path, rows: int, repeats: int) -> None:
             print(f"  {repeats} more runs, each after a 100-line file per source: server peak {peaks[0]:,.0f} MiB "
                   f"after the first, {peaks[-1]:,.0f} MiB after the last; {load()}", flush=True)
             print("    server peak after each: " + ", ".join(f"{p:,.0f}" for p in peaks) + " MiB", flush=True)
+        floor, rows_of = rewrite_floor(home)
+        print(f"  {'floor: non-streaming tables read, written once':<48} {floor:8.2f} s  x first "
+              f"{floor / first[0]:6.3f}  ({sum(rows_of.values()):,} rows in {len(rows_of)} tables: "
+              + ", ".join(f"{t} {n:,}" for t, n in rows_of.items()) + ")", flush=True)
     finally:
         stop_warm_spark(home)
 
