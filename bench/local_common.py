@@ -246,7 +246,6 @@ def bare_shop(base: Path) -> Path:
     return folder / "config.yml"
 
 
-
 def rewrite_floor(home: LocalHome) -> tuple[float, dict[str, int]]:
     """Seconds the home's warm server takes to read and write once, as Parquet and with nothing
     computed, every table that is not a streaming table (the materialized views, AUTO CDC
@@ -260,8 +259,9 @@ def rewrite_floor(home: LocalHome) -> tuple[float, dict[str, int]]:
     record = recorded_server(home)
     if record is None:
         raise SystemExit(f"no warm Spark server serves {home.root}")
-    tables = sorted(p for p in home.warehouse.iterdir()
-                    if p.is_dir() and not (p / "_spark_metadata").is_dir() and count_rows(p))
+    rows = {p: count_rows(p) for p in sorted(home.warehouse.iterdir())
+            if p.is_dir() and not (p / "_spark_metadata").is_dir()}
+    tables = [p for p, n in rows.items() if n]
     out = home.root / "rewrite_floor"
     spark = SparkSession.builder.remote(f"sc://localhost:{record['port']}/;token={record['token']}").create()
     try:
@@ -272,4 +272,4 @@ def rewrite_floor(home: LocalHome) -> tuple[float, dict[str, int]]:
     finally:
         spark.stop()
         shutil.rmtree(out, ignore_errors=True)
-    return seconds, {t.name: count_rows(t) or 0 for t in tables}
+    return seconds, {t.name: rows[t] or 0 for t in tables}

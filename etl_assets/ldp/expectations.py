@@ -93,7 +93,7 @@ def _define_quality(name: str, query: QueryFunction, rules: Sequence[Rule], stre
     target = quality_dataset_name(name)
 
     def flags() -> DataFrame:
-        return query().select(*(_holds(r).alias(r.name) for r in rules))
+        return rule_flags(query(), rules)
 
     comment = f"Per-row results of {name}'s expectations (local engine)"
     if streaming:
@@ -124,4 +124,9 @@ def view_flags(name: str, query: QueryFunction, rules: Sequence[Rule]) -> DataFr
     if not drops:
         return kept
     dropped = query().where(~reduce(lambda a, b: a & b, drops))
-    return kept.unionByName(dropped.select(*(_holds(r).alias(r.name) for r in rules)))
+    return kept.unionByName(rule_flags(dropped, rules))
+
+
+def rule_flags(df: DataFrame, rules: Sequence[Rule]) -> DataFrame:
+    """One boolean column per rule, named after it: whether each row of `df` passes it."""
+    return df.select(*(_holds(r).alias(r.name) for r in rules))

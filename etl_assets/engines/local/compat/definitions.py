@@ -16,7 +16,7 @@ from typing import Any, Literal
 from etl_assets.conventions import quality_dataset_name
 from etl_assets.engines.local.compat.errors import UnsupportedConstructError
 from etl_assets.engines.local.compat.names import Names
-from etl_assets.ldp.expectations import Rule, _define_quality, _enforce, _holds
+from etl_assets.ldp.expectations import Rule, _define_quality, _enforce, rule_flags
 
 _ANALYSIS_REFUSED = "ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION"
 
@@ -114,7 +114,7 @@ def _column_name(value: Any) -> str:
 
 
 def _flags_into(source: Callable[[], Any], rules: list[Rule]) -> Callable[[], Any]:
-    return lambda: source().select(*(_holds(r).alias(r.name) for r in rules))
+    return lambda: rule_flags(source(), rules)
 
 
 class Definitions:

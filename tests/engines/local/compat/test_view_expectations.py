@@ -14,21 +14,23 @@ from etl_assets.engines.local.tables import read_rows
 from etl_assets.project.load import load_config
 
 
-def _project(pipelines, name: str, query: str, rules: list[str]):
+def _project(pipelines, name: str, query: str, rules: list[tuple[str, str, str]]):
+    """A one-view project whose code and config.yml declare `rules`: (name, condition, action)."""
     folder = pipelines.root / name
     code = folder / "transformations" / "silver" / "scores.py"
     code.parent.mkdir(parents=True)
+    decorators = {"drop": "expect_or_drop", "warn": "expect"}
     code.write_text("\n".join([
         "from pyspark import pipelines as dp",
         "from pyspark.sql import functions as F",
         "",
         '@dp.materialized_view(name="scores")',
-        *rules,
+        *(f'@dp.{decorators[a]}("{n}", "{c}")' for n, c, a in rules),
         "def scores():",
         f"    return {query}",
         "",
     ]))
-    declared = "".join(f"\n      - {{name: {n}, condition: \"{c}\", action: {a}}}" for n, c, a in _rules(rules))
+    declared = "".join(f"\n      - {{name: {n}, condition: \"{c}\", action: {a}}}" for n, c, a in rules)
     (folder / "config.yml").write_text(textwrap.dedent("""
         pipelines:
           p: {name: p}
@@ -38,16 +40,6 @@ def _project(pipelines, name: str, query: str, rules: list[str]):
             pipeline: p
             expectations:""").lstrip() + declared + "\n")
     return load_config(folder / "config.yml")
-
-
-def _rules(rules: list[str]) -> list[tuple[str, str, str]]:
-    """(name, condition, action) of each `@dp.expect...("name", "condition")` line."""
-    found = []
-    for line in rules:
-        call, args = line[len("@dp."):].split("(", 1)
-        name, condition = (a.strip().strip('"') for a in args.rstrip(")").split(",", 1))
-        found.append((name, condition, "drop" if call == "expect_or_drop" else "warn"))
-    return found
 
 
 def _refresh(pipelines, config):
@@ -65,7 +57,7 @@ def test_drop_and_warn_counts_with_null_results(pipelines):
     config = _project(
         pipelines, "view_rules",
         'spark.range(10).select("id", F.when(F.col("id") != 3, F.col("id") * 10).alias("amount"))',
-        ['@dp.expect_or_drop("positive", "amount > 0")', '@dp.expect("small_id", "id < 5")'])
+        [("positive", "amount > 0", "drop"), ("small_id", "id < 5", "warn")])
     completed, quality = _refresh(pipelines, config)
     # id 0 (amount 0) and id 3 (amount null: a null result fails) are dropped.
     assert completed.row_count == 8
@@ -79,7 +71,7 @@ def test_counts_agree_with_the_rows_written_when_the_query_is_not_deterministic(
     # query would report pass counts that are not those of the rows the view holds.
     config = _project(
         pipelines, "view_rand", 'spark.range(2000).select("id", F.rand().alias("r"))',
-        ['@dp.expect_or_drop("kept", "r < 0.9")', '@dp.expect("low", "r < 0.5")'])
+        [("kept", "r < 0.9", "drop"), ("low", "r < 0.5", "warn")])
     completed, quality = _refresh(pipelines, config)
     _, rows = read_rows(pipelines.home.table_location("scores"))
     assert completed.row_count == len(rows)
